@@ -1,0 +1,143 @@
+"""Green's-operator kernels: one frequency, one system.
+
+Mean-field chain (Eqs. 7–14): Z(ω) = diag(A_n) + b 1 1ᵀ with b = −k/Ñ (Eq. 9) and
+A_n = a_n − b + c (δ_n1 + δ_nN) (below Eq. 12), i.e.
+
+    A_n(ω) = κ̄ + k0 + k'_n − m_n ω² + i γ_n ω,   κ̄ = N k / Ñ,
+
+with k'_n = k', γ_n = γ on the two bath particles and 0 in the bulk. Sherman–Morrison
+(the structure behind Eq. 14) gives every element of G = Z⁻¹ in O(N). Using
+1 + b Σ 1/A_n = (1/N) Σ e_n / A_n with e_n = A_n − κ̄ = k0 + k'_n − m_n ω² + i γ_n ω
+removes the cancellation of the momentum-conserving zero mode at ω → 0: with
+ε_n = e_n / ω,
+
+    Q(ω) = A_1 A_N Σ_n ε_n / A_n,     ω G_1N(ω) = κ̄ / Q(ω),     T(ω) = 4 γ² κ̄² / |Q(ω)|²
+
+which is finite and exact at ω = 0 for k0 = k' = 0 (Eq. 23's T(0)) and at the bulk
+resonances (where T = 0 exactly).
+
+General networks use dense LU solves, O(N³) per frequency.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from . import _config  # noqa: F401
+from ._model import HarmonicNetwork, MeanFieldChain
+
+# --------------------------------------------------------------------------- chain pieces
+
+
+def chain_end_mask(n: int):
+    """Boolean (N,) mask of the two bath particles."""
+    return jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
+
+
+def chain_diagonal(chain: MeanFieldChain, omega):
+    """A_n(ω) of the Sherman–Morrison splitting Z = diag(A) + b 1 1ᵀ (Eqs. 8–10, 12). O(N)."""
+    ends = chain_end_mask(chain.n)
+    kappa = chain.kappa_bar + chain.k0 + jnp.where(ends, chain.k_prime, 0.0)
+    damping = jnp.where(ends, chain.gamma, 0.0)
+    return kappa - chain.masses * omega**2 + 1j * damping * omega
+
+
+def _eps_over_omega(chain: MeanFieldChain, omega):
+    """ε_n = (A_n − κ̄)/ω, written without dividing 0 by 0 (double-where, gradient safe)."""
+    ends = chain_end_mask(chain.n)
+    sigma = chain.k0 + jnp.where(ends, chain.k_prime, 0.0)
+    damping = jnp.where(ends, chain.gamma, 0.0)
+    omega_is_zero = omega == 0
+    safe_omega = jnp.where(omega_is_zero, 1.0, omega)
+    pinned = jnp.where(sigma == 0, 0.0, sigma / safe_omega)
+    pinned = jnp.where(omega_is_zero & (sigma != 0), jnp.inf, pinned)
+    return pinned + 1j * damping - chain.masses * omega
+
+
+def chain_q(chain: MeanFieldChain, omega):
+    """Q(ω) = A_1 A_N Σ_n ε_n/A_n, so that ω G_1N = κ̄/Q (module docstring). O(N)."""
+    a = chain_diagonal(chain, omega)
+    eps = _eps_over_omega(chain, omega)
+    bulk = jnp.sum((eps / a)[1:-1])
+    return eps[0] * a[-1] + eps[-1] * a[0] + a[0] * a[-1] * bulk
+
+
+def chain_transmittance(chain: MeanFieldChain, omega):
+    """T(ω) = 4 γ² ω² |G_1N|² (Eq. 17) = 4 γ² κ̄² / |Q|². O(N) per frequency."""
+    q = chain_q(chain, omega)
+    t = 4.0 * chain.gamma**2 * chain.kappa_bar**2 / (q.real**2 + q.imag**2)
+    # Exactly at a bulk resonance 1/A_n = inf: T = 0 (its limit).
+    return jnp.where(jnp.isfinite(q), t, 0.0)
+
+
+def chain_green_columns(chain: MeanFieldChain, omega):
+    """(ω G_n1, ω G_nN) for all n, by Sherman–Morrison (Eq. 14). O(N).
+
+    Multiplying by ω keeps the columns finite at ω = 0 for the momentum-conserving zero
+    mode; Eq. (31) only needs ω² |G_n1|² and ω² |G_nN|².
+    """
+    a = chain_diagonal(chain, omega)
+    eps = _eps_over_omega(chain, omega)
+    total = jnp.sum(eps / a)  # = N (1 + b Σ 1/A_n) / ω
+    # ω G = ω D⁻¹ − ω b D⁻¹ 1 1ᵀ D⁻¹ / (1 + b Σ 1/A): −ω b/(1+bΣ1/A) = κ̄ / total
+    coupling = chain.kappa_bar / total
+    idx = jnp.arange(chain.n)
+    col1 = jnp.where(idx == 0, omega / a[0], 0.0) + coupling / (a * a[0])
+    coln = jnp.where(idx == chain.n - 1, omega / a[-1], 0.0) + coupling / (a * a[-1])
+    return col1, coln
+
+
+def chain_greens_function(chain: MeanFieldChain, omega):
+    """Full G = Z⁻¹ by Sherman–Morrison: D⁻¹ − b D⁻¹ 1 1ᵀ D⁻¹ / (1 + b Σ 1/A_n). O(N²)."""
+    a = chain_diagonal(chain, omega)
+    inv_a = 1.0 / a
+    s = 1.0 + chain.b * jnp.sum(inv_a)
+    return jnp.diag(inv_a) - chain.b * jnp.outer(inv_a, inv_a) / s
+
+
+# --------------------------------------------------------------------------- dense pieces
+
+
+def network_z(network: HarmonicNetwork, omega):
+    """Z(ω) = K + k'(e₁e₁ᵀ + e_Ne_Nᵀ) − ω² M + i ω Γ (Eq. 7 for any K). O(N²)."""
+    n = network.n
+    ends = chain_end_mask(n)
+    diag = (jnp.where(ends, network.k_prime + 1j * network.gamma * omega, 0.0)
+            - network.masses * omega**2)
+    return network.stiffness.astype(jnp.complex128) + jnp.diag(diag)
+
+
+def dense_z(system, omega):
+    """Z(ω) as a dense N×N complex matrix for either kind of system."""
+    if isinstance(system, MeanFieldChain):
+        return network_z(system.to_network_unchecked(), omega)
+    return network_z(system, omega)
+
+
+def network_transmittance(network: HarmonicNetwork, omega):
+    """T(ω) = 4 γ² |ω G_1N|² by a dense LU solve of Z x = e_N. O(N³) per frequency.
+
+    At ω = 0 exactly the limit ω → 0⁺ is taken by evaluating at ω = 1e-7 × (a frequency
+    scale of the network); the bias is O(1e-14) relative.
+    """
+    scale = jnp.sqrt(jnp.max(jnp.abs(jnp.diag(network.stiffness))) / jnp.min(network.masses)
+                     + network.gamma / jnp.min(network.masses) + 1e-300)
+    omega_eval = jnp.where(omega == 0, 1e-7 * scale, omega)
+    z = network_z(network, omega_eval)
+    rhs = jnp.zeros(network.n, dtype=jnp.complex128).at[-1].set(1.0)
+    x = jnp.linalg.solve(z, rhs)
+    g1n = x[0] * omega_eval
+    return 4.0 * network.gamma**2 * (g1n.real**2 + g1n.imag**2)
+
+
+def _chain_as_network(chain: MeanFieldChain) -> HarmonicNetwork:
+    """The chain as a network without re-validating (works on traced leaves)."""
+    return HarmonicNetwork.tree_unflatten(
+        None, (chain.masses, chain.stiffness_matrix(), chain.gamma, chain.t_left,
+               chain.t_right, chain.k_prime))
+
+
+MeanFieldChain.to_network_unchecked = _chain_as_network  # type: ignore[attr-defined]
+
+_ = jax

@@ -1,0 +1,265 @@
+"""Systems: the mean-field chain of Eq. (1) and general harmonic networks, as pytrees.
+
+Both classes are immutable and registered as JAX pytrees whose leaves are all arrays, so a
+batch of systems (same N, stacked along a leading axis) is the same class and goes through
+``jax.vmap``. Validation runs in ``__init__`` on concrete values only; JAX's own
+unflattening (inside ``jit``/``vmap``) bypasses it.
+
+Conventions (paper, Sec. II): displacement q_n, mass m_n, Langevin baths with friction
+``gamma`` and temperatures ``t_left``/``t_right`` on particles 1 and N (k_B = 1), optional
+springs ``k_prime`` tying particles 1 and N to fixed walls (c = i ω γ + k', Sec. IV).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _config  # noqa: F401  (x64 before any array)
+
+__all__ = ["MeanFieldChain", "HarmonicNetwork", "stack_systems"]
+
+
+def _is_concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False):
+    """Validate a scalar parameter on concrete values and return it as a float64 array."""
+    if not _is_concrete(value):
+        return jnp.asarray(value, dtype=jnp.float64)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 0 and not (arr.ndim == 1 and arr.size == 1):
+        # batched scalars (leading axis) are allowed for stacked systems
+        pass
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if positive and not np.all(arr > 0):
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if nonnegative and not np.all(arr >= 0):
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return jnp.asarray(arr)
+
+
+def _masses(value: Any):
+    if not _is_concrete(value):
+        return jnp.asarray(value, dtype=jnp.float64)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim < 1:
+        raise ValueError(f"masses must be a 1-d array of length N >= 2, got shape {arr.shape}")
+    if arr.shape[-1] < 2:
+        raise ValueError(f"masses: need N >= 2 particles, got N = {arr.shape[-1]}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("masses must be finite (found NaN or inf)")
+    if not np.all(arr > 0):
+        raise ValueError(f"masses must be > 0 (smallest is {arr.min()!r})")
+    return jnp.asarray(arr)
+
+
+class _System:
+    """Shared pytree plumbing: every field is an array leaf."""
+
+    _fields: tuple[str, ...] = ()
+
+    def tree_flatten(self):
+        return tuple(getattr(self, f) for f in self._fields), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        obj = object.__new__(cls)
+        for f, c in zip(cls._fields, children):
+            object.__setattr__(obj, f, c)
+        return obj
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable; use .replace(...)")
+
+    def _set(self, **kw):
+        for f, v in kw.items():
+            object.__setattr__(self, f, v)
+
+    def replace(self, **changes):
+        """A copy with some parameters changed (validated like the constructor)."""
+        kw = {f: getattr(self, f) for f in self._init_fields}
+        kw.update(changes)
+        return type(self)(**kw)
+
+    @property
+    def n(self) -> int:
+        """Number of particles N (static: the last axis of ``masses``)."""
+        return self.masses.shape[-1]
+
+    @property
+    def delta_t(self):
+        """ΔT = T_L − T_R."""
+        return self.t_left - self.t_right
+
+    def __repr__(self):
+        parts = []
+        for f in self._fields:
+            v = getattr(self, f)
+            try:
+                a = np.asarray(v)
+                s = repr(a.item()) if a.ndim == 0 else f"array(shape={a.shape})"
+            except Exception:  # tracers
+                s = type(v).__name__
+            parts.append(f"{f}={s}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+@jax.tree_util.register_pytree_node_class
+class MeanFieldChain(_System):
+    r"""All-to-all harmonic chain of Eq. (1) between two Langevin baths (Eqs. 2–5).
+
+    H = Σ p_n²/2m_n + (k0/2) Σ q_n² + (k/2Ñ) Σ_n Σ_{j≠n} ½ (q_n − q_j)²  (Eq. 1),
+    baths (γ, T_L) on particle 1 and (γ, T_R) on particle N (Eqs. 2–4).
+
+    Args:
+      masses: length-N array of masses m_n > 0, N >= 2.
+      k: interparticle stiffness k >= 0.
+      k0: pinning stiffness k0 >= 0 (k0 = 0 conserves momentum: a zero mode).
+      n_tilde: ``"kac"`` for the Kac factor Ñ = N − 1, or a positive number (1.0 = none).
+      gamma: bath friction γ > 0.
+      t_left, t_right: bath temperatures T_L, T_R >= 0 (k_B = 1).
+      k_prime: stiffness k' >= 0 of springs tying particles 1 and N to fixed walls.
+
+    Raises:
+      ValueError: naming the parameter, for non-positive or non-finite masses, N < 2,
+        γ <= 0, negative k, k0, k', T, or a bad ``n_tilde``.
+
+    >>> import meanfield_jax as mf
+    >>> chain = mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1, k0=0.02)
+    >>> chain.n
+    3
+    """
+
+    _fields = ("masses", "k", "k0", "n_tilde", "gamma", "t_left", "t_right", "k_prime")
+    _init_fields = _fields
+
+    def __init__(self, masses, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
+                 t_right=0.0, k_prime=0.0):
+        masses = _masses(masses)
+        n = masses.shape[-1]
+        if isinstance(n_tilde, str):
+            if n_tilde.lower() != "kac":
+                raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
+            n_tilde = float(n - 1)
+        self._set(
+            masses=masses,
+            k=_scalar("k", k, nonnegative=True),
+            k0=_scalar("k0", k0, nonnegative=True),
+            n_tilde=_scalar("n_tilde", n_tilde, positive=True),
+            gamma=_scalar("gamma", gamma, positive=True),
+            t_left=_scalar("t_left", t_left, nonnegative=True),
+            t_right=_scalar("t_right", t_right, nonnegative=True),
+            k_prime=_scalar("k_prime", k_prime, nonnegative=True),
+        )
+
+    @property
+    def kappa_bar(self):
+        """κ̄ = N k / Ñ: the diagonal of Z minus its off-diagonal, a_n − b at k0 = 0, m = 0."""
+        return self.n * self.k / self.n_tilde
+
+    @property
+    def b(self):
+        """b = −k/Ñ, the off-diagonal element of Z (Eq. 9)."""
+        return -self.k / self.n_tilde
+
+    def stiffness_matrix(self):
+        """The N×N stiffness matrix K of Eq. (1): K = (k0 + N k/Ñ) I − (k/Ñ) 1 1ᵀ.
+
+        The wall springs k' are not part of Eq. (1); :meth:`to_network` carries them.
+        """
+        n = self.n
+        eye = jnp.eye(n)
+        diag = (self.k0 + self.kappa_bar)[..., None, None] * eye
+        return diag + self.b[..., None, None] * jnp.ones((n, n))
+
+    def to_network(self) -> "HarmonicNetwork":
+        """The same system as a :class:`HarmonicNetwork` (dense K), for cross-checks."""
+        return HarmonicNetwork(self.masses, self.stiffness_matrix(), gamma=self.gamma,
+                               t_left=self.t_left, t_right=self.t_right, k_prime=self.k_prime)
+
+
+@jax.tree_util.register_pytree_node_class
+class HarmonicNetwork(_System):
+    """Any harmonic network: M q̈ = −K q − Γ q̇ + η, baths on particles 1 and N.
+
+    Args:
+      masses: length-N array of masses > 0, N >= 2.
+      stiffness: symmetric positive semi-definite N×N matrix K.
+      gamma, t_left, t_right, k_prime: as in :class:`MeanFieldChain`.
+
+    Raises:
+      ValueError: as :class:`MeanFieldChain`, and for a non-square, non-symmetric,
+        non-finite or indefinite K.
+    """
+
+    _fields = ("masses", "stiffness", "gamma", "t_left", "t_right", "k_prime")
+    _init_fields = _fields
+
+    def __init__(self, masses, stiffness, gamma=1.0, t_left=1.0, t_right=0.0, k_prime=0.0):
+        masses = _masses(masses)
+        n = masses.shape[-1]
+        if _is_concrete(stiffness):
+            kmat = np.asarray(stiffness, dtype=np.float64)
+            if kmat.shape[-2:] != (n, n):
+                raise ValueError(f"stiffness must be an N×N matrix with N = {n}, got shape {kmat.shape}")
+            if not np.all(np.isfinite(kmat)):
+                raise ValueError("stiffness must be finite (found NaN or inf)")
+            scale = max(float(np.max(np.abs(kmat))), 1e-300)
+            if not np.allclose(kmat, np.swapaxes(kmat, -1, -2), rtol=0, atol=1e-12 * scale):
+                raise ValueError("stiffness must be a symmetric matrix")
+            eig_min = float(np.min(np.linalg.eigvalsh(kmat)))
+            if eig_min < -1e-10 * scale:
+                raise ValueError(f"stiffness must be positive semi-definite (smallest eigenvalue {eig_min:.3g})")
+            stiffness = jnp.asarray(kmat)
+        else:
+            stiffness = jnp.asarray(stiffness, dtype=jnp.float64)
+        self._set(
+            masses=masses,
+            stiffness=stiffness,
+            gamma=_scalar("gamma", gamma, positive=True),
+            t_left=_scalar("t_left", t_left, nonnegative=True),
+            t_right=_scalar("t_right", t_right, nonnegative=True),
+            k_prime=_scalar("k_prime", k_prime, nonnegative=True),
+        )
+
+    def stiffness_matrix(self):
+        """K (without the wall springs k')."""
+        return self.stiffness
+
+
+def stack_systems(systems):
+    """Stack systems of the same class and N into one batched system for ``jax.vmap``.
+
+    >>> import meanfield_jax as mf
+    >>> batch = mf.stack_systems([mf.MeanFieldChain([1.0, 2.0]), mf.MeanFieldChain([2.0, 1.0])])
+    >>> batch.masses.shape
+    (2, 2)
+    """
+    systems = list(systems)
+    if not systems:
+        raise ValueError("systems: need at least one system to stack")
+    kinds = {type(s) for s in systems}
+    if len(kinds) != 1:
+        raise ValueError("systems must all be of one class")
+    sizes = {s.n for s in systems}
+    if len(sizes) != 1:
+        raise ValueError(f"systems must all have the same N, got {sorted(sizes)}")
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *systems)
+
+
+def _check_finite_omega(omega):
+    if _is_concrete(omega):
+        arr = np.asarray(omega)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("omega must be finite (found NaN or inf)")
+    return jnp.asarray(omega, dtype=jnp.float64)
+
+
+_ = math  # keep import for doctest namespace simplicity
