@@ -21,7 +21,6 @@ General networks use dense LU solves, O(N³) per frequency.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from . import _config  # noqa: F401
@@ -50,7 +49,7 @@ def _eps_over_omega(chain: MeanFieldChain, omega):
     damping = jnp.where(ends, chain.gamma, 0.0)
     omega_is_zero = omega == 0
     safe_omega = jnp.where(omega_is_zero, 1.0, omega)
-    pinned = jnp.where(sigma == 0, 0.0, sigma / safe_omega)
+    pinned = sigma / safe_omega  # differentiable in σ, also at σ = 0
     pinned = jnp.where(omega_is_zero & (sigma != 0), jnp.inf, pinned)
     return pinned + 1j * damping - chain.masses * omega
 
@@ -108,13 +107,6 @@ def network_z(network: HarmonicNetwork, omega):
     return network.stiffness.astype(jnp.complex128) + jnp.diag(diag)
 
 
-def dense_z(system, omega):
-    """Z(ω) as a dense N×N complex matrix for either kind of system."""
-    if isinstance(system, MeanFieldChain):
-        return network_z(system.to_network_unchecked(), omega)
-    return network_z(system, omega)
-
-
 def network_transmittance(network: HarmonicNetwork, omega):
     """T(ω) = 4 γ² |ω G_1N|² by a dense LU solve of Z x = e_N. O(N³) per frequency.
 
@@ -137,7 +129,3 @@ def _chain_as_network(chain: MeanFieldChain) -> HarmonicNetwork:
         None, (chain.masses, chain.stiffness_matrix(), chain.gamma, chain.t_left,
                chain.t_right, chain.k_prime))
 
-
-MeanFieldChain.to_network_unchecked = _chain_as_network  # type: ignore[attr-defined]
-
-_ = jax

@@ -12,7 +12,6 @@ springs ``k_prime`` tying particles 1 and N to fixed walls (c = i ω γ + k', Se
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -33,9 +32,6 @@ def _scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool 
     if not _is_concrete(value):
         return jnp.asarray(value, dtype=jnp.float64)
     arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim != 0 and not (arr.ndim == 1 and arr.size == 1):
-        # batched scalars (leading axis) are allowed for stacked systems
-        pass
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if positive and not np.all(arr > 0):
@@ -261,5 +257,3 @@ def _check_finite_omega(omega):
             raise ValueError("omega must be finite (found NaN or inf)")
     return jnp.asarray(omega, dtype=jnp.float64)
 
-
-_ = math  # keep import for doctest namespace simplicity

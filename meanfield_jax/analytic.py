@@ -110,7 +110,7 @@ def transmittance_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     everywhere, including ω = 0, and differentiable:
 
       * k0 = k' = 0 (free chain): Δ = ω² Δ̃ with Δ̃ = m²ω²d² + γ²(2κ - mω²)² (Eq. 23),
-        giving T(0) = 1;
+        giving T(0) = 1 (T is discontinuous in k0 at ω = 0: T(0) = 0 for any k0 > 0);
       * N = 2 (no bulk): Δ = d² |e + c|², the d² cancels the numerator.
       * k0 > 0 or k' > 0: T(0) = 0.
 
@@ -136,7 +136,9 @@ def transmittance_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     e = k0 - m * w2
     gw = gamma * omega
     f = (d + k_prime) ** 2 + gw**2                              # Eq. 21, = |a-b+c|²
-    free = (k0 == 0.0) & (k_prime == 0.0)
+    # The ω²-cancelled form (Eq. 23) is only needed at (numerically) zero frequency; elsewhere
+    # the generic form is exact for k0 = k' = 0 too and keeps ∂T/∂k0, ∂T/∂k' correct there.
+    free = (k0 == 0.0) & (k_prime == 0.0) & (jnp.abs(omega) < 1e-30)
     two = n == 2.0
     # |Q|² / (ω^{2·free} d^{2·two}) with Q = (a-b+Nb)(a-b+c) - 2cb, each branch finite
     r_gen = (e * (d + k_prime) + 2.0 * kappa * k_prime) ** 2 + gw**2 * (e + 2.0 * kappa) ** 2
@@ -158,8 +160,8 @@ class IdenticalEigenvalues(NamedTuple):
         plus, minus: λ± of the two bath-coupled symmetric modes (1, θ, …, θ, 1), Eq. 19.
         end: a - b + c, the antisymmetric end mode (1, 0, …, 0, -1).
         bulk: a - b, (N-3)-fold degenerate, bulk modes uncoupled from the baths.
-    For N = 2 the eigenvalues of Z are ``plus`` (= a + b + c) and ``end`` only; for N = 3
-    ``bulk`` has multiplicity 0.
+    For N = 2 the eigenvalues of Z are ``plus`` (= a + b + c) and ``end`` only (``minus``
+    is NaN there); for N = 3 ``bulk`` has multiplicity 0.
     """
 
     plus: jnp.ndarray
@@ -176,7 +178,9 @@ def eigenvalues_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         λ± = [2a + (N-2)b + c ± sqrt( (c - (N-4)b)² + 8b²(N-2) )] / 2,
 
     the eigenvalues of the 2×2 block of Z on span{(e₁+e_N)/√2, bulk-uniform/√(N-2)};
-    the square root is the principal complex branch.  Units: stiffness (mass/time²).
+    the square root is the principal complex branch (which of the two is "plus" follows
+    that branch).  For N = 2 there is no bulk: ``plus`` = a + b + c and ``minus`` = NaN.
+    Units: stiffness (mass/time²).
 
     Args:
         omega, n, m, k, k0, n_tilde, gamma, k_prime: as in :func:`greens_1n_identical`.
@@ -198,9 +202,10 @@ def eigenvalues_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     c = 1j * omega * gamma + k_prime                       # Eq. 10
     disc = jnp.sqrt((c - (n - 4.0) * b) ** 2 + 8.0 * b**2 * (n - 2.0) + 0j)
     base = 2.0 * a + (n - 2.0) * b + c
+    two = n == 2.0
     return IdenticalEigenvalues(
-        plus=0.5 * (base + disc),
-        minus=0.5 * (base - disc),
+        plus=jnp.where(two, a + b + c, 0.5 * (base + disc)),
+        minus=jnp.where(two, jnp.nan + 0j, 0.5 * (base - disc)),
         end=a - b + c,
         bulk=(a - b) + 0j,
     )

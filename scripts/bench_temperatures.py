@@ -1,0 +1,73 @@
+"""Benchmark: exact local temperatures (Eq. 31, issue 6) against scipy's Lyapunov solver.
+
+Random masses (δ = 0.1), k = 0.1, k0 = 0.02, Kac, T_L = 1.5, T_R = 0.5. For each N:
+``mf.local_temperatures`` (residues, O(N²); first call with compilation and a warm call)
+and, where it runs (default N ≤ 400), scipy.linalg.solve_continuous_lyapunov on the 2N
+state space (O(N³)) — whose error at this N is itself large, see the equilibrium column:
+with T_L = T_R = 1 every T_n is exactly 1.
+
+Usage: python scripts/bench_temperatures.py [--sizes 400 1000 10000] [--scipy-max 400]
+"""
+
+import argparse
+import os
+import time
+
+import jax
+import numpy as np
+import scipy.linalg as sla
+
+import meanfield_jax as mf
+
+
+def scipy_temperatures(masses, k, k0, n_tilde, gamma, t_left, t_right):
+    n = masses.size
+    kmat = (k0 + n * k / n_tilde) * np.eye(n) - (k / n_tilde) * np.ones((n, n))
+    gam = np.zeros(n)
+    gam[[0, -1]] = gamma
+    a = np.block([[np.zeros((n, n)), np.eye(n)], [-kmat / masses[:, None], -np.diag(gam / masses)]])
+    d = np.zeros((2 * n, 2 * n))
+    d[n, n] = 2 * gamma * t_left / masses[0] ** 2
+    d[-1, -1] = 2 * gamma * t_right / masses[-1] ** 2
+    c = sla.solve_continuous_lyapunov(a, -d)
+    return masses * np.diag(c)[n:]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[400, 1000, 10000])
+    p.add_argument("--scipy-max", type=int, default=400)
+    args = p.parse_args()
+    k, k0, gamma = 0.1, 0.02, 1.0
+    print(f"local temperatures, random masses δ = 0.1 ({jax.devices()[0].platform}, "
+          f"{os.cpu_count()} cores)")
+    for n in args.sizes:
+        masses = np.asarray(jax.random.uniform(jax.random.PRNGKey(n), (n,), minval=0.9, maxval=1.1))
+        chain = mf.MeanFieldChain(masses, k=k, k0=k0, gamma=gamma, t_left=1.5, t_right=0.5)
+        t = time.perf_counter()
+        res = jax.block_until_ready(mf.local_temperatures_with_error(chain))
+        first = time.perf_counter() - t
+        eq_chain = chain.replace(t_left=1.0, t_right=1.0)
+        t = time.perf_counter()
+        eq = jax.block_until_ready(mf.local_temperatures(eq_chain))
+        warm = time.perf_counter() - t
+        temps = np.asarray(res.temperatures)
+        j = float(mf.heat_flux(chain))
+        print(f"N = {n:6d}: first call {first:6.2f} s, warm {warm:6.2f} s; equilibrium max|T_n − 1| "
+              f"= {np.max(np.abs(np.asarray(eq) - 1)):.1e}; {temps.min():.4f} ≤ T_n ≤ "
+              f"{temps.max():.4f}; bulk mean {temps[1:-1].mean():.4f}; "
+              f"|γ(T_L−T_1)/m_1 − J|/J = {abs(gamma * (1.5 - temps[0]) / masses[0] - j) / j:.1e}",
+              flush=True)
+        if n <= args.scipy_max:
+            t = time.perf_counter()
+            t_scipy = scipy_temperatures(masses, k, k0, n - 1, gamma, 1.5, 0.5)
+            ts = time.perf_counter() - t
+            eq_scipy = scipy_temperatures(masses, k, k0, n - 1, gamma, 1.0, 1.0)
+            print(f"    scipy Lyapunov {ts:7.2f} s: ratio vs warm {ts / warm:6.0f}×, vs first "
+                  f"{ts / first:5.1f}×; max|ΔT_n| = {np.max(np.abs(t_scipy - temps)):.1e}; scipy "
+                  f"equilibrium error {np.max(np.abs(eq_scipy - 1)):.1e}; min T_n(scipy) = "
+                  f"{t_scipy.min():.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

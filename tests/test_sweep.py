@@ -1,0 +1,369 @@
+"""Tests for the resumable sweep (meanfield_jax._sweep), its CLI and the Fig. 4 plot.
+
+The machinery tests use method="lyapunov" at small N (fast to compile); the flux method
+itself is tested in test_ensemble.py and test_transport. Subprocess tests (kill/resume, two
+jax.distributed processes) share a persistent XLA compilation cache to keep them quick.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import meanfield_jax  # noqa: F401
+from meanfield_jax import _cli, _sweep, analytic
+from meanfield_jax import masses as ms
+from meanfield_jax._sweep import (
+    builtin_config,
+    fit_power_law,
+    load_config,
+    make_config,
+    netcdf_engine,
+    run_sweep,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SMALL = dict(sizes=[4, 6, 9], masses=["identical", "graded", "random", "alternating"],
+             k0=[0.0, 0.02], n_tilde=["kac", 1], realizations=[3, 3, 2], seed=5,
+             chunk_size=4, method="lyapunov", fit_min_n=0)
+# for the subprocess tests: many small chunks, a few seconds of work
+LONG = dict(sizes=[4, 5, 6, 7], masses=["identical", "random"], k0=[0.0, 0.02],
+            n_tilde=["kac", 1], realizations=60, seed=3, chunk_size=2, method="lyapunov",
+            fit_min_n=0)
+
+
+def _load(path):
+    return xr.load_dataset(path, engine=netcdf_engine())
+
+
+def _assert_same_results(a, b):
+    for name in ("flux", "flux_error", "converged", "flux_mean", "flux_stderr", "alpha",
+                 "alpha_stderr", "n_realizations"):
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+def _write_toml(path, mapping):
+    def fmt(v):
+        if isinstance(v, str):
+            return f'"{v}"'
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        return repr(v)
+    path.write_text("".join(f"{k} = {fmt(v)}\n" for k, v in mapping.items()))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("xla_cache"))
+
+
+def _env(cache_dir, devices=1):
+    return dict(os.environ, JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=cache_dir,
+                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def _cli_cmd(*args):
+    return [sys.executable, "-m", "meanfield_jax._cli", *args]
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def test_builtin_configs_match_the_toml_files():
+    for name, fname in (("fig4", "fig4.toml"), ("fig4-quick", "fig4_quick.toml")):
+        assert builtin_config(name) == load_config(os.path.join(ROOT, "configs", fname))
+    full = builtin_config("fig4")
+    assert len(full.sizes) == 12 and full.sizes[0] == 10 and full.sizes[-1] == 10_000
+    assert full.k == 0.1 and full.gamma == 1.0 and full.k0 == (0.0, 0.02)
+    assert full.n_tilde == ("kac", 1.0) and full.delta == 0.1
+
+
+@pytest.mark.parametrize("change, key", [
+    (dict(colour="red"), "colour"),
+    (dict(sizes=[1, 10]), "sizes"),
+    (dict(sizes=[10, 10]), "sizes"),
+    (dict(masses=["heavy"]), "masses"),
+    (dict(delta=1.5), "delta"),
+    (dict(m=0), "m"),
+    (dict(k=0.0), "k"),
+    (dict(k0=[-1.0]), "k0"),
+    (dict(n_tilde=["N"]), "n_tilde"),
+    (dict(n_tilde=[0]), "n_tilde"),
+    (dict(gamma=-1), "gamma"),
+    (dict(realizations=[1, 2]), "realizations"),
+    (dict(realizations=0), "realizations"),
+    (dict(seed=-3), "seed"),
+    (dict(seed=1.5), "seed"),
+    (dict(chunk_size=0), "chunk_size"),
+    (dict(method="euler"), "method"),
+    (dict(t_left="hot"), "t_left"),
+])
+def test_invalid_config_names_the_key(change, key):
+    with pytest.raises(ValueError, match=f"'{key}'"):
+        make_config({**SMALL, **change})
+
+
+def test_cli_rejects_bad_config_before_computing(tmp_path, capsys):
+    cfg = _write_toml(tmp_path / "bad.toml", {**SMALL, "temperature": 3.0})
+    out = tmp_path / "r.nc"
+    start = time.perf_counter()
+    assert _cli.main(["sweep", cfg, "--out", str(out)]) == 2
+    assert time.perf_counter() - start < 5
+    assert "'temperature'" in capsys.readouterr().err
+    assert not list(tmp_path.glob("r.nc*"))
+    assert _cli.main(["sweep", "--builtin", "fig4-quick", "--delta", "2", "--out", str(out)]) == 2
+    assert "'delta'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["missing", "file", "proc"])
+def test_unwritable_output_fails_at_once(tmp_path, capsys, where):
+    (tmp_path / "afile").write_text("x")
+    out = {"missing": tmp_path / "no" / "such" / "dir" / "r.nc",
+           "file": tmp_path / "afile" / "r.nc",
+           "proc": "/proc/meanfield_jax_test.nc"}[where]
+    start = time.perf_counter()
+    assert _cli.main(["sweep", "--builtin", "fig4", "--out", str(out)]) == 2
+    assert time.perf_counter() - start < 5
+    err = capsys.readouterr().err
+    assert "--out" in err and ("does not exist" in err or "cannot write" in err)
+
+
+def test_fit_power_law():
+    n = np.array([10.0, 30.0, 100.0, 300.0, 1000.0])
+    a, da, c, p = fit_power_law(n, 2.0 * n**-0.9)
+    assert a == pytest.approx(0.9, abs=1e-12) and da == pytest.approx(0, abs=1e-10)
+    assert c == pytest.approx(np.log(2.0)) and p == 5
+    a, _, _, p = fit_power_law(n, 2.0 * n**-0.9, min_n=50, max_n=500)
+    assert p == 2 and a == pytest.approx(0.9)
+    # weights: a noisy point with a huge error bar barely moves the fit
+    y = n**-1.0
+    y[0] *= 1.5
+    err = 1e-3 * y
+    err[0] = 10 * y[0]
+    a, da, _, _ = fit_power_law(n, y, err)
+    assert a == pytest.approx(1.0, abs=1e-3)
+    assert np.isnan(fit_power_law(n[:1], y[:1])[0])
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+@pytest.fixture(scope="module")
+def small_result(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("small") / "small.nc")
+    ds = run_sweep(make_config(SMALL), out, progress=False)
+    return out, ds
+
+
+def test_dataset_layout_and_values(small_result):
+    out, ds_mem = small_result
+    ds = _load(out)
+    assert ds.attrs["complete"] == 1
+    assert ds["flux"].dims == ("masses", "k0", "n_tilde", "N", "realization")
+    assert ds["flux"].shape == (4, 2, 2, 3, 3)
+    assert list(ds["n_tilde"].values) == ["kac", "1"]
+    for key in ("seed", "method", "jax_version", "meanfield_jax_version", "devices", "delta",
+                "gamma", "k", "config_json", "fit_min_n", "realizations"):
+        assert key in ds.attrs, key
+    assert ds.attrs["method"] == "lyapunov" and ds.attrs["seed"] == 5
+    assert not os.path.exists(out + ".partial.npz")
+    _assert_same_results(ds, ds_mem)
+    assert ds["converged"].values[np.isfinite(ds["flux"].values)].all()
+    # deterministic masses: one value at realization 0, stderr 0
+    det = ds["flux"].sel(masses="identical")
+    assert np.isfinite(det.sel(realization=0)).all() and np.isnan(det.sel(realization=[1, 2])).all()
+    np.testing.assert_array_equal(ds["flux_stderr"].sel(masses="graded"), 0.0)
+    # random masses: realizations per size, NaN beyond
+    rnd = ds["flux"].sel(masses="random")
+    assert np.isnan(rnd.isel(N=2, realization=2)).all() and np.isfinite(rnd.isel(N=2, realization=1)).all()
+    np.testing.assert_array_equal(ds["n_realizations"].sel(masses="random"), [3, 3, 2])
+    mean = np.nanmean(rnd.values, axis=-1)
+    np.testing.assert_allclose(ds["flux_mean"].sel(masses="random"), mean, rtol=1e-14)
+    # identical masses: the exact closed form (Lyapunov solve: 1e-8)
+    for k0 in (0.0, 0.02):
+        for nt in ("kac", "1"):
+            n = ds["N"].values
+            ntv = n - 1.0 if nt == "kac" else np.ones_like(n, dtype=float)
+            exact = analytic.flux_identical_exact(n, 1.0, 0.1, k0, ntv, 1.0)
+            got = ds["flux_mean"].sel(masses="identical", k0=k0, n_tilde=nt).values
+            np.testing.assert_allclose(got, exact, rtol=1e-8)
+    assert ds["alpha"].shape == (4, 2, 2) and np.isfinite(ds["alpha"]).all()
+
+
+def test_random_realization_reproducible_alone(small_result):
+    import meanfield_jax as mf
+
+    _, ds = small_result
+    chain = mf.MeanFieldChain(ms.from_kind("random", 6, seed=5, realization=2), k=0.1,
+                              k0=0.02, n_tilde="kac")
+    got = ds["flux"].sel(masses="random", k0=0.02, n_tilde="kac", N=6, realization=2)
+    np.testing.assert_allclose(float(got), float(mf.heat_flux(chain, method="lyapunov")),
+                               rtol=1e-12)
+
+
+def test_results_independent_of_chunk_size(small_result, tmp_path):
+    _, ref = small_result
+    ds = run_sweep(make_config({**SMALL, "chunk_size": 7}), str(tmp_path / "c7.nc"),
+                   progress=False)
+    _assert_same_results(ds, ref)
+
+
+def test_resume_after_interruption_in_process(small_result, tmp_path, monkeypatch):
+    _, ref = small_result
+    out = str(tmp_path / "r.nc")
+    real = _sweep._atomic_write_bytes
+    calls = {"n": 0}
+
+    def flaky(path, data):  # interrupt right after the 5th checkpoint
+        real(path, data)
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_sweep, "_atomic_write_bytes", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(make_config(SMALL), out, progress=False)
+    assert os.path.exists(out + ".partial.npz") and not os.path.exists(out)
+    monkeypatch.setattr(_sweep, "_atomic_write_bytes", real)
+    messages = []
+    ds = run_sweep(make_config(SMALL), out, progress=False, log=messages.append)
+    assert any("resuming: 20 of" in m for m in messages)  # 5 chunks of 4 chains
+    _assert_same_results(ds, ref)
+    _assert_same_results(_load(out), ref)
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path, monkeypatch):
+    out = str(tmp_path / "r.nc")
+    other = _sweep._Results(3, "0" * 16)
+    _sweep._atomic_write_bytes(out + ".partial.npz", other.to_bytes())
+    with pytest.raises(ValueError, match="different sweep configuration"):
+        run_sweep(make_config(SMALL), out, progress=False)
+    ds = run_sweep(make_config(SMALL), out, progress=False, fresh=True)
+    assert ds.attrs["complete"] == 1
+
+
+def test_plot(small_result, tmp_path, capsys):
+    out, _ = small_result
+    png = tmp_path / "fig4.png"
+    assert _cli.main(["plot", out, "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    assert _cli.main(["plot", out, "--out", str(tmp_path / "n.png"), "--y", "nflux"]) == 0
+
+
+# ----------------------------------------------------------------------------- subprocesses
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("long") / "ref.nc")
+    run_sweep(make_config(LONG), out, progress=False)
+    return _load(out)
+
+
+def test_killed_sweeps_resume_to_the_same_dataset(tmp_path, cache_dir, long_reference):
+    """SIGKILL / SIGINT / SIGTERM at random moments, rerun the same command until it ends."""
+    config = _write_toml(tmp_path / "long.toml", LONG)
+    out = tmp_path / "long.nc"
+    cmd = _cli_cmd("sweep", config, "--out", str(out), "--no-progress")
+    env = _env(cache_dir)
+    rng = random.Random(1234)
+    signals = [signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGTERM, signal.SIGKILL]
+    interrupted, resumed = 0, False
+    for attempt in range(12):
+        before = _mtime(str(out) + ".partial.npz")
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        if attempt < len(signals):
+            try:  # signal once this process has written a checkpoint (the sweep loop runs)
+                deadline = time.time() + 30
+                while (time.time() < deadline and proc.poll() is None
+                       and _mtime(str(out) + ".partial.npz") == before):
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0.0, 0.5))
+                if proc.poll() is None:
+                    proc.send_signal(signals[attempt])
+                    interrupted += 1
+            finally:
+                stdout, stderr = proc.communicate(timeout=120)
+            if signals[attempt] != signal.SIGKILL and proc.returncode not in (0,):
+                assert proc.returncode == 130, stderr[-2000:]
+                assert "resume" in stderr
+        else:
+            stdout, stderr = proc.communicate(timeout=120)
+        resumed |= "resuming:" in stderr
+        # never a complete-looking file before the end
+        if proc.returncode != 0:
+            assert not out.exists()
+        else:
+            break
+    assert proc.returncode == 0, stderr[-3000:]
+    assert interrupted >= 3 and resumed
+    assert not os.path.exists(str(out) + ".partial.npz")
+    _assert_same_results(_load(out), long_reference)
+    assert "fitted exponents" in stdout
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_distributed_processes(tmp_path, cache_dir, long_reference):
+    """Two local jax.distributed processes (2 CPU devices each) give the single-run dataset."""
+    config = _write_toml(tmp_path / "long.toml", LONG)
+    out = tmp_path / "dist.nc"
+    port = _free_port()
+    procs = [subprocess.Popen(
+        _cli_cmd("sweep", config, "--out", str(out), "--no-progress",
+                 "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+                 "--process-id", str(i)),
+        env=_env(cache_dir, devices=2), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for i in range(2)]
+    outputs = [p.communicate(timeout=240) for p in procs]
+    for p, (so, se) in zip(procs, outputs):
+        assert p.returncode == 0, se[-3000:]
+    assert "fitted exponents" in outputs[0][0]
+    ds = _load(out)
+    assert ds.attrs["process_count"] == 2
+    assert "p1:" in ds.attrs["devices"]
+    _assert_same_results(ds, long_reference)
+    assert not list(tmp_path.glob("dist.nc.partial*"))
+
+
+def test_four_devices_sweep_identical(tmp_path, cache_dir, long_reference):
+    out = tmp_path / "four.nc"
+    config = _write_toml(tmp_path / "long.toml", LONG)
+    proc = subprocess.run(_cli_cmd("sweep", config, "--out", str(out), "--no-progress"),
+                          env=_env(cache_dir, devices=4), capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ds = _load(out)
+    assert ds.attrs["devices"].count("cpu") == 4
+    _assert_same_results(ds, long_reference)
+
+
+def test_toml_parses_as_documented():
+    with open(os.path.join(ROOT, "configs", "fig4.toml"), "rb") as fh:
+        raw = tomllib.load(fh)
+    assert raw["n_tilde"] == ["kac", 1]
