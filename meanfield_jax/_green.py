@@ -55,11 +55,24 @@ def _eps_over_omega(chain: MeanFieldChain, omega):
 
 
 def chain_q(chain: MeanFieldChain, omega):
-    """Q(ω) = A_1 A_N Σ_n ε_n/A_n, so that ω G_1N = κ̄/Q (module docstring). O(N)."""
-    a = chain_diagonal(chain, omega)
-    eps = _eps_over_omega(chain, omega)
-    bulk = jnp.sum((eps / a)[1:-1])
-    return eps[0] * a[-1] + eps[-1] * a[0] + a[0] * a[-1] * bulk
+    """Q(ω) = A_1 A_N Σ_n ε_n/A_n, so that ω G_1N = κ̄/Q (module docstring). O(N).
+
+    For real ω the bulk part Σ_{n=2}^{N−1} (k0/ω − m_n ω)/(κ̄ + k0 − m_n ω²) is real (no
+    damping in the bulk): it is summed in real arithmetic, the hot loop of T(ω).
+    """
+    masses = chain.masses
+    omega_is_zero = omega == 0
+    safe_omega = jnp.where(omega_is_zero, 1.0, omega)
+    pin = jnp.where(omega_is_zero & (chain.k0 != 0), jnp.inf, chain.k0 / safe_omega)
+    bulk_m = masses[1:-1]
+    bulk = jnp.sum((pin - bulk_m * omega) / (chain.kappa_bar + chain.k0 - bulk_m * omega**2))
+    ends = jnp.stack([masses[0], masses[-1]])
+    kappa_end = chain.kappa_bar + chain.k0 + chain.k_prime
+    a_end = kappa_end - ends * omega**2 + 1j * chain.gamma * omega
+    sigma = chain.k0 + chain.k_prime
+    pin_end = jnp.where(omega_is_zero & (sigma != 0), jnp.inf, sigma / safe_omega)
+    eps_end = pin_end + 1j * chain.gamma - ends * omega
+    return eps_end[0] * a_end[1] + eps_end[1] * a_end[0] + a_end[0] * a_end[1] * bulk
 
 
 def chain_transmittance(chain: MeanFieldChain, omega):
