@@ -17,24 +17,14 @@ import time
 
 import jax
 import numpy as np
-import scipy.linalg as sla
 
 import meanfield_jax as mf
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _scipy_lyapunov import scipy_flux  # noqa: E402
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import reference_numpy as ref  # noqa: E402
-
-
-def scipy_flux(masses, k, k0, n_tilde, gamma):
-    n = masses.size
-    kmat = (k0 + n * k / n_tilde) * np.eye(n) - (k / n_tilde) * np.ones((n, n))
-    gam = np.zeros(n)
-    gam[[0, -1]] = gamma
-    a = np.block([[np.zeros((n, n)), np.eye(n)], [-kmat / masses[:, None], -np.diag(gam / masses)]])
-    d = np.zeros((2 * n, 2 * n))
-    d[n, n] = 2 * gamma * 1.0 / masses[0] ** 2  # T_L = 1, T_R = 0
-    c = sla.solve_continuous_lyapunov(a, -d)
-    return gamma / masses[0] * (1.0 - masses[0] * c[n, n])
 
 
 def main():

@@ -11,26 +11,16 @@ Usage: python scripts/bench_temperatures.py [--sizes 400 1000 10000] [--scipy-ma
 
 import argparse
 import os
+import sys
 import time
 
 import jax
 import numpy as np
-import scipy.linalg as sla
 
 import meanfield_jax as mf
 
-
-def scipy_temperatures(masses, k, k0, n_tilde, gamma, t_left, t_right):
-    n = masses.size
-    kmat = (k0 + n * k / n_tilde) * np.eye(n) - (k / n_tilde) * np.ones((n, n))
-    gam = np.zeros(n)
-    gam[[0, -1]] = gamma
-    a = np.block([[np.zeros((n, n)), np.eye(n)], [-kmat / masses[:, None], -np.diag(gam / masses)]])
-    d = np.zeros((2 * n, 2 * n))
-    d[n, n] = 2 * gamma * t_left / masses[0] ** 2
-    d[-1, -1] = 2 * gamma * t_right / masses[-1] ** 2
-    c = sla.solve_continuous_lyapunov(a, -d)
-    return masses * np.diag(c)[n:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _scipy_lyapunov import scipy_temperatures  # noqa: E402
 
 
 def main():
