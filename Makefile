@@ -16,6 +16,7 @@ setup: $(BIN)/.installed
 # The main job: a built-in Fig. 4 sweep (J against N for identical, graded and random
 # masses, k0 in {0, 0.02}, both Kac factors), its dataset, figure and fitted exponents.
 run: setup
+	mkdir -p results
 	$(BIN)/meanfield-jax sweep --builtin fig4-quick --out results/fig4_quick.nc --plot results/fig4_quick.png
 
 # The default test suite (< 10 minutes on 2 cores); `make test-all` adds the slow tests.
