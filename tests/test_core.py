@@ -14,6 +14,7 @@ import pytest
 
 import meanfield_jax as mf
 import reference_numpy as ref
+from cases import extreme_cases
 
 
 def chain_and_ref(masses, k=0.7, k0=0.0, n_tilde="kac", gamma=1.0, k_prime=0.0,
@@ -339,3 +340,15 @@ def test_stiffness_matrix_is_eq1():
     chain = mf.MeanFieldChain([1.0, 2.0, 3.0, 4.0], k=0.6, k0=0.1, n_tilde="kac")
     np.testing.assert_allclose(chain.stiffness_matrix(), ref.chain_stiffness(4, 0.6, 0.1, "kac"),
                                atol=1e-15)
+
+
+@pytest.mark.parametrize("masses, k, k0, n_tilde, gamma, k_prime", list(extreme_cases()))
+def test_flux_extreme_parameters_match_pole_aware_quadrature(masses, k, k0, n_tilde, gamma,
+                                                             k_prime):
+    chain = mf.MeanFieldChain(masses, k=k, k0=k0, n_tilde=n_tilde, gamma=gamma, k_prime=k_prime)
+    kmat = ref.chain_stiffness(masses, k, k0, n_tilde)
+    expected, err = ref.flux_quad(masses, kmat, gamma, 1.0, 0.0, k_prime,
+                                  method="sherman_morrison")
+    r = mf.heat_flux_with_error(chain)
+    assert bool(r.converged)
+    assert abs(float(r.flux) - expected) <= 1e-9 * abs(expected) + 2 * err
