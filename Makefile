@@ -29,6 +29,8 @@ test-all: setup
 bench: setup
 	$(BIN)/python scripts/bench_transmittance.py
 	$(BIN)/python scripts/bench_flux.py
+	$(BIN)/python scripts/bench_temperatures.py
+	$(BIN)/python scripts/bench_langevin.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
