@@ -39,7 +39,6 @@ is O(N²) (the gap poles) and compiles once per N.
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import NamedTuple
 
 import jax
@@ -390,11 +389,8 @@ class Resonances(NamedTuple):
 
 
 def _gap_poles(c):
-    """(poles, valid) of the gaps from ``_poles._gap_roots`` (either of its signatures)."""
-    if len(inspect.signature(_gap_roots).parameters) >= 2:
-        out = _gap_roots(c, c)  # (located-on, polished-on): same, gradient-stopped data
-    else:
-        out = _gap_roots(c)
+    """(poles, valid) of the gaps between distinct bulk frequencies (``_poles._gap_roots``)."""
+    out = _gap_roots(c)
     return out[0], out[3]
 
 
