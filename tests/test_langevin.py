@@ -304,7 +304,7 @@ def _acceptance_run(kind, k0, n_tilde, key=1):
     """Paper Fig. 4 parameters (k = 0.1, γ = m = 1, δ = 0.1), T_L = 1, T_R = 0, N = 16.
 
     Distinct masses: start from a sample of the exact stationary state (τ ~ 10⁵–10⁸ makes a
-    start from rest useless), 4096 trajectories, 150 time units. Identical masses: from rest
+    start from rest useless), 4096 trajectories, 200 time units. Identical masses: from rest
     (the paper's particular solution), burn-in 8 τ of the coupled modes, 1500 time units.
     """
     chain = mf.MeanFieldChain(mass_profile(kind, N_ACC, seed=7), k=0.1, k0=k0, n_tilde=n_tilde,
@@ -319,7 +319,7 @@ def _acceptance_run(kind, k0, n_tilde, key=1):
         temps, jl, jr, cov = exact_continuous(chain)
         q0, v0 = sample_stationary(chain, cov, 4096, seed=key)
         burn = int(10 / dt)
-        res = simulate(chain, jax.random.PRNGKey(key), 4096, dt, burn + int(150 / dt), burn,
+        res = simulate(chain, jax.random.PRNGKey(key), 4096, dt, burn + int(200 / dt), burn,
                        initial=(q0, v0))
         exact_d = exact_discrete(chain, dt)
     # the integrator's own bias is well inside the statistical tolerance
