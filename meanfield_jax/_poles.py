@@ -234,10 +234,10 @@ def _solve_gap(c: _Chain, i):
 
     def cond(state):
         it, tau, delta, previous = state
-        # Quadratic convergence: once a step is below 1e-7·|τ| the next one reaches the
-        # rounding floor, after which steps only jitter.
-        return (valid & (it < _MAX_GAP_ITERATIONS) & (delta > 4.0 * _EPS * jnp.abs(tau))
-                & (previous > 1e-7 * jnp.abs(tau)))
+        # Quadratic convergence: once a step is below 1e-7·|τ| the iterate is within
+        # ~1e-14·|τ| of the zero, and the Newton step of _polish_gap reaches the rounding
+        # floor (no further model iteration needed).
+        return (valid & (it < _MAX_GAP_ITERATIONS) & (delta > 1e-7 * jnp.abs(tau)))
 
     def body(state):
         it, tau, delta, _ = state
