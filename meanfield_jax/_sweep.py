@@ -401,20 +401,31 @@ def _chunk_systems(cfg: SweepConfig, plan: _Plan, start: int, stop: int):
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _atomic_write_bytes(path: str, data: bytes):
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace."""
+def _atomic_write(path: str, write) -> None:
+    """Atomically create ``path``: ``write(tmp)`` fills a temporary file in the same folder,
+    which is fsynced and then renamed over ``path`` (removed if anything fails)."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        write(tmp)
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _atomic_write_bytes(path: str, data: bytes):
+    """Write ``data`` to ``path`` atomically (see :func:`_atomic_write`)."""
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    _atomic_write(path, write)
 
 
 class _Results:
@@ -655,18 +666,7 @@ def netcdf_engine() -> str:
 
 def _write_netcdf(ds, path: str) -> None:
     """Write ``ds`` atomically: to a temporary file in the same folder, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine=netcdf_engine(), format="NETCDF4")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=netcdf_engine(), format="NETCDF4"))
 
 
 # ----------------------------------------------------------------------------- running
