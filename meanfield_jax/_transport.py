@@ -53,9 +53,26 @@ def _map_omega(kernel, system, omega):
     return out.reshape(jnp.shape(omega) + out.shape[1:])
 
 
-@jax.jit
-def _dynamical_matrix(system, omega):
-    return _map_omega(lambda s, w: network_z(_as_network(s), w), system, omega)
+def _per_frequency(chain_kernel, network_kernel):
+    """A jitted ``(system, omega-array) → stacked outputs`` from one-frequency kernels, picking
+    the structured kernel for a MeanFieldChain and the dense one for a HarmonicNetwork."""
+
+    @jax.jit
+    def batched(system, omega):
+        kernel = chain_kernel if isinstance(system, MeanFieldChain) else network_kernel
+        return _map_omega(kernel, system, omega)
+
+    return batched
+
+
+def _dense_inverse(network, omega):
+    z = network_z(network, omega)
+    return jnp.linalg.solve(z, jnp.eye(network.n, dtype=z.dtype))
+
+
+_dynamical_matrix = _per_frequency(lambda s, w: network_z(chain_as_network(s), w), network_z)
+_greens_function = _per_frequency(chain_greens_function, _dense_inverse)
+_transmittance = _per_frequency(chain_transmittance, network_transmittance)
 
 
 def dynamical_matrix(system, omega):
@@ -70,21 +87,10 @@ def dynamical_matrix(system, omega):
 
     >>> import meanfield_jax as mf
     >>> mf.dynamical_matrix(mf.MeanFieldChain([1.0, 1.0], k=1.0), 0.0).real.tolist()
-    [[2.0, -2.0], [-2.0, 2.0]]
+    [[1.0, -1.0], [-1.0, 1.0]]
     """
     _check_system(system)
     return _dynamical_matrix(system, _check_finite_omega(omega))
-
-
-@jax.jit
-def _greens_function(system, omega):
-    def kernel(s, w):
-        if isinstance(s, MeanFieldChain):
-            return chain_greens_function(s, w)
-        z = network_z(s, w)
-        return jnp.linalg.solve(z, jnp.eye(s.n, dtype=z.dtype))
-
-    return _map_omega(kernel, system, omega)
 
 
 def greens_function(system, omega):
@@ -99,16 +105,6 @@ def greens_function(system, omega):
     """
     _check_system(system)
     return _greens_function(system, _check_finite_omega(omega))
-
-
-@jax.jit
-def _transmittance(system, omega):
-    def kernel(s, w):
-        if isinstance(s, MeanFieldChain):
-            return chain_transmittance(s, w)
-        return network_transmittance(s, w)
-
-    return _map_omega(kernel, system, omega)
 
 
 def transmittance(system, omega):

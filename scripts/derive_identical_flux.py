@@ -54,6 +54,7 @@ formula holds there by continuity of the integral — checked numerically below.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -124,6 +125,14 @@ PY_SOURCE = '''
     den = (v * v + u) * (v + u) + q * x * (q * x - 2.0 * u - 3.0 * v + 1.0)
     return 0.5 * (gamma / m) * num / den
 '''
+
+
+def shipped_source_matches() -> bool:
+    """True when meanfield_jax/analytic.py contains PY_SOURCE verbatim (the pasted block)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "meanfield_jax",
+                        "analytic.py")
+    with open(path, encoding="utf-8") as fh:
+        return PY_SOURCE.strip("\n") in fh.read()
 
 
 def formula(n, m, k, k0, n_tilde, gamma, k_prime=0.0):
@@ -198,6 +207,10 @@ def main() -> int:
     derive()
     print("\nPython source for analytic.flux_identical_exact (κ = k/Ñ):")
     print(PY_SOURCE)
+    if not shipped_source_matches():
+        print("MISMATCH: meanfield_jax/analytic.py does not hold PY_SOURCE verbatim; paste it")
+        return 1
+    print("check: meanfield_jax/analytic.py holds exactly this source  OK")
     rng = np.random.default_rng(0)
     check_lemma(rng)
     worst = 0.0
