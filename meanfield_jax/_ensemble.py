@@ -142,7 +142,10 @@ def _compiled(fn: Callable, mesh: Mesh, batch_size: int):
     """jit(shard_map(lax.map(fn, batch_size))) over the mesh; jit caches per input shape."""
 
     def per_device(batch, *args):
-        return jax.lax.map(lambda s: fn(s, *args), batch, batch_size=batch_size)
+        # batch_size 1 → a plain scan: lax.map(batch_size=1) would vmap over a batch of one,
+        # turning every lax.cond inside fn (skipped chunks, fallbacks) into a select
+        width = None if batch_size == 1 else batch_size
+        return jax.lax.map(lambda s: fn(s, *args), batch, batch_size=width)
 
     def run(batch, *args):
         specs = (PartitionSpec(AXIS),) + (PartitionSpec(),) * len(args)

@@ -89,6 +89,7 @@ def test_builtin_configs_match_the_toml_files():
     assert len(full.sizes) == 12 and full.sizes[0] == 10 and full.sizes[-1] == 10_000
     assert full.k == 0.1 and full.gamma == 1.0 and full.k0 == (0.0, 0.02)
     assert full.n_tilde == ("kac", 1.0) and full.delta == 0.1
+    assert full.realizations == (100,) * 12  # the acceptance: R = 100 at every size
 
 
 @pytest.mark.parametrize("change, key", [
