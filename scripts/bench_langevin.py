@@ -3,14 +3,18 @@
 The NumPy reference is the same BAOAB integrator for a MeanFieldChain (O(N) force), vectorised
 over trajectories ((n_traj, N) arrays, ``Generator.standard_normal`` for the bath noise),
 measured in the same process. On a GPU it also reports N = 1000 × 10⁴ trajectories.
+A third column bounds what a step streaming this state could reach (``roofline``): the rate of
+a fused step that only streams q, v and Σv² through memory.
 
 Usage: python scripts/bench_langevin.py [--steps 2000] [--sizes 16x1024,128x1024,1000x256]
 """
 
 import argparse
+import functools
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import meanfield_jax as mf
@@ -41,8 +45,9 @@ def numpy_baoab(masses, k, k0, n_tilde, gamma, t_left, t_right, dt, n_steps, n_t
         v += h2 * a
         q += h2 * v
         vl, vr = v[:, 0].copy(), v[:, -1].copy()
-        v *= c
-        v += xi @ sig
+        # O step on the two bath columns only (the bulk has c = 1, no noise)
+        v[:, 0] = c[0] * vl + sig[0, 0] * xi[:, 0]
+        v[:, -1] = c[-1] * vr + sig[1, -1] * xi[:, 1]
         heat_l += 0.5 * masses[0] * (v[:, 0] ** 2 - vl**2)
         heat_r += 0.5 * masses[-1] * (vr**2 - v[:, -1] ** 2)
         q += h2 * v
@@ -50,6 +55,30 @@ def numpy_baoab(masses, k, k0, n_tilde, gamma, t_left, t_right, dt, n_steps, n_t
         v += h2 * a
         sum_v2 += v * v
     return sum_v2, heat_l, heat_r
+
+
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _touch(q, v, acc, steps):
+    """The least any step on this state can do: read q, v, Σv² and write them back, one
+    fused pass, no reduction. Its rate bounds every implementation that streams the state once
+    per time step (a lax.scan over steps)."""
+
+    def body(state, _):
+        q, v, acc = state
+        v = v - 1e-3 * q
+        q = q + 1e-3 * v
+        return (q, v, acc + v * v), None
+
+    return jax.lax.scan(body, (q, v, acc), None, length=steps)[0]
+
+
+def roofline(n, n_traj, steps):
+    """Particle-steps per second of :func:`_touch` (compiled, warm)."""
+    z = jnp.ones((n_traj, n))
+    jax.block_until_ready(_touch(z, z, z, steps))
+    t0 = time.perf_counter()
+    jax.block_until_ready(_touch(z, z, z, steps))
+    return n * n_traj * steps / (time.perf_counter() - t0)
 
 
 def bench(n, n_traj, steps):
@@ -73,11 +102,16 @@ def main():
                     help="comma-separated NxTRAJECTORIES")
     a = ap.parse_args()
     print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind})")
-    print(f"{'N':>6} {'traj':>7} {'JAX p-steps/s':>15} {'NumPy p-steps/s':>16} {'ratio':>7}")
+    print("roofline = a fused scan step that only reads and writes q, v, Σv² (no force, no "
+          "reduction): the bound for any step that streams the whole state once per time step")
+    print(f"{'N':>6} {'traj':>7} {'JAX p-steps/s':>15} {'NumPy p-steps/s':>16} {'ratio':>7} "
+          f"{'roofline':>10} {'JAX/roof':>9} {'roof/NumPy':>11}")
     for spec in a.sizes.split(","):
         n, n_traj = (int(x) for x in spec.lower().split("x"))
         j, p = bench(n, n_traj, a.steps)
-        print(f"{n:>6} {n_traj:>7} {j:>15.3e} {p:>16.3e} {j / p:>7.1f}")
+        r = roofline(n, n_traj, a.steps)
+        print(f"{n:>6} {n_traj:>7} {j:>15.3e} {p:>16.3e} {j / p:>7.1f} {r:>10.2e} "
+              f"{j / r:>9.0%} {r / p:>11.1f}")
     if jax.default_backend() == "gpu":
         n, n_traj, steps = 1000, 10_000, 2000
         m = mass_profile("random", n, delta=0.1)
