@@ -165,10 +165,11 @@ def _secular(c: _Chain, origin, tau, left_mask):
 # relative: the bulk poles of a block of _BLOCK gaps and of the blocks on either side are
 # summed exactly, the rest (the "far field", analytic over the block's frequency interval)
 # comes from a Chebyshev interpolant of degree _CHEB − 1 built once per block at real nodes.
-# The result is only a first guess: the exact iteration then starts from it (one step when
-# the guess is good, as many as needed otherwise), so accuracy never depends on the
-# interpolation. Cost: O(N²·2·_CHEB/_BLOCK) real operations to build, O(_BLOCK) per
-# evaluation, against O(N) per evaluation for the direct sum.
+# The result is only a first guess: one exact O(N) pass then takes a Newton step from it,
+# and a chunk with any step above 1e-7·|τ| is re-solved by the exact iteration (started
+# from the guesses), so accuracy never depends on the interpolation. Cost:
+# O(N²·2·_CHEB/_BLOCK) real operations to build, O(_BLOCK) per evaluation, against O(N)
+# per evaluation for the direct sum.
 
 _BLOCK = 64
 _CHEB = 24
@@ -449,8 +450,9 @@ def _gap_roots(c_fixed: _Chain, c: _Chain | None = None, *, with_offsets=False, 
     Returns (roots, terms, ok, valid, iterations) and, with ``with_offsets``, also
     (origins, τ) such that roots = origins + τ with τ carrying full relative precision.
     ``fast`` (default: N − 3 >= _FAST_MIN_GAPS) starts the exact iteration from the
-    interpolated first guesses of _fast_evaluator: typically 2 O(N) passes per zero
-    instead of ~7, same result.
+    interpolated first guesses of _fast_evaluator: typically one O(N) pass per zero
+    instead of ~7, same result. (Under an outer ``vmap`` the per-chunk ``lax.cond`` becomes
+    a select, so the fallback iteration is computed as well: ~3 passes per zero.)
     """
     c = c_fixed if c is None else c
     n_gaps = c.nb - 1
