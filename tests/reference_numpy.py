@@ -752,12 +752,18 @@ def transmittance_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     evaluation (vectorised over omega).
     """
     w = np.asarray(omega, dtype=np.float64)
-    b = k / _n_tilde(n, n_tilde)
+    return _identical_t_formula(w, n, m, k / _n_tilde(n, n_tilde), k0, gamma, k_prime,
+                                unpinned=(k_prime == 0.0 and k0 == 0.0))
+
+
+def _identical_t_formula(w, n, m, b, k0, gamma, k_prime, *, unpinned):
+    """Eqs. (20)-(22) with b = k/Ñ; arithmetic only, so w and the parameters may be float64
+    arrays or mpmath numbers. ``unpinned`` (k0 = k' = 0): Delta = w^2 [gamma^2 (2b - m w^2)^2
+    + m^2 w^2 P^2], the w^2 cancelled so that T(0) = 1 comes out exactly."""
     P = n * b + k0 - m * w**2
     Qv = k0 - m * w**2
     f = (P + k_prime) ** 2 + (gamma * w) ** 2
-    if k_prime == 0.0 and k0 == 0.0:
-        # Delta = w^2 [gamma^2 (2b - m w^2)^2 + m^2 w^2 P^2]; cancel w^2 (T(0) = 1)
+    if unpinned:
         dlt = gamma**2 * (2 * b - m * w**2) ** 2 + (m * w * P) ** 2
         return 4 * gamma**2 * b**2 * P**2 / (f * dlt)
     dlt = (Qv * P + k_prime * (Qv + 2 * b)) ** 2 + (gamma * w * (Qv + 2 * b)) ** 2
@@ -833,14 +839,8 @@ def identical_masses_flux_quad(n, m, k, k0, n_tilde, gamma, t_left, t_right, k_p
         b = kk / ntt
 
         def T(w):
-            P = Np * b + kk0 - mm * w**2
-            Qv = kk0 - mm * w**2
-            f = (P + kp) ** 2 + (g * w) ** 2
-            if k0 == 0 and k_prime == 0:
-                dl = g**2 * (2 * b - mm * w**2) ** 2 + (mm * w * P) ** 2
-                return 4 * g**2 * b**2 * P**2 / (f * dl)
-            dl = (Qv * P + kp * (Qv + 2 * b)) ** 2 + (g * w * (Qv + 2 * b)) ** 2
-            return 4 * g**2 * w**2 * b**2 * P**2 / (f * dl)
+            return _identical_t_formula(w, Np, mm, b, kk0, g, kp,
+                                        unpinned=(k0 == 0 and k_prime == 0))
 
         val, err = mpmath.quad(T, pts, error=True, maxdegree=10)
         pref = (ctx.mpf(t_left) - ctx.mpf(t_right)) / (2 * ctx.pi)

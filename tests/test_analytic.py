@@ -470,3 +470,19 @@ def test_validity_condition_and_amplitude():
 def test_doctests():
     res = doctest.testmod(an, optionflags=doctest.ELLIPSIS)
     assert res.attempted > 5 and res.failed == 0
+
+
+def test_flux_identical_exact_is_the_derived_formula_verbatim():
+    """analytic.flux_identical_exact carries the sympy-derived block of
+    scripts/derive_identical_flux.py (PY_SOURCE) verbatim: the formula was derived once and
+    pasted, and must not drift from its derivation (read with ast: no sympy import)."""
+    import ast
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "scripts", "derive_identical_flux.py")) as fh:
+        tree = ast.parse(fh.read())
+    source = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", None) == "PY_SOURCE" for t in node.targets))
+    with open(an.__file__) as fh:
+        assert source.strip("\n") in fh.read()
