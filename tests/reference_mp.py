@@ -27,7 +27,13 @@ Y + Y^T = 0, V - X Lam - Y B = 0, B V + V B + Lam Y - Y Lam = Q.  Because Lam is
 X can be eliminated *exactly* without dividing by lam: symmetry of X, i.e.
 X_ij lam_i lam_j symmetric, reads  lam_i (V - YB)_ij = lam_j (V - YB)_ji  (i < j).
 The unknowns are V (symmetric) and Y (antisymmetric): n^2 unknowns for n kept modes
-(64 for N = 8, instead of 136 for vec(C) with symmetry), solved by ``mp.lu_solve``.
+(64 for N = 8, instead of 136 for vec(C) with symmetry), solved by Gaussian elimination
+with partial pivoting in mpf (both bath right-hand sides in one pass).  Why this and not
+vec(C) in the original coordinates: the normal-mode form makes both singular cases (a),
+(b) below exact algebraic reductions instead of regularisations, and it is 2x smaller.
+Precision: the eigen-decomposition is done at ``dps``; then the whole computation is
+redone with ``2 log10(1/a_min) + 10`` guard digits, a_min the smallest bath amplitude of a
+kept mode (its relaxation rate is ~gamma a_min^2, the conditioning ~1/a_min^2).
 
 * (a) Momentum zero mode (k0 = k' = 0): lam_0 = 0 (set exactly).  The centre of mass
   *position* xi_0 diffuses and has no stationary variance, but xi_0 enters the dynamics only
@@ -75,7 +81,31 @@ J = (T_L - T_R) gamma^2/pi * I(G_1N);  T_n = gamma m_n / pi * (T_L I(G_n1) + T_R
 Assumes simple roots of D (generic); near-coincident roots (nearly identical masses) are
 handled by the extra precision.  The two methods share nothing but the parameters.
 
-Timings (measured on the 2-core dev box, mpmath 1.3 without gmpy): see ``TIMINGS`` below.
+Timings (measured, shared 2-core box, mpmath 1.3 pure Python, dps = 60; see TIMINGS)
+-----------------------------------------------------------------------------------
+N = 8 random masses: chain_flux_mp / chain_temperatures_mp / chain_steady_state_mp
+~0.17 s each (0.2 s at dps = 90; up to ~1-4 s when the box is heavily loaded); N = 8
+identical masses 0.01 s (3 kept modes); N = 8 masses 1 + 1e-12 n or 1 + 2^-52 n 0.2 s.
+Residue check: 0.2-0.4 s at N = 8 generic, 2.5-4 s for nearly identical masses (the guard
+digits needed for the clustered roots).  tests/test_reference_mp.py: ~6 s.
+
+Accuracy (measured, tests/test_reference_mp.py and an 80-case random fuzz over N = 2..8,
+k, k0, k' in 1e-4..1e4 (k0, k' also 0), gamma in 1e-6..1e6, Ñ = 'kac' or 0.1..10, masses
+1e-2..1e2 random / identical / two repeated values / 1 + 1e-12 n / 1 + 2^-52 n): method 1
+at dps 60 vs dps 90 agrees to <= 1e-57 for J and <= 1e-38 for T_n (worst: float-distinct
+nearly identical masses with gamma = 5e3, k = 9e3); method 2 agrees with method 1 to
+<= 1e-53 (J) and <= 1e-55 (T_n).
+
+Notes for users (property tests)
+--------------------------------
+* Masses that are equal as floats are identical (modes dropped, "from rest" answer);
+  masses that differ in the last bit are *different*: the exact steady state is then
+  thermalised (e.g. N = 8, 1 + 2^-52 n, k0 = 0, gamma = 1, T_L = 1.5, T_R = 0.5: bulk
+  T_n = 1 to 1e-16), whereas for exactly identical masses (from rest) the bulk sits at
+  (T_L + T_R) / (2 (N - 2)) = 1/6.  The
+  relaxation time is ~1e32, so a float64 frequency-integral code cannot see the
+  difference; it must report non-convergence or be compared with care there.
+* k = 0 (no coupling) works in method 1 (J = 0, bulk at rest); method 2 refuses it.
 """
 
 from __future__ import annotations
@@ -93,7 +123,14 @@ __all__ = [
     "TIMINGS",
 ]
 
-TIMINGS = "filled in below"
+TIMINGS = {  # seconds per call at dps = 60, measured on the shared 2-core box (low load)
+    "N8 random masses, k0=0, gamma=1: chain_flux_mp": 0.17,
+    "N8 ratio 1e4, gamma=1e-6, k=1e4, k0=1e-4, walls: chain_flux_mp": 0.14,
+    "N8 identical, gamma=1e6: chain_flux_mp": 0.01,
+    "N8 masses 1+1e-12 n: chain_flux_mp": 0.19,
+    "N8 random masses: chain_flux_residues_mp": 0.19,
+    "N8 masses 1+2^-52 n: chain_flux_residues_mp": 3.7,
+}
 
 
 # ----------------------------------------------------------------------------------------
@@ -191,20 +228,54 @@ def _kept_modes(m, N, bk, diag, k0, kp, tol_digits):
     return kept_lam, kept_cols
 
 
+def _gauss_solve(A, R):
+    """Gaussian elimination with partial pivoting on lists of mpf (A: n x n, R: n x r);
+    A and R are overwritten.  ~3x faster than mp.lu_solve and one pass for both
+    right-hand sides.  Raises ZeroDivisionError on an exactly singular pivot."""
+    n = len(A)
+    for c in range(n):
+        p = max(range(c, n), key=lambda r: abs(A[r][c]))
+        if A[p][c] == 0:
+            raise ZeroDivisionError("singular Lyapunov system")
+        if p != c:
+            A[c], A[p] = A[p], A[c]
+            R[c], R[p] = R[p], R[c]
+        Ac, Rc = A[c], R[c]
+        inv = 1 / Ac[c]
+        for r in range(c + 1, n):
+            Ar = A[r]
+            f = Ar[c]
+            if f == 0:
+                continue
+            f = f * inv
+            for q in range(c + 1, n):
+                if Ac[q] != 0:
+                    Ar[q] -= f * Ac[q]
+            Rr = R[r]
+            for q in range(len(Rc)):
+                Rr[q] -= f * Rc[q]
+    X = [None] * n
+    for c in range(n - 1, -1, -1):
+        Ac = A[c]
+        X[c] = [(R[c][q] - mp.fsum(Ac[j] * X[j][q] for j in range(c + 1, n))) / Ac[c]
+                for q in range(len(R[c]))]
+    return X
+
+
 def _mode_covariances(masses, k, k0, n_tilde, gamma, k_prime):
     """Solve for V^(L), V^(R) (unit bath temperatures) in the kept modes.
 
     Returns (m, U_cols, VL, VR, gamma) with V as dense n x n lists."""
     dps = mp.dps
     m, N, bk, diag, k0m, g, kp = _params(masses, k, k0, n_tilde, gamma, k_prime)
-    lam, U = _kept_modes(m, N, bk, diag, k0m, kp, dps // 2)
+    lam, U = _kept_modes(m, N, bk, diag, k0m, kp, (3 * dps) // 5)
     # guard digits: a mode with bath amplitude a relaxes at rate ~ gamma a^2, the linear
     # system loses ~2 log10(1/a) digits; recompute with that many extra digits.
     amin = min(max(abs(u[0]), abs(u[N - 1])) for u in U)
     guard = int(2 * max(0, -mp.log10(amin))) + 10
     mp.dps = dps + guard
     m, N, bk, diag, k0m, g, kp = _params(masses, k, k0, n_tilde, gamma, k_prime)
-    lam, U = _kept_modes(m, N, bk, diag, k0m, kp, dps // 2)
+    lam, U = _kept_modes(m, N, bk, diag, k0m, kp, (3 * dps) // 5)
     n = len(lam)
     c1 = [u[0] / mp.sqrt(m[0]) for u in U]
     cN = [u[N - 1] / mp.sqrt(m[N - 1]) for u in U]
@@ -231,41 +302,43 @@ def _mode_covariances(masses, k, k0, n_tilde, gamma, k_prime):
             return None
         return (yidx[(i, j)], 1) if i < j else (yidx[(j, i)], -1)
 
-    Amat = mp.matrix(cnt, cnt)
+    Amat = [[mp.zero] * cnt for _ in range(cnt)]
     rhs_rows = []  # (row, i, j) of the V equations (rhs = Q_ij)
     row = 0
     # (E1) B V + V B + Lam Y - Y Lam = Q, i <= j
     for i in range(n):
         for j in range(i, n):
+            Ar = Amat[row]
             for kk in range(n):
-                Amat[row, V_(kk, j)] += B[i][kk]
-                Amat[row, V_(i, kk)] += B[kk][j]
+                Ar[V_(kk, j)] += B[i][kk]
+                Ar[V_(i, kk)] += B[kk][j]
             if i != j:
-                Amat[row, yidx[(i, j)]] += lam[i] - lam[j]
+                Ar[yidx[(i, j)]] += lam[i] - lam[j]
             rhs_rows.append((row, i, j))
             row += 1
     # (E2) lam_i (V - YB)_ij - lam_j (V - YB)_ji = 0, i < j
     for i in range(n):
         for j in range(i + 1, n):
-            Amat[row, vidx[(i, j)]] += lam[i] - lam[j]
+            Ar = Amat[row]
+            Ar[vidx[(i, j)]] += lam[i] - lam[j]
             for kk in range(n):
                 t = Y_(i, kk)  # -lam_i Y_ik B_kj
-                if t is not None and B[kk][j] != 0:
-                    Amat[row, t[0]] += -lam[i] * t[1] * B[kk][j]
+                if t is not None:
+                    Ar[t[0]] += -lam[i] * t[1] * B[kk][j]
                 t = Y_(j, kk)  # +lam_j Y_jk B_ki
-                if t is not None and B[kk][i] != 0:
-                    Amat[row, t[0]] += lam[j] * t[1] * B[kk][i]
+                if t is not None:
+                    Ar[t[0]] += lam[j] * t[1] * B[kk][i]
             row += 1
     assert row == cnt
 
+    rhs = [[mp.zero, mp.zero] for _ in range(cnt)]
+    for r, i, j in rhs_rows:
+        rhs[r][0] = 2 * g * c1[i] * c1[j]
+        rhs[r][1] = 2 * g * cN[i] * cN[j]
+    sol = _gauss_solve(Amat, rhs)
     out = []
-    for c in (c1, cN):
-        rhs = mp.matrix(cnt, 1)
-        for r, i, j in rhs_rows:
-            rhs[r] = 2 * g * c[i] * c[j]
-        sol = mp.lu_solve(Amat, rhs)  # LU is cached on Amat for the second rhs
-        V = [[sol[V_(i, j)] for j in range(n)] for i in range(n)]
-        out.append(V)
+    for col in (0, 1):
+        out.append([[sol[V_(i, j)][col] for j in range(n)] for i in range(n)])
     return m, U, out[0], out[1], g
 
 
@@ -378,6 +451,8 @@ def _pconj(p):
 
 def _residue_setup(masses, k, k0, n_tilde, gamma, k_prime):
     m, N, bk, diag, k0m, g, kp = _params(masses, k, k0, n_tilde, gamma, k_prime)
+    if bk == 0:
+        raise ValueError("the residue check needs k > 0 (k = 0: undamped bulk poles)")
     b = -bk
 
     def Apoly(mass, end):  # A_n(w) = diag + k'_n - m w^2 + i gamma_n w (lowest first)

@@ -131,6 +131,8 @@ STABILITY_CASES = [
     ([1.0, 2.0, 1.5, 0.7, 3.0, 1.2, 0.9, 1.1], 1.0, 0.0, "kac", 1e-6, 1.5, 0.5, 0.0),
     ([1 + 1e-12 * n for n in range(6)], 1.0, 0.0, "kac", 1.0, 1.5, 0.5, 0.0),
     ([1 + 2.0**-52 * n for n in range(5)], 1e-4, 1e4, 1.0, 1e6, 1.5, 0.5, 1e-4),
+    ([1e4, 1.0, 30.0, 0.5, 1e2, 2.0, 7.0, 1.0], 1e4, 1e-4, 3.0, 1e-6, 1.5, 0.5, 1e4),
+    ([1.0, 1e4, 3.0, 3.0, 3.0, 1e-0], 1e-4, 0.0, "kac", 1e6, 1.5, 0.5, 0.0),
 ]
 
 
@@ -151,3 +153,19 @@ def test_nearly_identical_masses_thermalise():
     Ti = R.chain_temperatures_mp([1.0] * 6, 1.0, 0.0, "kac", 1.0, 1.5, 0.5)
     assert max(abs(t - 1) for t in Tn[1:-1]) < 1e-6
     assert abs(Ti[1] - Tn[1]) > 0.1
+
+
+@pytest.mark.parametrize("n,k,k0,nt,gamma,kp", [
+    (3, 1.0, 0.0, "kac", 1.0, 0.0),
+    (6, 1e-4, 1e4, 2.0, 1e6, 3.0),
+    (8, 1e4, 0.0, "kac", 1e-6, 1e-4),
+    (5, 0.3, 0.02, 0.5, 0.01, 0.0),
+])
+def test_identical_masses_bulk_temperature(n, k, k0, nt, gamma, kp):
+    """All masses identical: the bath-coupled modes are e_1 - e_N and two modes in
+    span{e_1 + e_N, bulk-uniform}; at T_L = T_R = T these are at equipartition and the
+    rest is empty (from rest), so a bulk particle has T/(N-2); by linearity and the mirror
+    symmetry, T_n = (T_L + T_R) / (2 (N - 2)) exactly, for any k, k0, k', gamma."""
+    T = R.chain_temperatures_mp([0.37] * n, k, k0, nt, gamma, 2.5, 0.25, kp)
+    want = mp.mpf(2.75) / (2 * (n - 2))
+    assert max(abs(t / want - 1) for t in T[1:-1]) < 1e-40
