@@ -7,6 +7,15 @@ mpmath.  Inputs are Python floats; they are converted to mpf *exactly*, so the a
 the exact answer for the float64 inputs the library also sees (e.g. masses
 ``1 + 1e-12*n`` rounded to float64 are distinct, and treated as such).
 
+API (inputs: Python floats / lists; n_tilde = 'kac' or a positive number)
+-----------------------------------------------------------------------
+chain_flux_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0, dps=60,
+              *, check=False) -> mpf   J including Delta T (method 1)
+chain_temperatures_mp(same) -> list of mpf   T_1..T_N (method 1)
+chain_steady_state_mp(same) -> (J, [T_n])   one solve for both
+chain_flux_residues_mp / chain_temperatures_residues_mp(..., dps=60)   method 2 (check)
+chain_flux_both_sides_mp(...) -> (gamma (T_L - T_1)/m_1, gamma (T_N - T_R)/m_N)
+
 Model (k_B = 1)
 ---------------
 masses m_n; K = (k0 + N k/Ñ) I - (k/Ñ) 1 1^T (Ñ = N - 1 for ``'kac'``, else the given
@@ -24,8 +33,9 @@ Mass-weighted coordinates y = M^{1/2} q, D = M^{-1/2} K_w M^{-1/2} = U diag(lam)
 
 With X = <xi xi^T>, Y = <xi xi'^T>, V = <xi' xi'^T> the stationary Lyapunov equations are
 Y + Y^T = 0, V - X Lam - Y B = 0, B V + V B + Lam Y - Y Lam = Q.  Because Lam is diagonal,
-X can be eliminated *exactly* without dividing by lam: symmetry of X, i.e.
-X_ij lam_i lam_j symmetric, reads  lam_i (V - YB)_ij = lam_j (V - YB)_ji  (i < j).
+X can be eliminated *exactly* without dividing by lam: (X Lam)_ij = (V - YB)_ij, and X
+symmetric means lam_i (X Lam)_ij = lam_i lam_j X_ij is symmetric, i.e.
+lam_i (V - YB)_ij = lam_j (V - YB)_ji  (i < j).
 The unknowns are V (symmetric) and Y (antisymmetric): n^2 unknowns for n kept modes
 (64 for N = 8, instead of 136 for vec(C) with symmetry), solved by Gaussian elimination
 with partial pivoting in mpf (both bath right-hand sides in one pass).  Why this and not
@@ -63,7 +73,7 @@ kept mode (its relaxation rate is ~gamma a_min^2, the conditioning ~1/a_min^2).
 * No cancellation: the flux is obtained from the right-bath-only solution,
   J = (T_L - T_R) * gamma * T_1^{(R)} / m_1, where T_1^{(R)} is T_1 for T_L = 0, T_R = 1
   (uses T_1^{(L)} + T_1^{(R)} = 1, the equilibrium identity).  T_n = T_L T_n^{(L)} + T_R
-  T_n^{(R)}, T_n^{(.)} = sum_st U_ns U_nt V_st (one LU, two right-hand sides).
+  T_n^{(R)}, T_n^{(.)} = sum_st U_ns U_nt V_st (one elimination, two right-hand sides).
 
 Method 2 (independent check, :func:`chain_flux_residues_mp`, :func:`chain_temperatures_residues_mp`)
 --------------------------------------------------------------------------------------------------
@@ -87,14 +97,16 @@ N = 8 random masses: chain_flux_mp / chain_temperatures_mp / chain_steady_state_
 ~0.17 s each (0.2 s at dps = 90; up to ~1-4 s when the box is heavily loaded); N = 8
 identical masses 0.01 s (3 kept modes); N = 8 masses 1 + 1e-12 n or 1 + 2^-52 n 0.2 s.
 Residue check: 0.2-0.4 s at N = 8 generic, 2.5-4 s for nearly identical masses (the guard
-digits needed for the clustered roots).  tests/test_reference_mp.py: ~6 s.
+digits needed for the clustered roots).  tests/test_reference_mp.py: 7-8 s
+(19 s with the two cores busy).
 
-Accuracy (measured, tests/test_reference_mp.py and an 80-case random fuzz over N = 2..8,
+Accuracy (measured, tests/test_reference_mp.py and a 120-case random fuzz over N = 2..8,
 k, k0, k' in 1e-4..1e4 (k0, k' also 0), gamma in 1e-6..1e6, Ñ = 'kac' or 0.1..10, masses
 1e-2..1e2 random / identical / two repeated values / 1 + 1e-12 n / 1 + 2^-52 n): method 1
-at dps 60 vs dps 90 agrees to <= 1e-57 for J and <= 1e-38 for T_n (worst: float-distinct
-nearly identical masses with gamma = 5e3, k = 9e3); method 2 agrees with method 1 to
-<= 1e-53 (J) and <= 1e-55 (T_n).
+at dps 60 vs dps 90 agrees to <= 2e-58 for J and <= 3e-34 for T_n (worst: float-distinct
+nearly identical masses 1 + 2^-52 n with strong damping); method 2 agrees with method 1
+to <= 1e-53 (J) and <= 3e-55 (T_n).  ``check=True`` makes every call verify itself
+against dps + 30.
 
 Notes for users (property tests)
 --------------------------------
@@ -102,9 +114,9 @@ Notes for users (property tests)
   masses that differ in the last bit are *different*: the exact steady state is then
   thermalised (e.g. N = 8, 1 + 2^-52 n, k0 = 0, gamma = 1, T_L = 1.5, T_R = 0.5: bulk
   T_n = 1 to 1e-16), whereas for exactly identical masses (from rest) the bulk sits at
-  (T_L + T_R) / (2 (N - 2)) = 1/6.  The
-  relaxation time is ~1e32, so a float64 frequency-integral code cannot see the
-  difference; it must report non-convergence or be compared with care there.
+  (T_L + T_R) / (2 (N - 2)) = 1/6.  The relaxation time is ~1e32, so a float64
+  frequency-integral code cannot see the difference; it must report non-convergence or
+  be compared with care there.  (The flux barely differs: 0.0625 - 4e-17 vs 0.0625.)
 * k = 0 (no coupling) works in method 1 (J = 0, bulk at rest); method 2 refuses it.
 """
 
@@ -352,45 +364,56 @@ def _site_temps(m, U, V):
     return res
 
 
-def chain_temperatures_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0,
-                          dps=60):
-    """Local temperatures T_n = m_n <v_n^2>, n = 1..N (list of mpf, computed at ``dps``
-    digits; the values are returned at that precision, read them with ``float``).
-
-    For modes decoupled from both baths (identical bulk masses) the answer is the one from
-    rest (they carry no energy), as in the Green-function formula Eq. (31)."""
+def _steady(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime, dps):
     with mp.workdps(dps):
         m, U, VL, VR, g = _mode_covariances(masses, k, k0, n_tilde, gamma, k_prime)
         TLs, TRs = _site_temps(m, U, VL), _site_temps(m, U, VR)
         tl, tr = mp.mpf(float(t_left)), mp.mpf(float(t_right))
-        out = [tl * a + tr * b for a, b in zip(TLs, TRs)]
-    return out
+        # J = gamma (T_L - T_1)/m_1 without cancellation: T_1^(L) + T_1^(R) = 1
+        J = (tl - tr) * g * TRs[0] / m[0]
+        return J, [tl * a + tr * b for a, b in zip(TLs, TRs)]
 
 
-def chain_flux_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0, dps=60):
+def _checked(args, dps, check):
+    J, T = _steady(*args, dps)
+    if check:
+        J2, T2 = _steady(*args, dps + 30)
+        tol = mp.mpf(10) ** (-(dps // 3))
+        with mp.workdps(dps + 30):
+            bad = [(a, b) for a, b in zip([J] + T, [J2] + T2)
+                   if abs(a - b) > tol * abs(b)]
+        if bad:
+            raise ArithmeticError(f"reference_mp: dps {dps} and {dps + 30} disagree: {bad[0]}")
+    return J, T
+
+
+def chain_steady_state_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0,
+                          dps=60, *, check=False):
+    """(J, [T_1..T_N]) as mpf from one normal-mode Lyapunov solve at ``dps`` digits (plus
+    guard digits, see the module docstring).  ``check=True`` recomputes at dps + 30 and
+    raises ArithmeticError unless all values agree to 10^-(dps//3) relative (2x cost)."""
+    return _checked((masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime), dps, check)
+
+
+def chain_temperatures_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0,
+                          dps=60, *, check=False):
+    """Local temperatures T_n = m_n <v_n^2>, n = 1..N (list of mpf, computed at ``dps``
+    digits; read them with ``float``).
+
+    For modes decoupled from both baths (identical bulk masses) the answer is the one from
+    rest (they carry no energy), as in the Green-function formula Eq. (31)."""
+    return chain_steady_state_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime,
+                                 dps, check=check)[1]
+
+
+def chain_flux_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0, dps=60, *,
+                  check=False):
     """Exact steady heat flux J (left to right, including Delta T = T_L - T_R) as mpf,
     computed at ``dps`` digits by the normal-mode Lyapunov method (see module docstring).
     J = (T_L - T_R) gamma T_1^(R) / m_1 with T_1^(R) the temperature of particle 1 for
     T_L = 0, T_R = 1 (cancellation-free form of gamma (T_L - T_1)/m_1)."""
-    with mp.workdps(dps):
-        m, U, VL, VR, g = _mode_covariances(masses, k, k0, n_tilde, gamma, k_prime)
-        n = len(U)
-        u = [U[a][0] for a in range(n)]
-        t1R = mp.fsum(u[a] * u[b] * VR[a][b] for a in range(n) for b in range(n))
-        dT = mp.mpf(float(t_left)) - mp.mpf(float(t_right))
-        J = dT * g * t1R / m[0]
-    return J
-
-
-def chain_steady_state_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0,
-                          dps=60):
-    """(J, [T_1..T_N]) from one Lyapunov solve (same values as the two functions above)."""
-    with mp.workdps(dps):
-        m, U, VL, VR, g = _mode_covariances(masses, k, k0, n_tilde, gamma, k_prime)
-        TLs, TRs = _site_temps(m, U, VL), _site_temps(m, U, VR)
-        tl, tr = mp.mpf(float(t_left)), mp.mpf(float(t_right))
-        J = (tl - tr) * g * TRs[0] / m[0]
-        return J, [tl * a + tr * b for a, b in zip(TLs, TRs)]
+    return chain_steady_state_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime,
+                                 dps, check=check)[0]
 
 
 def chain_flux_both_sides_mp(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime=0.0,

@@ -138,7 +138,7 @@ STABILITY_CASES = [
 
 @pytest.mark.parametrize("case", STABILITY_CASES)
 def test_dps_stability(case):
-    J60, T60 = R.chain_steady_state_mp(*case, dps=60)
+    J60, T60 = R.chain_steady_state_mp(*case, dps=60, check=True)  # also vs dps 90 inside
     J90, T90 = R.chain_steady_state_mp(*case, dps=90)
     assert _rel(J60, J90) < 1e-25
     assert max(_rel(a, b) for a, b in zip(T60, T90)) < 1e-20
