@@ -863,8 +863,11 @@ def identical_masses_flux_residues(n, m, k, k0, n_tilde, gamma, t_left, t_right,
         # roots of D* are conjugates of roots of D
         roots = list(rootsD) + [ctx.conj(r) for r in rootsD]
         total = 0
+        # Real roots of D are removable (T is finite on the real axis for gamma > 0: for
+        # N = 2, D has the factor P, cancelled by the numerator's P^2); they carry no residue.
+        tiny = ctx.mpf(10) ** (-dps // 2)
         for r in roots:
-            if ctx.im(r) > 0:
+            if ctx.im(r) > tiny * abs(r):
                 total += _polyval(num, r) / _polyval(dden, r)
         integral = ctx.re(2j * ctx.pi * total)
         pref = (ctx.mpf(t_left) - ctx.mpf(t_right)) / (4 * ctx.pi)

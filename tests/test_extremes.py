@@ -1,0 +1,142 @@
+"""Property test over the whole parameter box: the exact solvers are right or say they are not.
+
+For every random draw — γ ∈ [1e-6, 1e6], k and k0 over 8 decades (k0 = 0 a quarter of the
+time), k' = 0 or over 8 decades, Ñ = Kac or 1, mass scale over 4 decades, identical /
+near-identical / random (mass ratio up to 1e4) / clustered (pairs 1e-9 apart) masses —
+``heat_flux_with_error`` and ``local_temperatures_with_error`` must either report
+``converged=False`` or be within 1e-9 (J relative, T_n absolute in units of T_L) of an
+independent high-precision reference, and within their own error estimate:
+
+* identical and near-identical masses, any N: the closed form of Eqs. (20)-(22) summed over
+  its poles in 50-digit mpmath (``reference_numpy.identical_masses_flux_residues``);
+* every mass configuration at N <= 8: the steady-state Lyapunov equation in normal modes in
+  40-digit mpmath (``reference_mp``), for J and every T_n.
+
+The default suite runs a small sample; the slow test runs >= 2000 draws and prints the
+counts (draws, not converged, worst converged error).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jax
+
+import meanfield_jax as mf
+from reference_mp import chain_steady_state_mp
+from reference_numpy import identical_masses_flux_residues
+
+_TOL = 1e-9
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _masses(rng, kind, n, m):
+    if kind == "identical":
+        return np.full(n, m)
+    if kind == "near":  # relative differences of 1e-13: modes coupled ~1e-13, not decoupled
+        return m * (1.0 + 1e-13 * rng.uniform(-1.0, 1.0, n))
+    if kind == "random":  # log-uniform, ratio up to 1e4
+        ratio = 10.0 ** rng.uniform(0.0, 4.0)
+        return m * np.exp(rng.uniform(0.0, np.log(ratio), n))
+    if kind == "clustered":  # pairs of masses 1e-9 apart
+        base = m * np.exp(rng.uniform(0.0, np.log(10.0 ** rng.uniform(0.0, 2.0)), (n + 1) // 2))
+        return np.repeat(base, 2)[:n] * (1.0 + 1e-9 * (np.arange(n) % 2))
+    raise ValueError(kind)
+
+
+def _draw(rng, kind, n):
+    gamma = 10.0 ** rng.uniform(-6, 6)
+    k = 10.0 ** rng.uniform(-4, 4)
+    k0 = 0.0 if rng.random() < 0.25 else 10.0 ** rng.uniform(-4, 4)
+    k_prime = 0.0 if rng.random() < 0.5 else 10.0 ** rng.uniform(-4, 4)
+    n_tilde = "kac" if rng.random() < 0.5 else 1.0
+    masses = _masses(rng, kind, n, 10.0 ** rng.uniform(-2, 2))
+    return dict(masses=masses, k=k, k0=k0, n_tilde=n_tilde, gamma=gamma, k_prime=k_prime)
+
+
+def _reference(p, with_temperatures):
+    """(J, T_n or None) in high precision, for T_L = 1, T_R = 0."""
+    n, ms = p["masses"].size, p["masses"]
+    if n <= 8:
+        j, t = chain_steady_state_mp(list(map(float, ms)), p["k"], p["k0"], p["n_tilde"],
+                                     p["gamma"], 1.0, 0.0, p["k_prime"], dps=40)
+        return float(j), (np.array([float(x) for x in t]) if with_temperatures else None)
+    j = identical_masses_flux_residues(n, float(np.mean(ms)), p["k"], p["k0"], p["n_tilde"],
+                                       p["gamma"], 1.0, 0.0, p["k_prime"], dps=50)
+    return j, None
+
+
+def run_box(seed, plan, *, with_temperatures=True):
+    """Draw ``plan = [(kind, n, count), ...]``, solve each size as one vmapped batch and
+    compare with the references. Returns (stats, failures)."""
+    rng = np.random.default_rng(seed)
+    stats = dict(draws=0, not_converged=0, worst_converged=0.0, t_draws=0,
+                 t_not_converged=0, t_worst_converged=0.0)
+    failures = []
+    by_size = {}
+    for kind, n, count in plan:
+        by_size.setdefault(n, []).extend((kind, _draw(rng, kind, n)) for _ in range(count))
+    for n, draws in sorted(by_size.items()):
+        chains = [mf.MeanFieldChain(t_left=1.0, t_right=0.0, **p) for _, p in draws]
+        batch = mf.stack_systems(chains)
+        flux = jax.vmap(mf.heat_flux_with_error)(batch)
+        temps = (jax.vmap(mf.local_temperatures_with_error)(batch)
+                 if with_temperatures and n <= 8 else None)
+        for i, (kind, p) in enumerate(draws):
+            j_ref, t_ref = _reference(p, temps is not None)
+            j, err, ok = float(flux.flux[i]), float(flux.error_estimate[i]), bool(flux.converged[i])
+            rel = abs(j - j_ref) / abs(j_ref)
+            stats["draws"] += 1
+            label = (kind, n, {key: v for key, v in p.items() if key != "masses"},
+                     p["masses"].tolist())
+            if not ok:
+                stats["not_converged"] += 1
+            elif rel > _TOL or abs(j - j_ref) > 2.0 * err + 4 * _EPS * abs(j_ref):
+                failures.append(("J", rel, err / abs(j_ref), label))
+            else:
+                stats["worst_converged"] = max(stats["worst_converged"], rel)
+            if temps is None:
+                continue
+            t = np.asarray(temps.temperatures[i])
+            t_err = np.asarray(temps.error_estimate[i])
+            stats["t_draws"] += 1
+            if not bool(temps.converged[i]):
+                stats["t_not_converged"] += 1
+                continue
+            diff = np.abs(t - t_ref)
+            if np.any(diff > _TOL) or np.any(diff > 2.0 * t_err + 8 * _EPS):
+                failures.append(("T_n", float(diff.max()), float(t_err.max()), label))
+            else:
+                stats["t_worst_converged"] = max(stats["t_worst_converged"], float(diff.max()))
+    return stats, failures
+
+
+_KINDS = ("identical", "near", "random", "clustered")
+
+
+def test_parameter_box_sample():
+    """A fast sample: every mass kind at N = 2 and 5 (high-precision Lyapunov reference for
+    J and T_n), identical and near-identical masses at N = 40 (closed form)."""
+    plan = ([(kind, 2, 3) for kind in _KINDS] + [(kind, 5, 4) for kind in _KINDS]
+            + [("identical", 40, 8), ("near", 40, 4)])
+    stats, failures = run_box(2026, plan)
+    assert not failures, failures
+    assert stats["draws"] == 40
+    # the box is extreme, but most draws are answered
+    assert stats["not_converged"] <= stats["draws"] // 3, stats
+
+
+@pytest.mark.slow
+def test_parameter_box_large_sample(capsys):
+    """>= 2000 draws over the whole box; prints the counts (the issue's acceptance run)."""
+    plan = ([(kind, n, 40) for kind in _KINDS for n in (2, 3, 4, 6, 8)]
+            + [("identical", n, 150) for n in (10, 200, 2000)]
+            + [("near", n, 75) for n in (10, 200, 2000)]
+            + [("identical", 3, 200), ("near", 3, 100), ("random", 7, 120),
+               ("clustered", 7, 120), ("identical", 7, 60)])
+    stats, failures = run_box(7, plan)
+    with capsys.disabled():
+        print(f"\nparameter box: {stats}; silent failures: {len(failures)}")
+    assert stats["draws"] >= 2000
+    assert not failures, failures[:10]
