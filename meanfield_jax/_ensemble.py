@@ -36,7 +36,13 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _config  # noqa: F401
-from ._model import HarmonicNetwork, MeanFieldChain, _check_finite_omega
+from ._model import (
+    HarmonicNetwork,
+    MeanFieldChain,
+    _check_finite_omega,
+    chain_batch,
+    parse_n_tilde,
+)
 from ._transport import FluxResult, _flux_lyapunov, _flux_residues, _transmittance
 
 __all__ = [
@@ -94,7 +100,12 @@ def batch_chains(masses, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
     """A batch of R mean-field chains from an (R, N) mass array; parameters broadcast to (R,).
 
     Parameters may be scalars or length-R arrays; ``n_tilde="kac"`` means Ñ = N − 1.
-    Validation as in :class:`MeanFieldChain` (on concrete values). O(R·N).
+    Validation as in :class:`MeanFieldChain`, element by element. O(R·N).
+
+    Raises:
+      ValueError: naming the parameter, for masses not of shape (R, N), a parameter that is
+        neither a scalar nor length R, or a bad value (as :class:`MeanFieldChain`).
+      TypeError: for bool, complex or non-numeric values.
 
     >>> import numpy as np
     >>> from meanfield_jax._ensemble import batch_chains
@@ -102,28 +113,25 @@ def batch_chains(masses, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
     >>> b.masses.shape, b.k0.shape, float(b.n_tilde[0])
     ((3, 5), (3,), 4.0)
     """
-    masses = np.asarray(masses, dtype=np.float64)
+    masses = np.asarray(masses)
     if masses.ndim != 2:
-        raise ValueError(f"masses must have shape (R, N), got {masses.shape}")
+        raise ValueError(f"masses must have shape (R, N), got {masses.shape} (for one system "
+                         f"use MeanFieldChain)")
     r, n = masses.shape
-    if isinstance(n_tilde, str):
-        if n_tilde.lower() != "kac":
-            raise ValueError(f"n_tilde must be 'kac' or positive numbers, got {n_tilde!r}")
-        n_tilde = float(n - 1)
+    n_tilde = parse_n_tilde(n_tilde, n)
 
     def vec(name, value):
-        arr = np.asarray(value, dtype=np.float64)
+        arr = np.asarray(value)
         try:
             return np.broadcast_to(arr, (r,)).copy()
         except ValueError:
             raise ValueError(f"{name} must be a scalar or have length R = {r}, "
                              f"got shape {arr.shape}") from None
 
-    chain = MeanFieldChain(masses, k=vec("k", k), k0=vec("k0", k0),
-                           n_tilde=vec("n_tilde", n_tilde), gamma=vec("gamma", gamma),
-                           t_left=vec("t_left", t_left), t_right=vec("t_right", t_right),
-                           k_prime=vec("k_prime", k_prime))
-    return chain
+    return chain_batch(masses, k=vec("k", k), k0=vec("k0", k0),
+                       n_tilde=vec("n_tilde", n_tilde), gamma=vec("gamma", gamma),
+                       t_left=vec("t_left", t_left), t_right=vec("t_right", t_right),
+                       k_prime=vec("k_prime", k_prime))
 
 
 def _batch_length(systems) -> int:
