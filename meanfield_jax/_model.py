@@ -297,7 +297,10 @@ def stack_systems(systems):
     systems = list(systems)
     if not systems:
         raise ValueError("systems: need at least one system to stack")
-    for s in systems:
+    for i, s in enumerate(systems):
+        if isinstance(s, _System) and np.ndim(s.masses) >= 2:
+            raise ValueError(f"systems[{i}] is already a batch (masses of shape "
+                             f"{np.shape(s.masses)}); stack_systems stacks single systems")
         check_single_system(s, "stack_systems")
     kinds = {type(s) for s in systems}
     if len(kinds) != 1:
