@@ -424,6 +424,12 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
     Raises:
       ValueError, TypeError: as :func:`heat_flux_with_error` (bad ``method`` or system, a
         batch without ``jax.vmap``, a component coupled to neither bath).
+
+    >>> import meanfield_jax as mf
+    >>> K = [[1.0, -1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 0.5]]  # {1, 2} and {3}: decoupled
+    >>> r = mf.local_temperatures_with_error(mf.HarmonicNetwork([1.0] * 3, K, t_left=2.0))
+    >>> r.temperatures.tolist(), bool(r.converged)
+    ([2.0, 2.0, 0.0], True)
     """
     return _temperatures_with_error(system, method, "local_temperatures_with_error")[0]
 
