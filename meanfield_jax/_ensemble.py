@@ -40,7 +40,10 @@ from ._model import (
     HarmonicNetwork,
     MeanFieldChain,
     _check_finite_omega,
+    _is_concrete,
+    bath_components,
     chain_batch,
+    check_system_batch,
     parse_n_tilde,
 )
 from ._transport import FluxResult, _flux_lyapunov, _flux_residues, _transmittance
@@ -237,6 +240,13 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
 
     Returns:
       FluxResult of NumPy arrays of shape (R,): flux, error_estimate, converged (check it).
+      Networks whose baths sit in separate components get J = 0 exactly (as in
+      :func:`heat_flux_with_error`; checked on concrete K).
+
+    Raises:
+      ValueError: for a single system or malformed batch, ``method="residues"`` with
+        networks, or a network with a component coupled to neither bath (naming the
+        realization and the particles).
 
     Cost: O(R·N²) time for "residues", O(R·N³) for "lyapunov"; memory O(chunk_size·N)
     resp. O(chunk_size·N²).
@@ -247,13 +257,33 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     >>> np.round(res.flux, 12).tolist(), res.converged.tolist()
     ([0.041666666667, 0.041666666667], [True, True])
     """
+    r = check_system_batch(systems, "ensemble_flux")
     if method == "auto" and not isinstance(systems, MeanFieldChain):
         method = "lyapunov"
     if method in ("auto", "residues") and not isinstance(systems, MeanFieldChain):
         raise ValueError("method='residues' needs MeanFieldChain systems; use 'lyapunov'")
+    decoupled = _decoupled_networks(systems, r)
     flux, err, ok = map_ensemble(_flux_fn(method), systems, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
-    return FluxResult(flux, err, ok.astype(bool))
+    ok = ok.astype(bool)
+    flux[decoupled], err[decoupled], ok[decoupled] = 0.0, 0.0, True  # exact: no path for heat
+    return FluxResult(flux, err, ok)
+
+
+def _decoupled_networks(systems, r: int) -> np.ndarray:
+    """(R,) mask of networks whose baths sit in separate components (J = 0 exactly), as in
+    :func:`heat_flux_with_error`; raises ValueError naming a realization with a component
+    coupled to neither bath. Concrete network batches only (O(R·N²)); else all False."""
+    mask = np.zeros(r, dtype=bool)
+    if not isinstance(systems, HarmonicNetwork) or not _is_concrete(systems.stiffness):
+        return mask
+    stiffness = np.asarray(systems.stiffness)
+    for i in range(r):
+        try:
+            mask[i] = bath_components(stiffness[i]) is not None
+        except ValueError as e:
+            raise ValueError(f"systems[{i}]: {e}") from None
+    return mask
 
 
 def _transmittance_one(system, omega):
@@ -266,7 +296,11 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
 
     Returns a NumPy array of shape (R,) + omega.shape. Cost O(R·N·n_ω) for chains
     (O(R·N³·n_ω) for networks); memory O(chunk_size·N·n_ω).
+
+    Raises:
+      ValueError: for a single system or malformed batch, or non-finite ``omega``.
     """
+    check_system_batch(systems, "ensemble_transmittance")
     omega = _check_finite_omega(omega)
     return map_ensemble(_transmittance_one, systems, omega, chunk_size=chunk_size,
                         batch_size=batch_size or 8, devices=devices)

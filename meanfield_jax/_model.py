@@ -2,8 +2,11 @@
 
 Both classes are immutable and registered as JAX pytrees whose leaves are all arrays, so a
 batch of systems (same N, stacked along a leading axis) is the same class and goes through
-``jax.vmap``. Validation runs in ``__init__`` on concrete values only; JAX's own
-unflattening (inside ``jit``/``vmap``) bypasses it.
+``jax.vmap``. The constructors build ONE system: 1-d masses, 0-d parameters (shapes and dtypes
+are static and always checked; values, on concrete inputs only). Batches are made by
+:func:`stack_systems` (or ``_ensemble.batch_chains``), which like JAX's own unflattening
+(inside ``jit``/``vmap``) bypass ``__init__``; the public per-system functions reject a batch
+passed without ``jax.vmap`` (:func:`check_single_system`).
 
 Conventions (paper, Sec. II): displacement q_n, mass m_n, Langevin baths with friction
 ``gamma`` and temperatures ``t_left``/``t_right`` on particles 1 and N (k_B = 1), optional
@@ -181,8 +184,11 @@ class MeanFieldChain(_System):
       k_prime: stiffness k' >= 0 of springs tying particles 1 and N to fixed walls.
 
     Raises:
-      ValueError: naming the parameter, for non-positive or non-finite masses, N < 2,
-        γ <= 0, negative k, k0, k', T, or a bad ``n_tilde``.
+      ValueError: naming the parameter, for masses that are not a 1-d array, a parameter
+        that is not a scalar (a batch: use :func:`stack_systems` and ``jax.vmap``),
+        non-positive or non-finite masses, N < 2, γ <= 0, negative or non-finite k, k0, k',
+        T, or a ``n_tilde`` that is neither ``"kac"`` nor positive.
+      TypeError: naming the parameter, for bool, complex or non-numeric values.
 
     >>> import meanfield_jax as mf
     >>> chain = mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1, k0=0.02)
@@ -234,8 +240,12 @@ class HarmonicNetwork(_System):
       gamma, t_left, t_right, k_prime: as in :class:`MeanFieldChain`.
 
     Raises:
-      ValueError: as :class:`MeanFieldChain`, and for a non-square, non-symmetric,
-        non-finite or indefinite K.
+      ValueError: as :class:`MeanFieldChain`, and for a K that is not N×N, non-symmetric,
+        non-finite or indefinite.
+      TypeError: as :class:`MeanFieldChain` (also for K).
+
+    The heat-transport functions also look at K's graph (K_ij ≠ 0): particles 1 and N in
+    separate components give J = 0 exactly; a component reaching neither is refused.
     """
 
     _fields = ("masses", "stiffness", "gamma", "t_left", "t_right", "k_prime")
@@ -370,6 +380,61 @@ def check_single_system(system, what: str) -> None:
         raise ValueError(f"{what} takes one system, but stiffness has shape "
                          f"{jnp.shape(system.stiffness)}, not (N, N) = ({n}, {n}) (a batch? "
                          f"map over it with jax.vmap({what})(batch))")
+
+
+def check_system_batch(systems, what: str) -> int:
+    """Raise unless ``systems`` is a batch of R systems (one class, one N); return R.
+
+    Leaf shapes: masses (R, N) with N >= 2, stiffness (R, N, N), every other leaf (R,).
+
+    Raises:
+      TypeError: for another object type.
+      ValueError: for a single system or malformed leaves, naming the leaf.
+    """
+    if not isinstance(systems, (MeanFieldChain, HarmonicNetwork)):
+        raise TypeError(f"systems must be a batch of MeanFieldChain or HarmonicNetwork, "
+                        f"got {type(systems).__name__}")
+    shape = jnp.shape(systems.masses)
+    if len(shape) != 2 or shape[1] < 2:
+        hint = " (one system: use the per-system functions)" if len(shape) == 1 else ""
+        raise ValueError(f"{what} takes a batch of R systems with masses of shape (R, N), "
+                         f"N >= 2, got {shape}{hint}; build it with stack_systems")
+    r, n = shape
+    for f in systems._fields:
+        want = (r, n) if f == "masses" else (r, n, n) if f == "stiffness" else (r,)
+        if jnp.shape(getattr(systems, f)) != want:
+            raise ValueError(f"{what}: {f} of a batch of {r} systems must have shape {want}, "
+                             f"got {jnp.shape(getattr(systems, f))}")
+    return r
+
+
+def bath_components(stiffness):
+    """Particle 1's connected component if the two baths are decoupled, else None.
+
+    On the graph of K_ij ≠ 0 (i ≠ j) of a concrete N×N K (:func:`connected_components`).
+    Returns None when all particles form one component, else a boolean (N,) mask of
+    particle 1's component (particle N's is the rest): each relaxes to its own bath, J = 0.
+
+    Raises:
+      ValueError: naming the particles (numbered 1..N) of the components that hold neither
+        particle 1 nor N: nothing damps them, so their steady state depends on the initial
+        state.
+    """
+    comps = connected_components(stiffness)
+    if len(comps) == 1:
+        return None
+    n = np.shape(stiffness)[-1]
+    orphans = [c for c in comps if c[0] != 0 and c[-1] != n - 1]  # sorted: neither 1 nor N
+    if orphans:
+        idx = np.sort(np.concatenate(orphans))
+        names = ", ".join(str(i + 1) for i in idx[:10]) + (", ..." if idx.size > 10 else "")
+        raise ValueError(
+            f"stiffness: particle(s) {names} (numbered 1..N) are not connected to either "
+            f"bath (particles 1 and N); their steady state is not unique (it depends on the "
+            f"initial state). Remove those particles or couple them.")
+    left = np.zeros(n, dtype=bool)
+    left[comps[0]] = True  # components are ordered by smallest index: comps[0] holds particle 1
+    return left
 
 
 def connected_components(stiffness) -> list[np.ndarray]:

@@ -27,8 +27,8 @@ from ._model import (
     MeanFieldChain,
     _check_finite_omega,
     _is_concrete,
+    bath_components,
     check_single_system,
-    connected_components,
 )
 from ._poles import flux_by_residues, temperatures_by_residues
 
@@ -241,35 +241,16 @@ def _resolve_method(system, method, what):
 
 
 def _left_component(system):
-    """Particle 1's connected component of a network whose baths are decoupled, else None.
+    """Particle 1's component of a network whose baths are decoupled, else None.
 
-    Runs on a concrete :class:`HarmonicNetwork` only (the graph of K_ij ≠ 0, i ≠ j; a
-    mean-field chain with k > 0 is connected, and one with k = 0 is handled by the solvers,
-    whose undriven bulk stays at rest). Returns None when the particles form one component
-    (or K is traced), else a boolean (N,) mask of particle 1's component; then particle N's
-    component is the rest. Each component relaxes to its own bath: J = 0 and T_n = T_L or
-    T_R exactly.
-
-    Raises:
-      ValueError: naming the particles of a component that touches neither particle 1 nor
-        particle N: nothing damps it, so its steady state depends on the initial state.
+    Concrete :class:`HarmonicNetwork` only (:func:`bath_components`); None for a traced K
+    and for a mean-field chain (connected for k > 0; at k = 0 the solvers keep the undriven
+    bulk at rest). Each component relaxes to its own bath: J = 0 and T_n = T_L or T_R
+    exactly. Raises ValueError for a component touching neither bath.
     """
     if not isinstance(system, HarmonicNetwork) or not _is_concrete(system.stiffness):
         return None
-    comps = connected_components(system.stiffness)
-    if len(comps) == 1:
-        return None
-    n = system.n
-    for c in comps:
-        if c[0] != 0 and c[-1] != n - 1:  # sorted: holds neither particle 1 nor N
-            names = ", ".join(str(i + 1) for i in c[:10]) + (", ..." if c.size > 10 else "")
-            raise ValueError(
-                f"stiffness: particle(s) {names} (numbered 1..N) form a component coupled "
-                f"to neither bath (particles 1 and N); its steady state is not unique (it "
-                f"depends on the initial state). Remove those particles or couple them.")
-    left = np.zeros(n, dtype=bool)
-    left[comps[0]] = True  # components are ordered by smallest index: comps[0] holds particle 1
-    return left
+    return bath_components(system.stiffness)
 
 
 def _raise_unless_converged(result, what, method):

@@ -224,3 +224,23 @@ def test_lyapunov_flux_at_equal_temperatures_converges():
     net = mf.HarmonicNetwork([1.0, 1.3, 0.8], _path(3, 1.0), t_left=0.7, t_right=0.7)
     r = mf.heat_flux_with_error(net)
     assert bool(r.converged) and abs(float(r.flux)) < 1e-14
+
+
+def test_ensemble_flux_checks_batches_and_decoupled_networks():
+    from meanfield_jax._ensemble import ensemble_flux, ensemble_transmittance
+
+    masses = ref.random_masses(4, 1.0, 0.3, seed=3)
+    connected = mf.HarmonicNetwork(masses, _path(4, 0.9))
+    decoupled = mf.HarmonicNetwork(masses, _blocks(_path(2, 0.9), _path(2, 0.9)))
+    res = ensemble_flux(mf.stack_systems([connected, decoupled]), chunk_size=2)
+    assert res.flux[1] == 0.0 and res.error_estimate[1] == 0.0 and res.converged.all()
+    assert res.flux[0] == pytest.approx(float(mf.heat_flux(connected)), rel=1e-12)
+    bathless = np.zeros((4, 4))
+    bathless[np.ix_([0, 3], [0, 3])] = _path(2, 0.9)
+    bad = mf.stack_systems([connected, mf.HarmonicNetwork(masses, bathless)])
+    with pytest.raises(ValueError, match=r"^systems\[1\]: .*particle\(s\) 2, 3 "):
+        ensemble_flux(bad)
+    with pytest.raises(ValueError, match=r"batch of R systems.*per-system functions"):
+        ensemble_flux(connected)
+    with pytest.raises(ValueError, match="batch of R systems"):
+        ensemble_transmittance(connected, jnp.linspace(0, 1, 3))
