@@ -212,8 +212,8 @@ def _flux_lyapunov(system):
     err = jnp.abs(j_left - j_right) + 1e-12 * jnp.abs(j_left)
     # J → 0 (T_L = T_R, weak coupling): rounding in T_1 alone leaves ~eps γT/m, so the test
     # is relative to |J| with a floor of 1e-13 of the flux scale γ max(T_L, T_R)/min(m_1, m_N)
-    floor = 1e-13 * network.gamma * jnp.maximum(network.t_left, network.t_right) / jnp.minimum(
-        m[0], m[-1])
+    t_max = jnp.maximum(network.t_left, network.t_right)
+    floor = 1e-13 * network.gamma * t_max / jnp.minimum(m[0], m[-1])
     ok = jnp.isfinite(j_left) & (err <= 1e-6 * jnp.abs(j_left) + floor + 1e-300)
     return FluxResult(j_left, err, ok)
 
