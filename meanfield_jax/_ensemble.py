@@ -36,7 +36,16 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _config  # noqa: F401
-from ._model import HarmonicNetwork, MeanFieldChain, _check_finite_omega
+from ._model import (
+    HarmonicNetwork,
+    MeanFieldChain,
+    _check_finite_omega,
+    _is_concrete,
+    bath_components,
+    chain_batch,
+    check_system_batch,
+    parse_n_tilde,
+)
 from ._transport import FluxResult, _flux_lyapunov, _flux_residues, _transmittance
 
 __all__ = [
@@ -94,7 +103,12 @@ def batch_chains(masses, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
     """A batch of R mean-field chains from an (R, N) mass array; parameters broadcast to (R,).
 
     Parameters may be scalars or length-R arrays; ``n_tilde="kac"`` means Ñ = N − 1.
-    Validation as in :class:`MeanFieldChain` (on concrete values). O(R·N).
+    Validation as in :class:`MeanFieldChain`, element by element. O(R·N).
+
+    Raises:
+      ValueError: naming the parameter, for masses not of shape (R, N), a parameter that is
+        neither a scalar nor length R, or a bad value (as :class:`MeanFieldChain`).
+      TypeError: for bool, complex or non-numeric values.
 
     >>> import numpy as np
     >>> from meanfield_jax._ensemble import batch_chains
@@ -102,28 +116,25 @@ def batch_chains(masses, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
     >>> b.masses.shape, b.k0.shape, float(b.n_tilde[0])
     ((3, 5), (3,), 4.0)
     """
-    masses = np.asarray(masses, dtype=np.float64)
+    masses = np.asarray(masses)
     if masses.ndim != 2:
-        raise ValueError(f"masses must have shape (R, N), got {masses.shape}")
+        raise ValueError(f"masses must have shape (R, N), got {masses.shape} (for one system "
+                         f"use MeanFieldChain)")
     r, n = masses.shape
-    if isinstance(n_tilde, str):
-        if n_tilde.lower() != "kac":
-            raise ValueError(f"n_tilde must be 'kac' or positive numbers, got {n_tilde!r}")
-        n_tilde = float(n - 1)
+    n_tilde = parse_n_tilde(n_tilde, n)
 
     def vec(name, value):
-        arr = np.asarray(value, dtype=np.float64)
+        arr = np.asarray(value)
         try:
             return np.broadcast_to(arr, (r,)).copy()
         except ValueError:
             raise ValueError(f"{name} must be a scalar or have length R = {r}, "
                              f"got shape {arr.shape}") from None
 
-    chain = MeanFieldChain(masses, k=vec("k", k), k0=vec("k0", k0),
-                           n_tilde=vec("n_tilde", n_tilde), gamma=vec("gamma", gamma),
-                           t_left=vec("t_left", t_left), t_right=vec("t_right", t_right),
-                           k_prime=vec("k_prime", k_prime))
-    return chain
+    return chain_batch(masses, k=vec("k", k), k0=vec("k0", k0),
+                       n_tilde=vec("n_tilde", n_tilde), gamma=vec("gamma", gamma),
+                       t_left=vec("t_left", t_left), t_right=vec("t_right", t_right),
+                       k_prime=vec("k_prime", k_prime))
 
 
 def _batch_length(systems) -> int:
@@ -229,6 +240,13 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
 
     Returns:
       FluxResult of NumPy arrays of shape (R,): flux, error_estimate, converged (check it).
+      Networks whose baths sit in separate components get J = 0 exactly (as in
+      :func:`heat_flux_with_error`; checked on concrete K).
+
+    Raises:
+      ValueError: for a single system or malformed batch, ``method="residues"`` with
+        networks, or a network with a component coupled to neither bath (naming the
+        realization and the particles).
 
     Cost: O(R·N²) time for "residues", O(R·N³) for "lyapunov"; memory O(chunk_size·N)
     resp. O(chunk_size·N²).
@@ -239,13 +257,33 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     >>> np.round(res.flux, 12).tolist(), res.converged.tolist()
     ([0.041666666667, 0.041666666667], [True, True])
     """
+    r = check_system_batch(systems, "ensemble_flux")
     if method == "auto" and not isinstance(systems, MeanFieldChain):
         method = "lyapunov"
     if method in ("auto", "residues") and not isinstance(systems, MeanFieldChain):
         raise ValueError("method='residues' needs MeanFieldChain systems; use 'lyapunov'")
+    decoupled = _decoupled_networks(systems, r)
     flux, err, ok = map_ensemble(_flux_fn(method), systems, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
-    return FluxResult(flux, err, ok.astype(bool))
+    ok = ok.astype(bool)
+    flux[decoupled], err[decoupled], ok[decoupled] = 0.0, 0.0, True  # exact: no path for heat
+    return FluxResult(flux, err, ok)
+
+
+def _decoupled_networks(systems, r: int) -> np.ndarray:
+    """(R,) mask of networks whose baths sit in separate components (J = 0 exactly), as in
+    :func:`heat_flux_with_error`; raises ValueError naming a realization with a component
+    coupled to neither bath. Concrete network batches only (O(R·N²)); else all False."""
+    mask = np.zeros(r, dtype=bool)
+    if not isinstance(systems, HarmonicNetwork) or not _is_concrete(systems.stiffness):
+        return mask
+    stiffness = np.asarray(systems.stiffness)
+    for i in range(r):
+        try:
+            mask[i] = bath_components(stiffness[i]) is not None
+        except ValueError as e:
+            raise ValueError(f"systems[{i}]: {e}") from None
+    return mask
 
 
 def _transmittance_one(system, omega):
@@ -258,7 +296,11 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
 
     Returns a NumPy array of shape (R,) + omega.shape. Cost O(R·N·n_ω) for chains
     (O(R·N³·n_ω) for networks); memory O(chunk_size·N·n_ω).
+
+    Raises:
+      ValueError: for a single system or malformed batch, or non-finite ``omega``.
     """
+    check_system_batch(systems, "ensemble_transmittance")
     omega = _check_finite_omega(omega)
     return map_ensemble(_transmittance_one, systems, omega, chunk_size=chunk_size,
                         batch_size=batch_size or 8, devices=devices)

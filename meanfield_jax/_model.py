@@ -2,8 +2,11 @@
 
 Both classes are immutable and registered as JAX pytrees whose leaves are all arrays, so a
 batch of systems (same N, stacked along a leading axis) is the same class and goes through
-``jax.vmap``. Validation runs in ``__init__`` on concrete values only; JAX's own
-unflattening (inside ``jit``/``vmap``) bypasses it.
+``jax.vmap``. The constructors build ONE system: 1-d masses, 0-d parameters (shapes and dtypes
+are static and always checked; values, on concrete inputs only). Batches are made by
+:func:`stack_systems` (or ``_ensemble.batch_chains``), which like JAX's own unflattening
+(inside ``jit``/``vmap``) bypass ``__init__``; the public per-system functions reject a batch
+passed without ``jax.vmap`` (:func:`check_single_system`).
 
 Conventions (paper, Sec. II): displacement q_n, mass m_n, Langevin baths with friction
 ``gamma`` and temperatures ``t_left``/``t_right`` on particles 1 and N (k_B = 1), optional
@@ -27,11 +30,44 @@ def _is_concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def _scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False):
-    """Validate a scalar parameter on concrete values and return it as a float64 array."""
+_BATCH_HINT = ("one system per object: build a batch with stack_systems([...]) (or, for chains, "
+               "meanfield_jax._ensemble.batch_chains) and map over it with jax.vmap")
+
+
+def _real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 NumPy array; TypeError naming ``name`` for bool, complex or
+    non-numeric input (NumPy would silently drop an imaginary part or turn True into 1.0)."""
+    raw = np.asarray(value)
+    if raw.dtype == bool or not (np.issubdtype(raw.dtype, np.integer)
+                                 or np.issubdtype(raw.dtype, np.floating)):
+        raise TypeError(f"{name} must be real numbers (int or float), got dtype {raw.dtype}")
+    return raw.astype(np.float64)
+
+
+def _check_real_dtype(name: str, value: Any) -> None:
+    """The dtype check of :func:`_real_array` for traced values (dtype is static)."""
+    dtype = jnp.result_type(value)
+    if dtype == jnp.bool_ or not (jnp.issubdtype(dtype, jnp.integer)
+                                  or jnp.issubdtype(dtype, jnp.floating)):
+        raise TypeError(f"{name} must be real numbers (int or float), got dtype {dtype}")
+
+
+def _scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False,
+            batched: bool = False):
+    """Validate a scalar parameter and return it as a float64 array.
+
+    The shape (0-d; (R,) when ``batched``) and dtype are static and always checked; the
+    values (finite, sign) on concrete inputs only.
+    """
+    want = 1 if batched else 0
     if not _is_concrete(value):
+        _check_real_dtype(name, value)
+        if jnp.ndim(value) != want:
+            raise ValueError(_shape_message(name, jnp.shape(value), batched, scalar=True))
         return jnp.asarray(value, dtype=jnp.float64)
-    arr = np.asarray(value, dtype=np.float64)
+    arr = _real_array(name, value)
+    if arr.ndim != want:
+        raise ValueError(_shape_message(name, arr.shape, batched, scalar=True))
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if positive and not np.all(arr > 0):
@@ -41,19 +77,43 @@ def _scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool 
     return jnp.asarray(arr)
 
 
-def _masses(value: Any):
+def _shape_message(name, shape, batched, *, scalar):
+    if batched:
+        want = "a length-R vector" if scalar else "an (R, N) array"
+        return f"{name} must be {want} for a batch of R systems, got shape {tuple(shape)}"
+    want = "a scalar" if scalar else "a 1-d array of length N >= 2"
+    return f"{name} must be {want} (one system), got shape {tuple(shape)}; {_BATCH_HINT}"
+
+
+def _masses(value: Any, *, batched: bool = False):
+    """Validate masses: shape (N,) (``batched``: (R, N)), N >= 2; concrete values finite, > 0."""
+    want = 2 if batched else 1
+    if not _is_concrete(value):
+        _check_real_dtype("masses", value)
+        shape = jnp.shape(value)
+    else:
+        arr = _real_array("masses", value)
+        shape = arr.shape
+    if len(shape) != want:
+        raise ValueError(_shape_message("masses", shape, batched, scalar=False))
+    if shape[-1] < 2:
+        raise ValueError(f"masses: need N >= 2 particles, got N = {shape[-1]}")
     if not _is_concrete(value):
         return jnp.asarray(value, dtype=jnp.float64)
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim < 1:
-        raise ValueError(f"masses must be a 1-d array of length N >= 2, got shape {arr.shape}")
-    if arr.shape[-1] < 2:
-        raise ValueError(f"masses: need N >= 2 particles, got N = {arr.shape[-1]}")
     if not np.all(np.isfinite(arr)):
         raise ValueError("masses must be finite (found NaN or inf)")
     if not np.all(arr > 0):
         raise ValueError(f"masses must be > 0 (smallest is {arr.min()!r})")
     return jnp.asarray(arr)
+
+
+def parse_n_tilde(n_tilde: Any, n: int):
+    """Ñ from ``"kac"`` (Ñ = N − 1, case-insensitive) or a number; other strings raise."""
+    if isinstance(n_tilde, str):
+        if n_tilde.lower() != "kac":
+            raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
+        return float(n - 1)
+    return n_tilde
 
 
 class _System:
@@ -124,8 +184,11 @@ class MeanFieldChain(_System):
       k_prime: stiffness k' >= 0 of springs tying particles 1 and N to fixed walls.
 
     Raises:
-      ValueError: naming the parameter, for non-positive or non-finite masses, N < 2,
-        γ <= 0, negative k, k0, k', T, or a bad ``n_tilde``.
+      ValueError: naming the parameter, for masses that are not a 1-d array, a parameter
+        that is not a scalar (a batch: use :func:`stack_systems` and ``jax.vmap``),
+        non-positive or non-finite masses, N < 2, γ <= 0, negative or non-finite k, k0, k',
+        T, or a ``n_tilde`` that is neither ``"kac"`` nor positive.
+      TypeError: naming the parameter, for bool, complex or non-numeric values.
 
     >>> import meanfield_jax as mf
     >>> chain = mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1, k0=0.02)
@@ -138,22 +201,8 @@ class MeanFieldChain(_System):
 
     def __init__(self, masses, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
                  t_right=0.0, k_prime=0.0):
-        masses = _masses(masses)
-        n = masses.shape[-1]
-        if isinstance(n_tilde, str):
-            if n_tilde.lower() != "kac":
-                raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
-            n_tilde = float(n - 1)
-        self._set(
-            masses=masses,
-            k=_scalar("k", k, nonnegative=True),
-            k0=_scalar("k0", k0, nonnegative=True),
-            n_tilde=_scalar("n_tilde", n_tilde, positive=True),
-            gamma=_scalar("gamma", gamma, positive=True),
-            t_left=_scalar("t_left", t_left, nonnegative=True),
-            t_right=_scalar("t_right", t_right, nonnegative=True),
-            k_prime=_scalar("k_prime", k_prime, nonnegative=True),
-        )
+        self._set(**_chain_leaves(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime,
+                                  batched=False))
 
     @property
     def kappa_bar(self):
@@ -191,8 +240,12 @@ class HarmonicNetwork(_System):
       gamma, t_left, t_right, k_prime: as in :class:`MeanFieldChain`.
 
     Raises:
-      ValueError: as :class:`MeanFieldChain`, and for a non-square, non-symmetric,
-        non-finite or indefinite K.
+      ValueError: as :class:`MeanFieldChain`, and for a K that is not N×N, non-symmetric,
+        non-finite or indefinite.
+      TypeError: as :class:`MeanFieldChain` (also for K).
+
+    The heat-transport functions also look at K's graph (K_ij ≠ 0): particles 1 and N in
+    separate components give J = 0 exactly; a component reaching neither is refused.
     """
 
     _fields = ("masses", "stiffness", "gamma", "t_left", "t_right", "k_prime")
@@ -202,8 +255,8 @@ class HarmonicNetwork(_System):
         masses = _masses(masses)
         n = masses.shape[-1]
         if _is_concrete(stiffness):
-            kmat = np.asarray(stiffness, dtype=np.float64)
-            if kmat.shape[-2:] != (n, n):
+            kmat = _real_array("stiffness", stiffness)
+            if kmat.shape != (n, n):
                 raise ValueError(f"stiffness must be an N×N matrix with N = {n}, got shape {kmat.shape}")
             if not np.all(np.isfinite(kmat)):
                 raise ValueError("stiffness must be finite (found NaN or inf)")
@@ -215,6 +268,10 @@ class HarmonicNetwork(_System):
                 raise ValueError(f"stiffness must be positive semi-definite (smallest eigenvalue {eig_min:.3g})")
             stiffness = jnp.asarray(kmat)
         else:
+            _check_real_dtype("stiffness", stiffness)
+            if jnp.shape(stiffness) != (n, n):
+                raise ValueError(f"stiffness must be an N×N matrix with N = {n}, "
+                                 f"got shape {jnp.shape(stiffness)}")
             stiffness = jnp.asarray(stiffness, dtype=jnp.float64)
         self._set(
             masses=masses,
@@ -233,6 +290,15 @@ class HarmonicNetwork(_System):
 def stack_systems(systems):
     """Stack systems of the same class and N into one batched system for ``jax.vmap``.
 
+    The batch is the same class with a leading axis R on every leaf. It bypasses the
+    constructor (no re-validation) and is meant for ``jax.vmap`` (or the ensemble
+    functions): the public per-system functions reject it when passed directly.
+
+    Raises:
+      TypeError: if an element is not a MeanFieldChain or HarmonicNetwork.
+      ValueError: for an empty list, mixed classes or sizes, or an element that is itself
+        a batch.
+
     >>> import meanfield_jax as mf
     >>> batch = mf.stack_systems([mf.MeanFieldChain([1.0, 2.0]), mf.MeanFieldChain([2.0, 1.0])])
     >>> batch.masses.shape
@@ -241,6 +307,11 @@ def stack_systems(systems):
     systems = list(systems)
     if not systems:
         raise ValueError("systems: need at least one system to stack")
+    for i, s in enumerate(systems):
+        if isinstance(s, _System) and np.ndim(s.masses) >= 2:
+            raise ValueError(f"systems[{i}] is already a batch (masses of shape "
+                             f"{np.shape(s.masses)}); stack_systems stacks single systems")
+        check_single_system(s, "stack_systems")
     kinds = {type(s) for s in systems}
     if len(kinds) != 1:
         raise ValueError("systems must all be of one class")
@@ -248,6 +319,149 @@ def stack_systems(systems):
     if len(sizes) != 1:
         raise ValueError(f"systems must all have the same N, got {sorted(sizes)}")
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *systems)
+
+
+def _chain_leaves(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime, *, batched):
+    """Validated leaves of a MeanFieldChain (``batched``: masses (R, N), parameters (R,))."""
+    masses = _masses(masses, batched=batched)
+    n_tilde = parse_n_tilde(n_tilde, masses.shape[-1])
+    if batched and isinstance(n_tilde, float):
+        n_tilde = np.full(masses.shape[0], n_tilde)
+    return dict(
+        masses=masses,
+        k=_scalar("k", k, nonnegative=True, batched=batched),
+        k0=_scalar("k0", k0, nonnegative=True, batched=batched),
+        n_tilde=_scalar("n_tilde", n_tilde, positive=True, batched=batched),
+        gamma=_scalar("gamma", gamma, positive=True, batched=batched),
+        t_left=_scalar("t_left", t_left, nonnegative=True, batched=batched),
+        t_right=_scalar("t_right", t_right, nonnegative=True, batched=batched),
+        k_prime=_scalar("k_prime", k_prime, nonnegative=True, batched=batched),
+    )
+
+
+def chain_batch(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime) -> MeanFieldChain:
+    """A batch of R chains from (R, N) masses and length-R parameters, validated like the
+    constructor (element by element); ``n_tilde`` may also be ``"kac"``. For ``batch_chains``."""
+    leaves = _chain_leaves(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime,
+                           batched=True)
+    return MeanFieldChain.tree_unflatten(None, [leaves[f] for f in MeanFieldChain._fields])
+
+
+def check_single_system(system, what: str) -> None:
+    """Raise unless ``system`` is ONE MeanFieldChain or HarmonicNetwork (not a batch).
+
+    Checks leaf shapes only (static, so it also runs under ``jit``): masses (N,) with
+    N >= 2, stiffness (N, N), every other leaf 0-d. Under ``jax.vmap`` the leaves are
+    tracers with the per-system shape, so a stacked batch passes there and only there.
+
+    Raises:
+      TypeError: for another object type.
+      ValueError: for a batch (naming ``jax.vmap``) or malformed leaves.
+    """
+    if not isinstance(system, (MeanFieldChain, HarmonicNetwork)):
+        raise TypeError(f"system must be a MeanFieldChain or HarmonicNetwork, "
+                        f"got {type(system).__name__}")
+    shape = jnp.shape(system.masses)
+    if len(shape) > 1:
+        raise ValueError(
+            f"{what} takes one system, got a batch (masses of shape {shape}); map over a "
+            f"stacked batch with jax.vmap({what})(batch) (or use the ensemble_* functions)")
+    if len(shape) != 1 or shape[0] < 2:
+        raise ValueError(f"{what}: masses must have shape (N,) with N >= 2, got {shape}")
+    n = shape[0]
+    for f in system._fields:
+        if f in ("masses", "stiffness"):
+            continue
+        if jnp.ndim(getattr(system, f)) != 0:
+            raise ValueError(
+                f"{what} takes one system, but {f} has shape {jnp.shape(getattr(system, f))} "
+                f"(a batch?); map over a stacked batch with jax.vmap({what})(batch)")
+    if isinstance(system, HarmonicNetwork) and jnp.shape(system.stiffness) != (n, n):
+        raise ValueError(f"{what} takes one system, but stiffness has shape "
+                         f"{jnp.shape(system.stiffness)}, not (N, N) = ({n}, {n}) (a batch? "
+                         f"map over it with jax.vmap({what})(batch))")
+
+
+def check_system_batch(systems, what: str) -> int:
+    """Raise unless ``systems`` is a batch of R systems (one class, one N); return R.
+
+    Leaf shapes: masses (R, N) with N >= 2, stiffness (R, N, N), every other leaf (R,).
+
+    Raises:
+      TypeError: for another object type.
+      ValueError: for a single system or malformed leaves, naming the leaf.
+    """
+    if not isinstance(systems, (MeanFieldChain, HarmonicNetwork)):
+        raise TypeError(f"systems must be a batch of MeanFieldChain or HarmonicNetwork, "
+                        f"got {type(systems).__name__}")
+    shape = jnp.shape(systems.masses)
+    if len(shape) != 2 or shape[1] < 2:
+        hint = " (one system: use the per-system functions)" if len(shape) == 1 else ""
+        raise ValueError(f"{what} takes a batch of R systems with masses of shape (R, N), "
+                         f"N >= 2, got {shape}{hint}; build it with stack_systems")
+    r, n = shape
+    for f in systems._fields:
+        want = (r, n) if f == "masses" else (r, n, n) if f == "stiffness" else (r,)
+        if jnp.shape(getattr(systems, f)) != want:
+            raise ValueError(f"{what}: {f} of a batch of {r} systems must have shape {want}, "
+                             f"got {jnp.shape(getattr(systems, f))}")
+    return r
+
+
+def bath_components(stiffness):
+    """Particle 1's connected component if the two baths are decoupled, else None.
+
+    On the graph of K_ij ≠ 0 (i ≠ j) of a concrete N×N K (:func:`connected_components`).
+    Returns None when all particles form one component, else a boolean (N,) mask of
+    particle 1's component (particle N's is the rest): each relaxes to its own bath, J = 0.
+
+    Raises:
+      ValueError: naming the particles (numbered 1..N) of the components that hold neither
+        particle 1 nor N: nothing damps them, so their steady state depends on the initial
+        state.
+    """
+    comps = connected_components(stiffness)
+    if len(comps) == 1:
+        return None
+    n = np.shape(stiffness)[-1]
+    orphans = [c for c in comps if c[0] != 0 and c[-1] != n - 1]  # sorted: neither 1 nor N
+    if orphans:
+        idx = np.sort(np.concatenate(orphans))
+        names = ", ".join(str(i + 1) for i in idx[:10]) + (", ..." if idx.size > 10 else "")
+        raise ValueError(
+            f"stiffness: particle(s) {names} (numbered 1..N) are not connected to either "
+            f"bath (particles 1 and N); their steady state is not unique (it depends on the "
+            f"initial state). Remove those particles or couple them.")
+    left = np.zeros(n, dtype=bool)
+    left[comps[0]] = True  # components are ordered by smallest index: comps[0] holds particle 1
+    return left
+
+
+def connected_components(stiffness) -> list[np.ndarray]:
+    """Connected components of the graph with an edge i–j wherever K_ij ≠ 0 (i ≠ j).
+
+    Concrete K only (NumPy breadth-first search, O(N²)). Diagonal terms (pinning, walls)
+    connect nothing. Components are returned as sorted index arrays, ordered by their
+    smallest index.
+    """
+    adj = np.asarray(stiffness) != 0
+    n = adj.shape[0]
+    np.fill_diagonal(adj, False)
+    label = np.full(n, -1)
+    comps = []
+    for start in range(n):
+        if label[start] >= 0:
+            continue
+        label[start] = len(comps)
+        frontier = np.array([start])
+        members = [start]
+        while frontier.size:
+            nxt = np.flatnonzero(adj[frontier].any(axis=0) & (label < 0))
+            label[nxt] = len(comps)
+            members.extend(nxt.tolist())
+            frontier = nxt
+        comps.append(np.sort(np.array(members)))
+    return comps
 
 
 def _check_finite_omega(omega):

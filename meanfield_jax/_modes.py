@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from . import _config  # noqa: F401
 from ._green import _chain_as_network
-from ._model import MeanFieldChain
+from ._model import MeanFieldChain, check_single_system
 
 __all__ = ["NormalModes", "normal_modes"]
 
@@ -68,9 +68,14 @@ def normal_modes(system) -> NormalModes:
     difference in the bulk couples every mode, through resonances of width ~ coupling rate.
     O(N³) (dense symmetric eigendecomposition, CPU or GPU); vmappable over systems.
 
+    Raises:
+      ValueError: for a stacked batch passed without ``jax.vmap``.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
+
     >>> import meanfield_jax as mf
     >>> modes = mf.normal_modes(mf.MeanFieldChain([1.0] * 10, k=1.0, k0=0.5))
     >>> int((modes.coupling_left + modes.coupling_right > 1e-10).sum())
     3
     """
+    check_single_system(system, "normal_modes")
     return _normal_modes(system)

@@ -49,7 +49,7 @@ import optax.tree_utils as otu
 
 from . import _config  # noqa: F401
 from ._green import chain_q, chain_transmittance, network_transmittance
-from ._model import HarmonicNetwork, MeanFieldChain, _is_concrete
+from ._model import MeanFieldChain, _is_concrete, check_single_system
 from ._poles import _Chain, _collective_roots, _gap_roots
 
 __all__ = [
@@ -70,11 +70,6 @@ _MAX_WIDTH_ITERATIONS = 200
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _check_system(system):
-    if not isinstance(system, (MeanFieldChain, HarmonicNetwork)):
-        raise TypeError(f"system must be a MeanFieldChain or HarmonicNetwork, got {type(system).__name__}")
 
 
 def _inverse_transmittance(system, omega):
@@ -257,13 +252,17 @@ def resonance_frequency_with_status(system, omega_guess, *, max_step=None, rtol=
     Returns:
       :class:`ResonanceResult` (omega, height, curvature_hwhm, converged, iterations).
 
+    Raises:
+      ValueError: for a stacked batch passed without ``jax.vmap``.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
+
     >>> import meanfield_jax as mf
     >>> chain = mf.MeanFieldChain([1.0] * 100, k=1.0, k0=1.0)
     >>> r = mf.resonance_frequency_with_status(chain, 1.0)
     >>> round(float(r.omega), 8), bool(r.converged)
     (1.00506345, True)
     """
-    _check_system(system)
+    check_single_system(system, "resonance_frequency_with_status")
     max_step = jnp.nan if max_step is None else max_step
     return _resonance_frequency(system, jnp.asarray(omega_guess, jnp.float64),
                                 jnp.asarray(max_step, jnp.float64), jnp.asarray(rtol, jnp.float64))
@@ -281,12 +280,14 @@ def resonance_frequency(system, omega_guess, **options):
 
     Raises:
       RuntimeError: Newton's method did not converge (concrete inputs only).
+      ValueError, TypeError: as :func:`resonance_frequency_with_status`.
 
     >>> import meanfield_jax as mf
     >>> wc, tmax = mf.resonance_frequency(mf.MeanFieldChain([1.0] * 1000, k=1.0, k0=1.0), 1.0)
     >>> round(float(1000 * (wc - 1.0)), 4), round(float(tmax), 6)
     (0.5006, 1.0)
     """
+    check_single_system(system, "resonance_frequency")
     r = resonance_frequency_with_status(system, omega_guess, **options)
     if _is_concrete(r.converged):
         ok = np.asarray(r.converged)
@@ -496,12 +497,16 @@ def find_resonances(system, threshold=1e-3, *, include_gap_poles=None, padded=Fa
     Returns:
       :class:`Resonances`.
 
+    Raises:
+      ValueError: for a stacked batch passed without ``jax.vmap`` (use ``padded=True``).
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
+
     >>> import meanfield_jax as mf
     >>> r = mf.find_resonances(mf.MeanFieldChain([1.0] * 100, k=1.0, k0=1.0), threshold=0.5)
     >>> [round(float(w), 6) for w in r.omega], [round(float(h), 6) for h in r.hwhm]
     ([1.005063], [0.005102])
     """
-    _check_system(system)
+    check_single_system(system, "find_resonances")
     if isinstance(system, MeanFieldChain):
         if include_gap_poles is None:
             include_gap_poles = True
@@ -707,6 +712,11 @@ def fit_lorentzians(system, *, omega_guess=None, window=3.0, num=201):
       :class:`LorentzianFits` (centers, A, A_exact, omega_c, height, hwhm, residual,
       converged).
 
+    Raises:
+      TypeError: if ``system`` is not a MeanFieldChain.
+      ValueError: for ``num`` < 5, ``window`` <= 0, or a stacked batch passed without
+        ``jax.vmap``.
+
     >>> import meanfield_jax as mf
     >>> fit = mf.fit_lorentzians(mf.MeanFieldChain([1.0] * 1000, k=1.0, k0=1.0))
     >>> round(float(fit.A), 3), round(float(fit.centers[1]), 6), bool(fit.converged)
@@ -714,6 +724,7 @@ def fit_lorentzians(system, *, omega_guess=None, window=3.0, num=201):
     """
     if not isinstance(system, MeanFieldChain):
         raise TypeError(f"fit_lorentzians needs a MeanFieldChain, got {type(system).__name__}")
+    check_single_system(system, "fit_lorentzians")
     if num < 5:
         raise ValueError(f"num must be >= 5, got {num}")
     if not window > 0:

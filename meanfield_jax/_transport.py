@@ -22,7 +22,14 @@ from ._green import (
     network_z,
 )
 from ._green import _chain_as_network as chain_as_network
-from ._model import HarmonicNetwork, MeanFieldChain, _check_finite_omega, _is_concrete
+from ._model import (
+    HarmonicNetwork,
+    MeanFieldChain,
+    _check_finite_omega,
+    _is_concrete,
+    bath_components,
+    check_single_system,
+)
 from ._poles import flux_by_residues, temperatures_by_residues
 
 __all__ = [
@@ -38,9 +45,6 @@ __all__ = [
 ]
 
 
-def _check_system(system):
-    if not isinstance(system, (MeanFieldChain, HarmonicNetwork)):
-        raise TypeError(f"system must be a MeanFieldChain or HarmonicNetwork, got {type(system).__name__}")
 
 
 def _as_network(system) -> HarmonicNetwork:
@@ -85,11 +89,14 @@ def dynamical_matrix(system, omega):
     Returns:
       complex array of shape ``omega.shape + (N, N)``. O(N²) per frequency.
 
+    Raises:
+      ValueError, TypeError: as :func:`transmittance`.
+
     >>> import meanfield_jax as mf
     >>> mf.dynamical_matrix(mf.MeanFieldChain([1.0, 1.0], k=1.0), 0.0).real.tolist()
     [[1.0, -1.0], [-1.0, 1.0]]
     """
-    _check_system(system)
+    check_single_system(system, "dynamical_matrix")
     return _dynamical_matrix(system, _check_finite_omega(omega))
 
 
@@ -102,8 +109,11 @@ def greens_function(system, omega):
 
     Returns:
       complex array of shape ``omega.shape + (N, N)``.
+
+    Raises:
+      ValueError, TypeError: as :func:`transmittance`.
     """
-    _check_system(system)
+    check_single_system(system, "greens_function")
     return _greens_function(system, _check_finite_omega(omega))
 
 
@@ -124,14 +134,16 @@ def transmittance(system, omega):
       float64 array with the shape of ``omega``.
 
     Raises:
-      ValueError: if ``omega`` holds NaN or inf.
+      ValueError: if ``omega`` holds NaN or inf, or ``system`` is a stacked batch (map over
+        it with ``jax.vmap``).
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
 
     >>> import meanfield_jax as mf
     >>> chain = mf.MeanFieldChain([1.0] * 10, k=1.0, k0=0.0, n_tilde="kac")
     >>> round(float(mf.transmittance(chain, 0.0)), 12)  # Eq. (23) at ω = 0
     1.0
     """
-    _check_system(system)
+    check_single_system(system, "transmittance")
     return _transmittance(system, _check_finite_omega(omega))
 
 
@@ -198,7 +210,12 @@ def _flux_lyapunov(system):
     j_right = network.gamma / m[-1] * (tn - network.t_right)
     # the two baths' fluxes agree in the exact steady state: their gap is the error scale
     err = jnp.abs(j_left - j_right) + 1e-12 * jnp.abs(j_left)
-    return FluxResult(j_left, err, jnp.isfinite(j_left) & (err <= 1e-6 * jnp.abs(j_left) + 1e-300))
+    # J → 0 (T_L = T_R, weak coupling): rounding in T_1 alone leaves ~eps γT/m, so the test
+    # is relative to |J| with a floor of 1e-13 of the flux scale γ max(T_L, T_R)/min(m_1, m_N)
+    t_max = jnp.maximum(network.t_left, network.t_right)
+    floor = 1e-13 * network.gamma * t_max / jnp.minimum(m[0], m[-1])
+    ok = jnp.isfinite(j_left) & (err <= 1e-6 * jnp.abs(j_left) + floor + 1e-300)
+    return FluxResult(j_left, err, ok)
 
 
 @jax.jit
@@ -210,18 +227,30 @@ def _flux_residues(system):
 _METHODS = ("auto", "residues", "lyapunov")
 
 
-def _dispatch(system, method, residues_fn, lyapunov_fn):
-    """Validate ``method`` and run it: residues for chains by default, Lyapunov otherwise."""
-    _check_system(system)
+def _resolve_method(system, method, what):
+    """Check ``system`` (one system) and ``method``; return the method that will run:
+    residues for chains by default, Lyapunov otherwise."""
+    check_single_system(system, what)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "auto":
         method = "residues" if isinstance(system, MeanFieldChain) else "lyapunov"
-    if method == "residues":
-        if not isinstance(system, MeanFieldChain):
-            raise ValueError("method='residues' needs a MeanFieldChain; use 'lyapunov' for networks")
-        return residues_fn(system)
-    return lyapunov_fn(system)
+    if method == "residues" and not isinstance(system, MeanFieldChain):
+        raise ValueError("method='residues' needs a MeanFieldChain; use 'lyapunov' for networks")
+    return method
+
+
+def _left_component(system):
+    """Particle 1's component of a network whose baths are decoupled, else None.
+
+    Concrete :class:`HarmonicNetwork` only (:func:`bath_components`); None for a traced K
+    and for a mean-field chain (connected for k > 0; at k = 0 the solvers keep the undriven
+    bulk at rest). Each component relaxes to its own bath: J = 0 and T_n = T_L or T_R
+    exactly. Raises ValueError for a component touching neither bath.
+    """
+    if not isinstance(system, HarmonicNetwork) or not _is_concrete(system.stiffness):
+        return None
+    return bath_components(system.stiffness)
 
 
 def _raise_unless_converged(result, what, method):
@@ -229,9 +258,22 @@ def _raise_unless_converged(result, what, method):
     if _is_concrete(result.converged):
         ok = np.asarray(result.converged)
         if not np.all(ok):
+            advice = f"inspect {what}_with_error(...)"
+            if method == "residues":
+                advice += " or compare with method='lyapunov' (moderate N)"
             raise RuntimeError(
-                f"{what} ({method}) did not converge for {int(np.sum(~ok))} system(s); "
-                f"inspect {what}_with_error(...) or try method='lyapunov'")
+                f"{what} ({method}) did not converge for {int(np.sum(~ok))} system(s); {advice}")
+
+
+def _flux_with_error(system, method, what):
+    method = _resolve_method(system, method, what)
+    if method == "residues":
+        return _flux_residues(system), method
+    left = _left_component(system)
+    if left is not None:  # decoupled baths: no path carries heat
+        zero = jnp.zeros((), dtype=jnp.float64)
+        return FluxResult(zero, zero, jnp.asarray(True)), method
+    return _flux_lyapunov(system), method
 
 
 def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
@@ -249,8 +291,19 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
 
+    Networks whose baths sit in separate connected components of the graph K_ij ≠ 0 carry
+    no heat: J = 0 exactly (error 0, converged) without solving anything. This check runs on
+    concrete inputs (not on a traced K under ``jit``/``vmap``, where the Lyapunov solve runs
+    and reports ``converged`` as usual).
+
     Returns:
       FluxResult(flux, error_estimate, converged).
+
+    Raises:
+      ValueError: for an unknown ``method``, ``"residues"`` with a network, a stacked batch
+        passed without ``jax.vmap``, or (concrete K) a network with a component coupled to
+        neither bath, whose steady state depends on the initial state.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
 
     >>> import meanfield_jax as mf
     >>> chain = mf.MeanFieldChain([1.0] * 3, k=0.1, k0=0.0, n_tilde="kac")
@@ -258,21 +311,22 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
     >>> round(float(r.flux), 12), bool(r.converged)
     (0.041666666667, True)
     """
-    return _dispatch(system, method, _flux_residues, _flux_lyapunov)
+    return _flux_with_error(system, method, "heat_flux_with_error")[0]
 
 
 def heat_flux(system, method: str = "auto"):
     """Heat flux J = (T_L − T_R)/(4π) ∫ T(ω) dω (Eq. 16), exactly.
 
-    See :func:`heat_flux_with_error` for the methods and their cost. Called on concrete
-    values, raises ``RuntimeError`` when the method reports non-convergence; under
-    ``jit``/``vmap`` use :func:`heat_flux_with_error` to get the status.
+    See :func:`heat_flux_with_error` for the methods, their cost and the ``ValueError`` /
+    ``TypeError`` raised for bad input. Called on concrete values, raises ``RuntimeError``
+    when the method reports non-convergence; under ``jit``/``vmap`` use
+    :func:`heat_flux_with_error` to get the status.
 
     >>> import meanfield_jax as mf
     >>> round(float(mf.heat_flux(mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1))), 12)
     0.041666666667
     """
-    result = heat_flux_with_error(system, method)
+    result, method = _flux_with_error(system, method, "heat_flux")
     _raise_unless_converged(result, "heat_flux", method)
     return result.flux
 
@@ -313,6 +367,17 @@ def _temperatures_lyapunov(system):
     return TemperatureResult(temps, err, jnp.all(jnp.isfinite(temps)))
 
 
+def _temperatures_with_error(system, method, what):
+    method = _resolve_method(system, method, what)
+    if method == "residues":
+        return _temperatures_residues(system), method
+    left = _left_component(system)
+    if left is not None:  # decoupled baths: each component at its own bath's temperature
+        temps = jnp.where(jnp.asarray(left), system.t_left, system.t_right)
+        return TemperatureResult(temps, jnp.zeros(system.n), jnp.asarray(True)), method
+    return _temperatures_lyapunov(system), method
+
+
 def local_temperatures_with_error(system, method: str = "auto") -> TemperatureResult:
     """Local temperatures T_n = m_n⟨q̇_n²⟩ (Eq. 31) with error estimates and a status.
 
@@ -330,24 +395,38 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
       ``"lyapunov"`` (any system; default for HarmonicNetwork): the steady-state covariance
         by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
 
+    A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered
+    exactly: every particle at the temperature of the bath in its component (T_L for
+    particle 1's, T_R for particle N's), error 0. Checked on concrete inputs only.
+
     Returns:
       TemperatureResult(temperatures (N,), error_estimate (N,), converged).
+
+    Raises:
+      ValueError, TypeError: as :func:`heat_flux_with_error` (bad ``method`` or system, a
+        batch without ``jax.vmap``, a component coupled to neither bath).
+
+    >>> import meanfield_jax as mf
+    >>> K = [[1.0, -1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 0.5]]  # {1, 2} and {3}: decoupled
+    >>> r = mf.local_temperatures_with_error(mf.HarmonicNetwork([1.0] * 3, K, t_left=2.0))
+    >>> r.temperatures.tolist(), bool(r.converged)
+    ([2.0, 2.0, 0.0], True)
     """
-    return _dispatch(system, method, _temperatures_residues, _temperatures_lyapunov)
+    return _temperatures_with_error(system, method, "local_temperatures_with_error")[0]
 
 
 def local_temperatures(system, method: str = "auto"):
     """Local temperatures T_n = m_n⟨q̇_n²⟩ of Eq. (31), shape (N,).
 
-    See :func:`local_temperatures_with_error` for methods, cost and accuracy. Raises
-    ``RuntimeError`` on concrete non-converged results (use the ``_with_error`` variant
-    under ``jit``/``vmap``).
+    See :func:`local_temperatures_with_error` for methods, cost, accuracy and the
+    ``ValueError``/``TypeError`` raised for bad input. Raises ``RuntimeError`` on concrete
+    non-converged results (use the ``_with_error`` variant under ``jit``/``vmap``).
 
     >>> import meanfield_jax as mf
     >>> t = mf.local_temperatures(mf.MeanFieldChain([1.0] * 20, k=1.0, t_left=1.5, t_right=0.5))
     >>> [round(float(x), 6) for x in t[:3]]  # bulk: (T_L + T_R)/(2(N − 2)), the particular solution
     [1.475, 0.055556, 0.055556]
     """
-    result = local_temperatures_with_error(system, method)
+    result, method = _temperatures_with_error(system, method, "local_temperatures")
     _raise_unless_converged(result, "local_temperatures", method)
     return result.temperatures
