@@ -762,8 +762,8 @@ def _collective_rule(c: _Chain, c_fixed: _Chain, coll, mask, other_poles, last_s
                        0.5 * jnp.minimum(d_near, d_ext))
     radius = jnp.where(jnp.isfinite(radius) & (radius > 0), radius, 0.5 * jnp.abs(zf) + 1.0)
     nodes_c = centre[:, None] + radius[:, None] * unit[None, :]
-    t_vals = jax.vmap(jax.vmap(lambda z: _transmittance_continued(c, z)[0]))(nodes_c)
-    t_rel = jax.vmap(jax.vmap(lambda z: _transmittance_continued(c_fixed, z)[1]))(nodes_c)
+    t_vals, t_rel = jax.vmap(jax.vmap(lambda z: _transmittance_continued(c, z)))(nodes_c)
+    t_rel = jax.lax.stop_gradient(t_rel)
     w_c = 1j * radius[:, None] * unit[None, :] * t_vals / (2.0 * m)
     half = 2.0 * jnp.sum(w_c[:, 1::2], axis=1)  # the M/2-point rule
     full = jnp.sum(w_c, axis=1)

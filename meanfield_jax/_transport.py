@@ -156,9 +156,11 @@ class FluxResult(NamedTuple):
     Attributes:
       flux: J of Eq. (16), energy per unit time from the left bath into the chain
         (ΔT = T_L − T_R included).
-      error_estimate: estimated absolute error of ``flux``.
-      converged: False if an iteration did not converge or a consistency check failed;
-        then ``flux`` must not be trusted.
+      error_estimate: estimated absolute error of ``flux`` (for ``"residues"``, a bound
+        built from the rounding noise of every pole and term; see docs/method.md).
+      converged: True only if every iteration converged, every consistency check passed
+        and (``"residues"``) ``error_estimate <= 1e-9·|flux|``; otherwise ``flux`` must not be
+        trusted to 9 digits.
     """
 
     flux: jax.Array
@@ -285,8 +287,14 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         Z(ω): one pole per gap between bulk frequencies (dlaed4-style iteration with exact
         pole offsets) plus six collective poles (deflated Aberth). Resonances of any width
         (1e-10 and far below) are included exactly. O(N²) time, O(N) memory per chunk.
-        Error estimate: rounding bound from the term magnitudes plus the violation of the
-        symmetry and trace sum-rule checks (measured errors ~1e-13 relative up to N = 10⁴).
+        Near-degenerate pairs of collective poles (strong damping or weak coupling with
+        equal end masses) enter through a contour integral around the pair. Error estimate:
+        rounding bound from the term magnitudes, each collective pole's position error
+        (first-order rounding-noise bound) times its term's derivative, the pair contours'
+        quadrature and noise bounds, and the symmetry and trace sum-rule violations; it
+        bounds the error against 40–50-digit references over γ ∈ [1e-6, 1e6], k, k0, k' over
+        8 decades and mass ratios to 1e4 (tests/test_extremes.py). Typical size: 4e-12
+        relative at N = 10³, 4e-11 at N = 10⁴ (random masses, δ = 0.1).
       ``"lyapunov"`` (any system; the default for HarmonicNetwork): steady-state covariance
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
@@ -341,7 +349,8 @@ class TemperatureResult(NamedTuple):
     Attributes:
       temperatures: (N,) array of T_n = m_n ⟨q̇_n²⟩ (Eq. 31).
       error_estimate: (N,) estimated absolute errors.
-      converged: False if the underlying iteration or a check failed.
+      converged: False if the underlying iteration or a check failed, or (``"residues"``)
+        if some error_estimate exceeds 1e-9·max(T_L, T_R).
     """
 
     temperatures: jax.Array
