@@ -10,7 +10,7 @@ your own (or set ``JAX_ENABLE_X64=1``).
 Public API
 ----------
 Systems (pytrees; batch with :func:`stack_systems` and ``jax.vmap``):
-  MeanFieldChain, HarmonicNetwork, stack_systems; mass configurations in
+  MeanFieldChain, HarmonicNetwork, stack_systems, batch_chains; mass configurations in
   ``meanfield_jax.masses``.
 Green's operator and transmittance (Eqs. 7, 11, 17):
   dynamical_matrix, greens_function, transmittance
@@ -33,6 +33,7 @@ from . import _config  # noqa: F401  (enables x64 first)
 from . import analytic as analytic
 from . import masses as masses
 from ._ensemble import EnsembleMean as EnsembleMean
+from ._ensemble import batch_chains as batch_chains
 from ._ensemble import ensemble_flux as ensemble_flux
 from ._ensemble import ensemble_mean as ensemble_mean
 from ._ensemble import ensemble_transmittance as ensemble_transmittance

@@ -4,7 +4,7 @@ Both classes are immutable and registered as JAX pytrees whose leaves are all ar
 batch of systems (same N, stacked along a leading axis) is the same class and goes through
 ``jax.vmap``. The constructors build ONE system: 1-d masses, 0-d parameters (shapes and dtypes
 are static and always checked; values, on concrete inputs only). Batches are made by
-:func:`stack_systems` (or ``_ensemble.batch_chains``), which like JAX's own unflattening
+:func:`stack_systems` (or ``batch_chains``), which like JAX's own unflattening
 (inside ``jit``/``vmap``) bypass ``__init__``; the public per-system functions reject a batch
 passed without ``jax.vmap`` (:func:`check_single_system`).
 
@@ -31,7 +31,7 @@ def _is_concrete(x: Any) -> bool:
 
 
 _BATCH_HINT = ("one system per object: build a batch with stack_systems([...]) (or, for chains, "
-               "meanfield_jax._ensemble.batch_chains) and map over it with jax.vmap")
+               "meanfield_jax.batch_chains) and map over it with jax.vmap")
 
 
 def _real_array(name: str, value: Any) -> np.ndarray:
