@@ -90,6 +90,16 @@ class _Chain:
         self.weight = counts.astype(jnp.float64)
         self.distinct = counts > 0
         self.n_unique = jnp.sum(self.distinct)
+        # Unequal masses whose bulk frequencies round to one float (a few ulp apart) are
+        # merged into one pole: right for J (their difference mode carries ~nothing), but
+        # the true steady state thermalises that mode (relaxation time ~1e30), so T_n is
+        # then not the exact answer: flagged, not silently replaced.
+        if nb > 1:
+            sorted_bulk = jnp.sort(bulk)
+            n_masses = 1 + jnp.sum(sorted_bulk[1:] != sorted_bulk[:-1])
+            self.merged_unequal = self.n_unique < n_masses
+        else:
+            self.merged_unequal = jnp.array(False)
 
     # -- end particles -------------------------------------------------------------------
     def ends(self, omega):
@@ -970,5 +980,6 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None):
     temps = jnp.where(c.coupled, temps, jnp.zeros(n).at[0].set(t_l).at[-1].set(t_r))
     # converged: the flux is, and every T_n is within CONVERGED_RTOL of the bath scale
     scale = jnp.maximum(t_l, t_r)
-    converged = flux["converged"] & (~c.coupled | jnp.all(err <= CONVERGED_RTOL * scale))
+    converged = (flux["converged"] & ~c.merged_unequal
+                 & (~c.coupled | jnp.all(err <= CONVERGED_RTOL * scale)))
     return temps, err, converged

@@ -350,7 +350,10 @@ class TemperatureResult(NamedTuple):
       temperatures: (N,) array of T_n = m_n ⟨q̇_n²⟩ (Eq. 31).
       error_estimate: (N,) estimated absolute errors.
       converged: False if the underlying iteration or a check failed, or (``"residues"``)
-        if some error_estimate exceeds 1e-9·max(T_L, T_R).
+        if some error_estimate exceeds 1e-9·max(T_L, T_R), or if unequal bulk masses a few
+        ulp apart share one bulk frequency (their difference mode, decoupled to rounding,
+        is thermalised in the exact steady state after ~1e30 time units: T_n is not
+        resolved; J is unaffected).
     """
 
     temperatures: jax.Array
