@@ -4,7 +4,7 @@ Subcommands:
   flux       J, N·J/ΔT and the paper's asymptotic prediction (Eq. 25 or 30) for one chain.
   sweep      disorder-averaged J(N) sweeps to netCDF (see ``meanfield_jax._sweep``).
   plot       Fig. 4 from a sweep's netCDF file.
-  simulate   Langevin ensemble simulation to netCDF (see ``meanfield_jax._langevin``).
+  simulate   Langevin ensemble simulation to netCDF (see ``meanfield_jax._simulate_command``).
 Each capability module registers its own subcommand through an ``add_*_command`` hook.
 """
 
@@ -17,7 +17,7 @@ import time
 
 _HOOKS = (
     ("meanfield_jax._sweep", "add_sweep_commands"),
-    ("meanfield_jax._langevin", "add_simulate_command"),
+    ("meanfield_jax._simulate_command", "add_simulate_command"),
 )
 
 
@@ -124,13 +124,22 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as exc:
-        print(f"meanfield-jax: error: {exc}", file=sys.stderr)
-        return 2
+    """Run the command line; returns the exit status.
+
+    Failure convention: 2 with one line ``meanfield-jax: error: ...`` for bad input (argparse's
+    own usage errors included), 1 for results that did not converge, 130 / 143 with one line
+    for SIGINT / SIGTERM at any moment (``meanfield_jax._interrupt``; the process ends there).
+    """
+    from . import _interrupt
+
+    with _interrupt.exit_on_signals():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            return args.func(args)
+        except ValueError as exc:
+            print(f"meanfield-jax: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":
