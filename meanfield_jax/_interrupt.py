@@ -20,6 +20,13 @@ acts on it.
 
 Nothing runs at exit (no ``finally`` blocks, no atexit handlers); since no write is ever
 cut short, what is on disk is complete files only.
+
+When: for the ``meanfield-jax`` process the handlers are installed by the package's
+``__init__`` before JAX is imported (:func:`install_if_command_line`), so a signal during
+start-up is handled the same way. What remains is the interpreter's own start-up, about
+15 ms before any package code runs: there a signal gets Python's defaults (killed by the
+signal, which a shell reports as 130 / 143, or rarely a KeyboardInterrupt traceback from
+Python's ``site`` imports).
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 
-__all__ = ["critical", "exit_on_signals", "set_message"]
+__all__ = ["critical", "exit_on_signals", "install_if_command_line", "set_message"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _lock = threading.RLock()  # reentrant: the main-thread handler may run inside critical()
@@ -100,19 +108,9 @@ def _watch(fd: int) -> None:  # watcher thread: reads the wakeup pipe
                 _request(signum)
 
 
-@contextlib.contextmanager
-def exit_on_signals(message: str = "interrupted"):
-    """Within this block, SIGINT / SIGTERM end the process cleanly (module docstring).
-
-    Main thread only (elsewhere it does nothing); a signal the parent set to be ignored
-    (``nohup``, a background job of a script) stays ignored. Restores the previous handlers
-    and wakeup fd on leaving.
-    """
+def _install() -> tuple[dict, int, int, int, threading.Thread]:
+    """Handlers, wakeup pipe and watcher thread; returns what :func:`_uninstall` restores."""
     global _pending
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    set_message(message)
     _pending = None
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
@@ -121,15 +119,62 @@ def exit_on_signals(message: str = "interrupted"):
     watcher = threading.Thread(target=_watch, args=(read_fd,), daemon=True,
                                name="meanfield_jax-signals")
     watcher.start()
+    for s in _SIGNALS:
+        if previous[s] is not signal.SIG_IGN:  # an ignored signal stays ignored (nohup, &)
+            signal.signal(s, _handler)
+    return previous, old_fd, read_fd, write_fd, watcher
+
+
+def _uninstall(previous, old_fd, read_fd, write_fd, watcher) -> None:
+    for s, h in previous.items():
+        signal.signal(s, h if h is not None else signal.SIG_DFL)
+    signal.set_wakeup_fd(old_fd)
+    os.close(write_fd)  # the watcher reads end-of-file and returns
+    watcher.join(timeout=5)
+    os.close(read_fd)
+
+
+_process_wide = False  # installed for the whole life of a meanfield-jax process
+
+
+def install_if_command_line() -> None:
+    """Install the handlers for good if this process is the ``meanfield-jax`` program.
+
+    Called first thing by ``meanfield_jax/__init__.py``, before JAX is imported: a signal
+    during that import (over a second on a loaded machine) otherwise gives an ImportError,
+    a KeyboardInterrupt traceback, or a KeyboardInterrupt that a JAX callback swallows (the
+    run then goes on). Only the console script ``meanfield-jax`` and ``python -m
+    meanfield_jax._cli`` count; importing the package anywhere else changes nothing.
+    """
+    global _process_wide
+    argv = getattr(sys, "orig_argv", [])
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    as_module = any(a == "-m" and b == "meanfield_jax._cli" for a, b in zip(argv, argv[1:]))
+    if _process_wide or not (script == "meanfield-jax" or as_module):
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _install()
+    _process_wide = True
+
+
+@contextlib.contextmanager
+def exit_on_signals(message: str = "interrupted"):
+    """Within this block, SIGINT / SIGTERM end the process cleanly (module docstring).
+
+    Main thread only (elsewhere it does nothing); a signal the parent set to be ignored
+    (``nohup``, a background job of a script) stays ignored. Restores the previous handlers
+    and wakeup fd on leaving (unless installed for the whole process).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    set_message(message)
+    if _process_wide:
+        yield
+        return
+    saved = _install()
     try:
-        for s in _SIGNALS:
-            if previous[s] is not signal.SIG_IGN:  # an ignored signal stays ignored (nohup, &)
-                signal.signal(s, _handler)
         yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
-        signal.set_wakeup_fd(old_fd)
-        os.close(write_fd)  # the watcher reads end-of-file and returns
-        watcher.join(timeout=5)
-        os.close(read_fd)
+        _uninstall(*saved)
