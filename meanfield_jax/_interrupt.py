@@ -37,7 +37,8 @@ import signal
 import sys
 import threading
 
-__all__ = ["critical", "exit_on_signals", "install_if_command_line", "set_message"]
+__all__ = ["critical", "end_process", "exit_on_signals", "install_if_command_line",
+           "set_message"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _lock = threading.RLock()  # reentrant: the main-thread handler may run inside critical()
@@ -156,6 +157,32 @@ def install_if_command_line() -> None:
         return
     _install()
     _process_wide = True
+
+
+def end_process(code: int) -> int:
+    """For the ``meanfield-jax`` process: flush stdout / stderr and end it now with ``code``.
+
+    Skips the interpreter's teardown (JAX's takes seconds), during which Python restores the
+    default handlers: a signal there killed the process with no message though its work was
+    done. Elsewhere (``main()`` called from Python, or a ``jax.distributed`` run, which must
+    shut down its coordination service) it returns ``code``.
+    """
+    if not _process_wide:
+        return code
+    try:
+        from jax._src import distributed
+
+        if distributed.global_state.client is not None:
+            return code
+    except (ImportError, AttributeError):
+        return code
+    with _lock:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 @contextlib.contextmanager

@@ -611,6 +611,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
             step=jnp.asarray(0, dtype=jnp.int64))
 
     done = int(state.step)
+    stepped = done < n_steps  # False: a finished run restored from its checkpoint
     if progress is None:
         progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
     bar = None
@@ -638,7 +639,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
     finally:
         if bar is not None:
             bar.close()
-    wall = time.perf_counter() - t0
+    wall = time.perf_counter() - t0 if stepped else 0.0
     return _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall)
 
 

@@ -488,7 +488,10 @@ def add_fits(ds, min_n=None, max_n=None):
     dims = ds["flux_mean"].dims[:-1]
     ds["alpha"] = (dims, alpha, {"long_name": "fitted exponent α of J ∝ N^-α",
                                  "fit": "least squares of log flux_mean vs log N"})
-    ds["alpha_stderr"] = (dims, dalpha, {"long_name": "standard error of α"})
+    ds["alpha_stderr"] = (dims, dalpha, {"long_name": "standard error of α",
+                                         "note": "NaN where fewer than 3 sizes are in the fit "
+                                                 "range: a line through 2 points has no "
+                                                 "residuals to estimate it from"})
     ds["fit_prefactor"] = (dims, pref, {"long_name": "C in J ≈ C N^-α"})
     ds["fit_points"] = (dims, pts, {"long_name": "number of sizes in the fit"})
     ds.attrs["fit_min_n"] = min_n
@@ -739,19 +742,39 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
 
 
 def format_exponents(ds) -> str:
-    """One line per curve: masses, k0, Ñ, α ± δα and the fitted size range."""
+    """One line per curve: masses, k0, Ñ, α ± δα and the fitted size range.
+
+    δα needs at least 3 sizes in the fit range (a line through 2 points leaves no residuals
+    to estimate it): with 2 the line says "± undefined" and a note says why; with fewer, α
+    itself is undefined.
+    """
+    sizes = [int(x) for x in np.atleast_1d(ds.attrs["fit_sizes"])]
     lines = [f"fitted exponents, J ∝ N^-α (least squares over N in "
-             f"[{ds.attrs['fit_min_n']:g}, {ds.attrs['fit_max_n']}], sizes "
-             f"{[int(x) for x in np.atleast_1d(ds.attrs['fit_sizes'])]}):"]
+             f"[{ds.attrs['fit_min_n']:g}, {ds.attrs['fit_max_n']}], sizes {sizes}):"]
+    short = False
     for kind in ds["masses"].values:
         for k0 in ds["k0"].values:
             for nt in ds["n_tilde"].values:
                 sel = dict(masses=kind, k0=k0, n_tilde=nt)
                 a = float(ds["alpha"].sel(sel))
                 da = float(ds["alpha_stderr"].sel(sel))
+                points = int(ds["fit_points"].sel(sel))
                 label = "N-1" if nt == "kac" else nt
-                lines.append(f"  {kind:<11s} k0 = {k0:<5g} Ñ = {label:<4s} "
-                             f"α = {a:.4f} ± {da:.4f}   |α − 1| = {abs(a - 1):.4f}")
+                head = f"  {kind:<11s} k0 = {k0:<5g} Ñ = {label:<4s} "
+                if points < 2:
+                    lines.append(head + f"α undefined ({points} usable size in the fit range; "
+                                        "a fit needs 2)")
+                    short = True
+                elif points < 3 or not math.isfinite(da):
+                    lines.append(head + f"α = {a:.4f} ± undefined (2 sizes)   "
+                                        f"|α − 1| = {abs(a - 1):.4f}")
+                    short = True
+                else:
+                    lines.append(head + f"α = {a:.4f} ± {da:.4f}   |α − 1| = {abs(a - 1):.4f}")
+    if short:
+        lines.append("  note: the uncertainty of α needs at least 3 sizes in the fit range (a "
+                     "line through 2 points has no residuals); add sizes or widen "
+                     "fit_min_n / fit_max_n")
     return "\n".join(lines)
 
 
