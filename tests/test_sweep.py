@@ -264,6 +264,74 @@ def test_plot(small_result, tmp_path, capsys):
     assert _cli.main(["plot", out, "--out", str(tmp_path / "n.png"), "--y", "nflux"]) == 0
 
 
+def test_plot_of_a_dataset_that_is_not_a_sweep_is_a_one_line_error(tmp_path, capsys):
+    sim = tmp_path / "sim.nc"
+    xr.Dataset({"temperatures": (("particle",), np.ones(3)), "flux_left": ((), 0.1)}).to_netcdf(
+        sim, engine=netcdf_engine())
+    assert _cli.main(["plot", str(sim), "--out", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "simulate" in err and "sweep" in err
+    other = tmp_path / "other.nc"
+    xr.Dataset({"x": (("i",), np.ones(2))}).to_netcdf(other, engine=netcdf_engine())
+    assert _cli.main(["plot", str(other), "--out", str(tmp_path / "f.png")]) == 2
+    assert "not a sweep result" in capsys.readouterr().err
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not netcdf")
+    assert _cli.main(["plot", str(junk), "--out", str(tmp_path / "f.png")]) == 2
+    assert "not a readable netCDF" in capsys.readouterr().err
+    assert not list(tmp_path.glob("f.png*"))
+
+
+def test_fit_over_two_sizes_says_why_its_uncertainty_is_undefined(small_result):
+    _, ds = small_result
+    two = _sweep.add_fits(ds.copy(), min_n=5)  # sizes 6 and 9
+    assert (two["fit_points"].values == 2).all() and np.isnan(two["alpha_stderr"].values).all()
+    text = _sweep.format_exponents(two)
+    assert "nan" not in text and "± undefined (2 sizes)" in text
+    assert "needs at least 3 sizes" in text
+    one = _sweep.format_exponents(_sweep.add_fits(ds.copy(), min_n=7))
+    assert "α undefined" in one and "nan" not in one
+    assert "undefined" not in _sweep.format_exponents(ds)  # 3 sizes: a number
+
+
+def test_flux_delta_too_large_names_delta(capsys):
+    assert _cli.main(["flux", "--n", "5", "--delta", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("meanfield-jax: error: --delta") and err.count("\n") == 1
+    assert _cli.main(["flux", "--n", "5", "--masses", "graded", "--m", "-1"]) == 2
+    assert "--m:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_outputs_get_the_permissions_of_user_files(tmp_path, umask):
+    from meanfield_jax import _io
+
+    old = os.umask(umask)
+    try:
+        assert _io.default_file_mode() == 0o666 & ~umask
+        _io.atomic_write_bytes(tmp_path / "a.npz", b"x")
+        plain = tmp_path / "plain"
+        plain.write_bytes(b"x")  # what any program the user runs would create
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_sweep_result_and_figure_are_not_private(small_result, tmp_path):
+    out, _ = small_result
+    mode = 0o666 & ~_umask()
+    assert os.stat(out).st_mode & 0o777 == mode  # netCDF (was 0600)
+    png = tmp_path / "f.png"
+    assert _cli.main(["plot", out, "--out", str(png)]) == 0
+    assert png.stat().st_mode & 0o777 == mode
+
+
+def _umask():
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
 # ----------------------------------------------------------------------------- subprocesses
 
 
