@@ -225,6 +225,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", help="folder for the runs (default: a temporary one)")
     args = parser.parse_args(argv)
+    # A background job of a shell script starts with SIGINT ignored, and so would the
+    # commands under test (meanfield-jax keeps an ignored signal ignored, as Python does).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # children: default
     rng = random.Random(args.seed)
     workdir = args.workdir or tempfile.mkdtemp(prefix="meanfield_jax-interrupts-")
 

@@ -568,7 +568,7 @@ def test_cli_simulate_signals_exit_cleanly_and_resume_bit_identical(tmp_path):
     ckpt = tmp_path / "run.nc.partial.npz"
     for sig in (signal.SIGTERM, signal.SIGINT):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, preexec_fn=_default_sigint)
         if sig == signal.SIGTERM:  # start-up or compilation
             time.sleep(rng.uniform(0.05, 2.5))
         else:  # while stepping, once a checkpoint exists
@@ -744,3 +744,11 @@ def test_simulate_prints_exact_values_next_to_simulated(tmp_path, capsys):
 
     np.testing.assert_array_equal(xr.load_dataset(out)["temperatures_exact"].values,
                                   np.asarray(mf.local_temperatures(chain)))
+
+
+def _default_sigint():
+    """In the child: SIGINT as a terminal delivers it, even when the tests run as a
+    background job (which starts with SIGINT ignored, and meanfield-jax keeps it so)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -354,7 +354,7 @@ def test_killed_sweeps_resume_to_the_same_dataset(tmp_path, cache_dir, long_refe
     for attempt in range(12):
         before = _mtime(str(out) + ".partial.npz")
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, preexec_fn=_default_sigint)
         if attempt < len(signals):
             try:  # signal once this process has written a checkpoint (the sweep loop runs)
                 deadline = time.time() + 30
@@ -398,7 +398,7 @@ def test_signals_during_startup_and_cold_compilation_exit_cleanly(tmp_path, long
         cache = str(tmp_path / f"cold-cache-{attempt}")  # empty: everything compiles
         env = dict(_env(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, preexec_fn=_default_sigint)
         time.sleep(rng.uniform(0.05, 2.0))
         proc.send_signal(sig)
         start = time.perf_counter()
@@ -478,3 +478,9 @@ def test_toml_parses_as_documented():
     with open(os.path.join(ROOT, "configs", "fig4.toml"), "rb") as fh:
         raw = tomllib.load(fh)
     assert raw["n_tilde"] == ["kac", 1]
+
+
+def _default_sigint():
+    """In the child: SIGINT as a terminal delivers it, even when the tests run as a
+    background job (which starts with SIGINT ignored, and meanfield-jax keeps it so)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
