@@ -28,3 +28,31 @@ def enable_compile_cache(path=None) -> None:
     except OSError:
         return
     jax.config.update("jax_compilation_cache_dir", path)
+    _guard_cache_writes()
+
+
+def _guard_cache_writes() -> None:
+    """Make JAX's compile-cache writes sections that an interrupt waits for.
+
+    JAX writes a cache entry in place (``LRUCache.put``: ``Path.write_bytes``), not
+    atomically; the command line ends the process at once on SIGINT / SIGTERM
+    (``meanfield_jax._interrupt``), which could leave a truncated entry that JAX then fails
+    to read, warns about and recompiles on every later run. If JAX's internals differ from
+    what is expected here, nothing is changed.
+    """
+    from . import _interrupt
+
+    try:
+        from jax._src import lru_cache
+    except ImportError:
+        return
+    put = getattr(getattr(lru_cache, "LRUCache", None), "put", None)
+    if put is None or getattr(put, "_waits_for_interrupts", False):
+        return
+
+    def put_whole(self, key, value):
+        with _interrupt.critical():
+            return put(self, key, value)
+
+    put_whole._waits_for_interrupts = True
+    lru_cache.LRUCache.put = put_whole
