@@ -23,11 +23,12 @@ Checkpoints and atomic writes
   loads every matching checkpoint and computes only the unfinished tasks, so an interrupted
   sweep (Ctrl-C, SIGTERM, SIGKILL) resumes from its last finished chunk and gives the same
   dataset, bit for bit, as an uninterrupted one (each chain is computed by the same
-  program whatever its chunk). From the command line, SIGINT / SIGTERM end the process at
-  once, compiling or not, with exit status 130 / 143 and one line on stderr
-  (:mod:`meanfield_jax._interrupt`; a checkpoint write in progress is finished first). The final netCDF file is written the same way (temporary
+  program whatever its chunk). The final netCDF file is written the same way (temporary
   file + ``os.replace``, attribute ``complete = 1``), after which the checkpoints are
-  removed. A checkpoint with a different configuration hash is an error (``--fresh``
+  removed. From the command line, SIGINT / SIGTERM end the process at once, compiling or
+  not, with exit status 130 / 143 and one line on stderr (:mod:`meanfield_jax._interrupt`;
+  a write in progress is finished first). Files get mode ``0666 & ~umask``
+  (:mod:`meanfield_jax._io`). A checkpoint with a different configuration hash is an error (``--fresh``
   discards it).
 
 Several processes / nodes (``jax.distributed``)
