@@ -534,12 +534,28 @@ def test_cli_rejects_bad_config_before_computing(tmp_path, text, match, monkeypa
         _cli(["simulate", str(cfg), "--out", str(tmp_path / "x.nc")])
 
 
+@pytest.fixture
+def sigint_reaches_children():
+    """Children get SIGINT as a terminal delivers it, even when the tests run as a background
+    job (which starts with SIGINT ignored, inherited through exec, and meanfield-jax keeps an
+    ignored signal ignored): a handled signal is reset to the default by exec."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
+
+
 _RUN_TOML = ('masses = {kind = "random", delta = 0.2, seed = 1}\nn = 5\nk = 1.0\nk0 = 0.1\n'
              'dt = 0.1\nn_steps = 4000\nburn_in = 500\nn_trajectories = 8\nseed = 3\n'
              'initial = "thermal"\nchunk_size = 200\ncheckpoint_interval = 0\n')
 
 
-def test_cli_simulate_signals_exit_cleanly_and_resume_bit_identical(tmp_path):
+def test_cli_simulate_signals_exit_cleanly_and_resume_bit_identical(tmp_path,
+                                                                    sigint_reaches_children):
     """SIGINT / SIGTERM at random moments (start-up, compilation, stepping, with a cold
     compile cache): exit 130 / 143 at once with one line and no traceback; rerunning resumes
     from the checkpoint to the uninterrupted result, bit for bit."""
@@ -568,7 +584,7 @@ def test_cli_simulate_signals_exit_cleanly_and_resume_bit_identical(tmp_path):
     ckpt = tmp_path / "run.nc.partial.npz"
     for sig in (signal.SIGTERM, signal.SIGINT):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=_default_sigint)
+                                text=True)
         if sig == signal.SIGTERM:  # start-up or compilation
             time.sleep(rng.uniform(0.05, 2.5))
         else:  # while stepping, once a checkpoint exists
@@ -744,11 +760,3 @@ def test_simulate_prints_exact_values_next_to_simulated(tmp_path, capsys):
 
     np.testing.assert_array_equal(xr.load_dataset(out)["temperatures_exact"].values,
                                   np.asarray(mf.local_temperatures(chain)))
-
-
-def _default_sigint():
-    """In the child: SIGINT as a terminal delivers it, even when the tests run as a
-    background job (which starts with SIGINT ignored, and meanfield-jax keeps it so)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)

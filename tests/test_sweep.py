@@ -64,6 +64,19 @@ def _write_toml(path, mapping):
     return str(path)
 
 
+@pytest.fixture(autouse=True)
+def _sigint_reaches_children():
+    """Children get SIGINT as a terminal delivers it, even when the tests run as a background
+    job (which starts with SIGINT ignored, inherited through exec, and meanfield-jax keeps an
+    ignored signal ignored): a handled signal is reset to the default by exec."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("xla_cache"))
@@ -354,7 +367,7 @@ def test_killed_sweeps_resume_to_the_same_dataset(tmp_path, cache_dir, long_refe
     for attempt in range(12):
         before = _mtime(str(out) + ".partial.npz")
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=_default_sigint)
+                                text=True)
         if attempt < len(signals):
             try:  # signal once this process has written a checkpoint (the sweep loop runs)
                 deadline = time.time() + 30
@@ -398,7 +411,7 @@ def test_signals_during_startup_and_cold_compilation_exit_cleanly(tmp_path, long
         cache = str(tmp_path / f"cold-cache-{attempt}")  # empty: everything compiles
         env = dict(_env(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=_default_sigint)
+                                text=True)
         time.sleep(rng.uniform(0.05, 2.0))
         proc.send_signal(sig)
         start = time.perf_counter()
@@ -478,9 +491,3 @@ def test_toml_parses_as_documented():
     with open(os.path.join(ROOT, "configs", "fig4.toml"), "rb") as fh:
         raw = tomllib.load(fh)
     assert raw["n_tilde"] == ["kac", 1]
-
-
-def _default_sigint():
-    """In the child: SIGINT as a terminal delivers it, even when the tests run as a
-    background job (which starts with SIGINT ignored, and meanfield-jax keeps it so)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
