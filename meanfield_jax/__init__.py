@@ -29,7 +29,9 @@ Langevin simulation (Eqs. 2–5):
 Closed forms of the paper: ``meanfield_jax.analytic``.
 """
 
-from . import _config  # noqa: F401  (enables x64 first)
+from . import _interrupt  # stdlib only: the CLI's signal handling starts before JAX loads
+_interrupt.install_if_command_line()
+from . import _config  # noqa: E402, F401  (enables x64 first)
 from . import analytic as analytic
 from . import masses as masses
 from ._ensemble import EnsembleMean as EnsembleMean

@@ -4,7 +4,7 @@ Subcommands:
   flux       J, N·J/ΔT and the paper's asymptotic prediction (Eq. 25 or 30) for one chain.
   sweep      disorder-averaged J(N) sweeps to netCDF (see ``meanfield_jax._sweep``).
   plot       Fig. 4 from a sweep's netCDF file.
-  simulate   Langevin ensemble simulation to netCDF (see ``meanfield_jax._langevin``).
+  simulate   Langevin ensemble simulation to netCDF (see ``meanfield_jax._simulate_command``).
 Each capability module registers its own subcommand through an ``add_*_command`` hook.
 """
 
@@ -17,7 +17,7 @@ import time
 
 _HOOKS = (
     ("meanfield_jax._sweep", "add_sweep_commands"),
-    ("meanfield_jax._langevin", "add_simulate_command"),
+    ("meanfield_jax._simulate_command", "add_simulate_command"),
 )
 
 
@@ -58,7 +58,16 @@ def _add_flux_command(subparsers):
 def _masses_from_args(args):
     import numpy as np
 
+    from . import masses
+
     n, m, delta = args.n, args.m, args.delta
+    try:  # the masses m ± δ must stay positive: name the flag at fault
+        masses.check_m_delta(m, delta if args.masses in ("graded", "random") else 0.0)
+    except ValueError as exc:
+        flag = "--delta" if "delta" in str(exc) else "--m"
+        raise ValueError(f"{flag}: {exc} (the masses m ± δ must stay positive)") from None
+    if args.masses == "alternating" and not args.m2 > 0:
+        raise ValueError(f"--m2 must be > 0, got {args.m2}")
     if args.masses == "identical":
         return np.full(n, m)
     if args.masses == "graded":
@@ -124,13 +133,26 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as exc:
-        print(f"meanfield-jax: error: {exc}", file=sys.stderr)
-        return 2
+    """Run the command line; returns the exit status.
+
+    Failure convention: 2 with one line ``meanfield-jax: error: ...`` for bad input (argparse's
+    usage errors also exit 2, after a usage line), 1 for results that did not converge,
+    130 / 143 with one line for SIGINT / SIGTERM at any moment (``meanfield_jax._interrupt``;
+    the process ends there). Run as the ``meanfield-jax`` program, the process ends inside
+    ``main`` once the command is done (:func:`meanfield_jax._interrupt.end_process`).
+    """
+    from . import _interrupt
+
+    with _interrupt.exit_on_signals():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            code = args.func(args)
+        except ValueError as exc:
+            print(f"meanfield-jax: error: {exc}", file=sys.stderr)
+            code = 2
+        _interrupt.set_message("interrupted while exiting (the command had finished)")
+        return _interrupt.end_process(code)
 
 
 if __name__ == "__main__":

@@ -44,9 +44,9 @@ import hashlib
 import math
 import os
 import sys
-import tempfile
 import time
 import warnings
+import zipfile
 from typing import Any, NamedTuple
 
 from . import _config  # noqa: F401  (x64 before any array)
@@ -56,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._io import atomic_write
 from ._model import HarmonicNetwork, MeanFieldChain
 
 __all__ = [
@@ -64,7 +65,6 @@ __all__ = [
     "simulate",
     "mass_profile",
     "relaxation_time",
-    "add_simulate_command",
 ]
 
 _INTEGRATOR = "BAOAB"
@@ -449,30 +449,29 @@ def _fingerprint(system, dt, n_steps, burn_in, n_traj, chunk_size, unroll, initi
 
 
 def _save_checkpoint(path, state: LangevinState, fingerprint: str) -> None:
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
     arrays = {f: np.asarray(getattr(state, f)) for f in LangevinState._fields}
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".npz", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
             np.savez(fh, fingerprint=np.asarray(fingerprint), **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)  # atomic on POSIX and Windows
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)  # temporary file + fsync + os.replace
 
 
 def _load_checkpoint(path, fingerprint: str) -> LangevinState:
-    with np.load(os.fspath(path)) as z:
-        if str(z["fingerprint"]) != fingerprint:
-            raise ValueError(
-                f"checkpoint {os.fspath(path)!r} was written by a run with different parameters "
-                "(system, dt, n_steps, burn_in, n_trajectories, chunk_size, initial or key); "
-                "delete it or choose another checkpoint path")
-        return LangevinState(*(jnp.asarray(z[f]) for f in LangevinState._fields))
+    try:
+        with np.load(os.fspath(path)) as z:
+            stored = str(z["fingerprint"])
+            state = LangevinState(*(jnp.asarray(z[f]) for f in LangevinState._fields))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} is unreadable ({exc}); delete it "
+                         "(command line: rerun with --fresh)") from None
+    if stored != fingerprint:
+        raise ValueError(
+            f"checkpoint {os.fspath(path)!r} was written by a run with different parameters "
+            "(system, dt, n_steps, burn_in, n_trajectories, chunk_size, initial or key); "
+            "delete it or choose another checkpoint path (command line: rerun with --fresh)")
+    return state
 
 
 # ----------------------------------------------------------------------------------------------
@@ -502,7 +501,7 @@ def _check_int(name, value, minimum):
 def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in: int,
              initial="rest", *, t_initial: float | None = None, chunk_size: int = 1000,
              checkpoint=None, checkpoint_interval: float = 60.0, progress: bool | None = None,
-             unroll: int = 4) -> LangevinResult:
+             unroll: int = 4, log=None) -> LangevinResult:
     """Simulate an ensemble of independent Langevin trajectories and return stationary averages.
 
     Integrates Eqs. (2)–(5) (plus wall springs k') with BAOAB (module docstring) for
@@ -538,6 +537,9 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
       progress: show a tqdm bar; default: only when stderr is a terminal.
       unroll: ``lax.scan`` unroll factor (speed only; part of the checkpoint fingerprint;
         4 measured up to 1.9× faster than 1 on a 2-core CPU).
+      log: callable for one-line messages (default: print to stderr). Resuming from a
+        checkpoint says so, and a checkpoint of a *finished* run says that its stored result
+        is returned without stepping (it is the result a fresh run would give, bit for bit).
 
     Returns:
       :class:`LangevinResult`.
@@ -593,6 +595,13 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
     state = None
     if checkpoint is not None and os.path.exists(os.fspath(checkpoint)):
         state = _load_checkpoint(checkpoint, fp)
+        log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        step = int(state.step)
+        if step >= n_steps:
+            log(f"checkpoint {os.fspath(checkpoint)} holds this run finished ({n_steps} steps): "
+                "returning its stored result, no steps computed")
+        else:
+            log(f"resuming from checkpoint {os.fspath(checkpoint)} at step {step} of {n_steps}")
     if state is None:
         q0 = jnp.asarray(q0)
         accel0 = jax.vmap(lambda q: _accel(params, q, dense))(q0)
@@ -602,6 +611,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
             step=jnp.asarray(0, dtype=jnp.int64))
 
     done = int(state.step)
+    stepped = done < n_steps  # False: a finished run restored from its checkpoint
     if progress is None:
         progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
     bar = None
@@ -629,7 +639,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
     finally:
         if bar is not None:
             bar.close()
-    wall = time.perf_counter() - t0
+    wall = time.perf_counter() - t0 if stepped else 0.0
     return _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall)
 
 
@@ -661,7 +671,7 @@ def _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall) 
 
 
 # ----------------------------------------------------------------------------------------------
-# Mass profiles (paper, Sec. III A) and the CLI hook
+# Mass profiles (paper, Sec. III A)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -678,100 +688,3 @@ def mass_profile(kind: str, n: int, m: float = 1.0, delta: float = 0.1, seed: in
 
     n = _check_int("n", n, 2)
     return np.asarray(masses.from_kind(kind, n, m=m, delta=delta, seed=seed))
-
-
-_TOML_KEYS = {
-    "masses", "n", "k", "k0", "n_tilde", "gamma", "t_left", "t_right", "k_prime", "dt",
-    "n_steps", "burn_in", "n_trajectories", "seed", "initial", "checkpoint", "t_initial",
-    "chunk_size",
-}
-_MASS_TABLE_KEYS = {"kind", "m", "delta", "seed"}
-_REQUIRED = ("masses", "dt", "n_steps", "burn_in", "n_trajectories")
-
-
-def config_to_run(config: dict):
-    """Validate a parsed TOML config; return ``(system, simulate_kwargs)`` without computing.
-
-    Keys: masses (list, or "identical"/"graded"/"random", or a table {kind, m, delta, seed}),
-    n (needed for a named profile), k, k0, n_tilde ("kac" or a number), gamma, t_left, t_right,
-    k_prime, dt, n_steps, burn_in, n_trajectories, seed, initial ("rest"/"thermal"),
-    t_initial, chunk_size, checkpoint.
-
-    Raises:
-      ValueError: naming an unknown or missing key, or a bad value.
-    """
-    unknown = sorted(set(config) - _TOML_KEYS)
-    if unknown:
-        raise ValueError(f"unknown config key(s): {', '.join(map(repr, unknown))}; "
-                         f"allowed: {', '.join(sorted(_TOML_KEYS))}")
-    missing = [k for k in _REQUIRED if k not in config]
-    if missing:
-        raise ValueError(f"missing config key(s): {', '.join(map(repr, missing))}")
-    masses = config["masses"]
-    if isinstance(masses, str):
-        masses = {"kind": masses}
-    if isinstance(masses, dict):
-        bad = sorted(set(masses) - _MASS_TABLE_KEYS)
-        if bad:
-            raise ValueError(f"unknown key(s) in masses table: {', '.join(map(repr, bad))}; "
-                             f"allowed: {', '.join(sorted(_MASS_TABLE_KEYS))}")
-        if "n" not in config:
-            raise ValueError("config key 'n' is required when masses is a named profile")
-        masses = mass_profile(masses.get("kind", "identical"), config["n"], masses.get("m", 1.0),
-                              masses.get("delta", 0.1), masses.get("seed", 0))
-    else:
-        masses = np.asarray(masses, dtype=np.float64)
-        if "n" in config and int(config["n"]) != masses.size:
-            raise ValueError(f"n = {config['n']} does not match len(masses) = {masses.size}")
-    system = MeanFieldChain(
-        masses, k=config.get("k", 1.0), k0=config.get("k0", 0.0),
-        n_tilde=config.get("n_tilde", "kac"), gamma=config.get("gamma", 1.0),
-        t_left=config.get("t_left", 1.0), t_right=config.get("t_right", 0.0),
-        k_prime=config.get("k_prime", 0.0))
-    initial = config.get("initial", "rest")
-    if initial not in ("rest", "thermal"):
-        raise ValueError(f"initial must be 'rest' or 'thermal' in a config file, got {initial!r}")
-    kwargs = dict(
-        key=jax.random.PRNGKey(_check_int("seed", config.get("seed", 0), 0)),
-        n_trajectories=_check_int("n_trajectories", config["n_trajectories"], 2),
-        dt=config["dt"], n_steps=_check_int("n_steps", config["n_steps"], 1),
-        burn_in=_check_int("burn_in", config["burn_in"], 0), initial=initial,
-        t_initial=config.get("t_initial"), checkpoint=config.get("checkpoint"))
-    if "chunk_size" in config:
-        kwargs["chunk_size"] = _check_int("chunk_size", config["chunk_size"], 1)
-    if not (isinstance(kwargs["dt"], (int, float)) and kwargs["dt"] > 0):
-        raise ValueError(f"dt must be a number > 0, got {kwargs['dt']!r}")
-    if kwargs["burn_in"] >= kwargs["n_steps"]:
-        raise ValueError(f"burn_in must be < n_steps = {kwargs['n_steps']}, got {kwargs['burn_in']}")
-    return system, kwargs
-
-
-def _cmd_simulate(args) -> int:
-    import tomllib
-
-    with open(args.config, "rb") as fh:
-        config = tomllib.load(fh)
-    system, kwargs = config_to_run(config)
-    if args.no_progress:
-        kwargs["progress"] = False
-    result = simulate(system, **kwargs)
-    result.to_netcdf(args.out)
-    print(f"J_left = {result.flux_left:.6g} ± {result.flux_left_stderr:.2g}, "
-          f"J_right = {result.flux_right:.6g} ± {result.flux_right_stderr:.2g}  -> {args.out}")
-    return 0
-
-
-def add_simulate_command(subparsers):
-    """Register ``simulate CONFIG.toml --out RUN.nc`` on an argparse ``subparsers`` object.
-
-    The sub-parser sets ``func`` (call ``args.func(args)``; returns an exit code). Config keys
-    are validated (:func:`config_to_run`) before any computation.
-    """
-    p = subparsers.add_parser(
-        "simulate", help="Langevin ensemble simulation of a mean-field chain (BAOAB)",
-        description="Run simulate() from a TOML config and write the result as netCDF.")
-    p.add_argument("config", help="TOML file (keys: see meanfield_jax._langevin.config_to_run)")
-    p.add_argument("--out", required=True, help="output netCDF file (RUN.nc)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_simulate)
-    return p

@@ -43,6 +43,20 @@ def _draw(ax, ds, n_tilde, y):
     ax.set_yscale("log")
 
 
+_SWEEP_VARIABLES = ("flux_mean", "flux_stderr", "flux_asymptotic", "masses", "k0", "n_tilde",
+                    "N")
+
+
+def _check_sweep_dataset(ds) -> None:
+    missing = [name for name in _SWEEP_VARIABLES if name not in ds.variables]
+    if not missing:
+        return
+    what = ("is a 'meanfield-jax simulate' result" if "temperatures" in ds.variables
+            else f"is not a sweep result (no {', '.join(missing)})")
+    raise ValueError(f"the dataset {what}; Fig. 4 needs a file written by "
+                     "'meanfield-jax sweep'")
+
+
 def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
     """Draw Fig. 4 from a sweep dataset; save it to ``path`` if given.
 
@@ -54,6 +68,10 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
 
     Returns:
       the matplotlib Figure.
+
+    Raises:
+      ValueError: if ``ds`` is not a sweep dataset (e.g. a simulation result), or for a bad
+        ``y`` or image format.
     """
     import matplotlib
 
@@ -62,6 +80,7 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
 
     if y not in ("flux", "nflux"):
         raise ValueError(f"y must be 'flux' or 'nflux', got {y!r}")
+    _check_sweep_dataset(ds)
     labels = [str(x) for x in ds["n_tilde"].values]
     main = "kac" if "kac" in labels else labels[0]
     fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
@@ -78,6 +97,11 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
         inset.set_title("Ñ = 1", fontsize=8)
         inset.tick_params(labelsize=6)
     if path is not None:
-        fig.savefig(path, dpi=150)
+        import os
+
+        from ._io import atomic_write
+
+        fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or None
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=150, format=fmt))
         plt.close(fig)
     return fig

@@ -25,7 +25,10 @@ Checkpoints and atomic writes
   dataset, bit for bit, as an uninterrupted one (each chain is computed by the same
   program whatever its chunk). The final netCDF file is written the same way (temporary
   file + ``os.replace``, attribute ``complete = 1``), after which the checkpoints are
-  removed. A checkpoint with a different configuration hash is an error (``--fresh``
+  removed. From the command line, SIGINT / SIGTERM end the process at once, compiling or
+  not, with exit status 130 / 143 and one line on stderr (:mod:`meanfield_jax._interrupt`;
+  a write in progress is finished first). Files get mode ``0666 & ~umask``
+  (:mod:`meanfield_jax._io`). A checkpoint with a different configuration hash is an error (``--fresh``
   discards it).
 
 Several processes / nodes (``jax.distributed``)
@@ -60,14 +63,16 @@ import io
 import json
 import math
 import os
-import signal
 import sys
-import tempfile
 import time
-import tomllib
 from typing import Any, Sequence
 
 import numpy as np
+
+from . import _interrupt
+from ._config import enable_compile_cache
+from ._configfile import fail, number, read_toml
+from ._io import atomic_write, atomic_write_bytes, check_writable, netcdf_engine
 
 __all__ = [
     "SweepConfig",
@@ -169,7 +174,7 @@ _KEYS = {f.name for f in dataclasses.fields(SweepConfig)}
 
 
 def _fail(key, message):
-    raise ValueError(f"sweep config: {key!r} {message}")
+    fail("sweep config", key, message)
 
 
 def _as_list(key, value):
@@ -180,24 +185,8 @@ def _as_list(key, value):
     return [value]
 
 
-def _number(key, value, *, positive=False, nonnegative=False, integer=False, allow_inf=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        if isinstance(value, str) and allow_inf and value.lower() == "inf":
-            return math.inf
-        _fail(key, f"must be a number, got {value!r}")
-    if integer:
-        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-            _fail(key, f"must be an integer, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    if not (math.isfinite(value) or (allow_inf and value == math.inf)):
-        _fail(key, f"must be finite, got {value!r}")
-    if positive and not value > 0:
-        _fail(key, f"must be > 0, got {value!r}")
-    if nonnegative and not value >= 0:
-        _fail(key, f"must be >= 0, got {value!r}")
-    return value
+def _number(key, value, **checks):
+    return number("sweep config", key, value, **checks)
 
 
 def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
@@ -296,14 +285,7 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
 
 def load_config(path: str, **overrides) -> SweepConfig:
     """Read a TOML sweep configuration (keys as :class:`SweepConfig`) and validate it."""
-    try:
-        with open(path, "rb") as fh:
-            mapping = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ValueError(f"sweep config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"sweep config {path}: invalid TOML: {exc}") from None
-    return make_config(mapping, **overrides)
+    return make_config(read_toml(path, "sweep config"), **overrides)
 
 
 def _log_sizes(lo, hi, count) -> list[int]:
@@ -401,33 +383,6 @@ def _chunk_systems(cfg: SweepConfig, plan: _Plan, start: int, stop: int):
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _atomic_write(path: str, write) -> None:
-    """Atomically create ``path``: ``write(tmp)`` fills a temporary file in the same folder,
-    which is fsynced and then renamed over ``path`` (removed if anything fails)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_bytes(path: str, data: bytes):
-    """Write ``data`` to ``path`` atomically (see :func:`_atomic_write`)."""
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-
-    _atomic_write(path, write)
-
-
 class _Results:
     """Per-task results with a done mask; serialised to / from npz bytes."""
 
@@ -467,24 +422,6 @@ def _checkpoint_paths(out: str) -> list[str]:
 
 def _own_checkpoint(out: str, rank: int, count: int) -> str:
     return out + (".partial.npz" if count == 1 else f".partial.p{rank}.npz")
-
-
-def _check_writable(path: str, what: str) -> None:
-    """Fail at once, with a clear message, if ``path`` cannot be written."""
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    if os.path.isdir(path):
-        raise ValueError(f"{what} {path} is a directory; give a file name")
-    if not os.path.isdir(folder):
-        raise ValueError(f"{what}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".meanfield_jax-write-test-", dir=folder)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise ValueError(f"{what}: cannot write to {folder} ({exc.strerror})") from None
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise ValueError(f"{what}: {path} exists and is not writable")
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -552,7 +489,10 @@ def add_fits(ds, min_n=None, max_n=None):
     dims = ds["flux_mean"].dims[:-1]
     ds["alpha"] = (dims, alpha, {"long_name": "fitted exponent α of J ∝ N^-α",
                                  "fit": "least squares of log flux_mean vs log N"})
-    ds["alpha_stderr"] = (dims, dalpha, {"long_name": "standard error of α"})
+    ds["alpha_stderr"] = (dims, dalpha, {"long_name": "standard error of α",
+                                         "note": "NaN where fewer than 3 sizes are in the fit "
+                                                 "range: a line through 2 points has no "
+                                                 "residuals to estimate it from"})
     ds["fit_prefactor"] = (dims, pref, {"long_name": "C in J ≈ C N^-α"})
     ds["fit_points"] = (dims, pts, {"long_name": "number of sizes in the fit"})
     ds.attrs["fit_min_n"] = min_n
@@ -654,19 +594,9 @@ def _dataset(cfg: SweepConfig, plan: _Plan, res: _Results, info: dict):
     return add_fits(ds, cfg.fit_min_n, cfg.fit_max_n)
 
 
-def netcdf_engine() -> str:
-    """The xarray netCDF4 engine available here: ``netcdf4``, else ``h5netcdf`` (needs h5py)."""
-    import importlib.util
-
-    for module, engine in (("netCDF4", "netcdf4"), ("h5py", "h5netcdf")):
-        if importlib.util.find_spec(module) is not None:
-            return engine
-    raise RuntimeError("writing netCDF-4 needs the netCDF4 package (or h5netcdf with h5py)")
-
-
 def _write_netcdf(ds, path: str) -> None:
     """Write ``ds`` atomically: to a temporary file in the same folder, then os.replace."""
-    _atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=netcdf_engine(), format="NETCDF4"))
+    atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=netcdf_engine(), format="NETCDF4"))
 
 
 # ----------------------------------------------------------------------------- running
@@ -716,7 +646,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     start_time = time.perf_counter()
     rank, count = (jax.process_index(), jax.process_count()) if distributed else (0, 1)
     if rank == 0:
-        _check_writable(out, "--out")
+        check_writable(out, "--out")
     plan = _plan(cfg)
     chash = cfg.config_hash()
     res = _Results(plan.n_tasks, chash)
@@ -767,7 +697,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             res.error[sl] = np.where(new, err[: hi - lo], res.error[sl])
             res.converged[sl] = np.where(new, ok[: hi - lo].astype(bool), res.converged[sl])
             res.done[sl] = True
-            _atomic_write_bytes(own, res.to_bytes())
+            atomic_write_bytes(own, res.to_bytes())
             seconds[plan.size[lo]] += time.perf_counter() - tick
             bar.update(work((lo, hi)))
     finally:
@@ -813,19 +743,39 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
 
 
 def format_exponents(ds) -> str:
-    """One line per curve: masses, k0, Ñ, α ± δα and the fitted size range."""
+    """One line per curve: masses, k0, Ñ, α ± δα and the fitted size range.
+
+    δα needs at least 3 sizes in the fit range (a line through 2 points leaves no residuals
+    to estimate it): with 2 the line says "± undefined" and a note says why; with fewer, α
+    itself is undefined.
+    """
+    sizes = [int(x) for x in np.atleast_1d(ds.attrs["fit_sizes"])]
     lines = [f"fitted exponents, J ∝ N^-α (least squares over N in "
-             f"[{ds.attrs['fit_min_n']:g}, {ds.attrs['fit_max_n']}], sizes "
-             f"{[int(x) for x in np.atleast_1d(ds.attrs['fit_sizes'])]}):"]
+             f"[{ds.attrs['fit_min_n']:g}, {ds.attrs['fit_max_n']}], sizes {sizes}):"]
+    short = False
     for kind in ds["masses"].values:
         for k0 in ds["k0"].values:
             for nt in ds["n_tilde"].values:
                 sel = dict(masses=kind, k0=k0, n_tilde=nt)
                 a = float(ds["alpha"].sel(sel))
                 da = float(ds["alpha_stderr"].sel(sel))
+                points = int(ds["fit_points"].sel(sel))
                 label = "N-1" if nt == "kac" else nt
-                lines.append(f"  {kind:<11s} k0 = {k0:<5g} Ñ = {label:<4s} "
-                             f"α = {a:.4f} ± {da:.4f}   |α − 1| = {abs(a - 1):.4f}")
+                head = f"  {kind:<11s} k0 = {k0:<5g} Ñ = {label:<4s} "
+                if points < 2:
+                    lines.append(head + f"α undefined ({points} usable size in the fit range; "
+                                        "a fit needs 2)")
+                    short = True
+                elif points < 3 or not math.isfinite(da):
+                    lines.append(head + f"α = {a:.4f} ± undefined (2 sizes)   "
+                                        f"|α − 1| = {abs(a - 1):.4f}")
+                    short = True
+                else:
+                    lines.append(head + f"α = {a:.4f} ± {da:.4f}   |α − 1| = {abs(a - 1):.4f}")
+    if short:
+        lines.append("  note: the uncertainty of α needs at least 3 sizes in the fit range (a "
+                     "line through 2 points has no residuals); add sizes or widen "
+                     "fit_min_n / fit_max_n")
     return "\n".join(lines)
 
 
@@ -849,19 +799,6 @@ def _float_item(text):
     return float(text)
 
 
-def _enable_compile_cache(path):
-    import jax
-
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR") and path is None:
-        return
-    path = path or os.path.join(os.path.expanduser("~"), ".cache", "meanfield_jax", "xla")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", path)
-
-
 def _config_from_args(args) -> SweepConfig:
     overrides = dict(sizes=args.sizes, masses=args.masses, delta=args.delta, m=args.m, k=args.k,
                      k0=args.k0, n_tilde=args.n_tilde, gamma=args.gamma, t_left=args.t_left,
@@ -877,15 +814,13 @@ def _config_from_args(args) -> SweepConfig:
     return load_config(args.config, **overrides)
 
 
-class _Terminated(Exception):
-    pass
-
-
 def _run_sweep_command(args) -> int:
     cfg = _config_from_args(args)  # validation first: nothing computed on a bad config
-    _check_writable(args.out, "--out")
+    check_writable(args.out, "--out")
     if args.plot:
-        _check_writable(args.plot, "--plot")
+        check_writable(args.plot, "--plot")
+    _interrupt.set_message(f"sweep interrupted; rerun the same command to resume "
+                           f"(checkpoint {args.out}.partial*.npz)")
     import jax
 
     if args.distributed or args.coordinator:
@@ -895,22 +830,11 @@ def _run_sweep_command(args) -> int:
                       process_id=args.process_id)
         jax.distributed.initialize(**kw)
     if not args.no_compile_cache:
-        _enable_compile_cache(args.compile_cache)
+        enable_compile_cache(args.compile_cache)
 
-    def on_term(signum, frame):  # SIGTERM → clean exit after the last checkpoint
-        raise _Terminated()
-
-    previous = signal.signal(signal.SIGTERM, on_term)
     distributed = bool(args.distributed or args.coordinator)
-    try:
-        ds = run_sweep(cfg, args.out, devices=args.devices, progress=args.progress,
-                       fresh=args.fresh, distributed=distributed)
-    except (KeyboardInterrupt, _Terminated):
-        print(f"meanfield-jax: sweep interrupted; rerun the same command to resume "
-              f"(checkpoint {args.out}.partial*.npz)", file=sys.stderr)
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    ds = run_sweep(cfg, args.out, devices=args.devices, progress=args.progress,
+                   fresh=args.fresh, distributed=distributed)
     if ds is None:
         return 0
     print(f"wrote {args.out} ({ds.attrs['elapsed_s']:.1f} s, devices: {ds.attrs['devices']})")
@@ -933,12 +857,17 @@ def _run_plot_command(args) -> int:
 
     from ._plot import plot_fig4
 
-    _check_writable(args.out, "--out")
+    check_writable(args.out, "--out")
+    if not os.path.isfile(args.result):
+        raise ValueError(f"result file not found: {args.result}")
     try:
         ds = xr.load_dataset(args.result, engine=netcdf_engine())
-    except FileNotFoundError:
-        raise ValueError(f"result file not found: {args.result}") from None
-    plot_fig4(ds, args.out, y=args.y)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{args.result} is not a readable netCDF file ({exc})") from None
+    try:
+        plot_fig4(ds, args.out, y=args.y)
+    except ValueError as exc:
+        raise ValueError(f"{args.result}: {exc}") from None
     print(f"wrote {args.out}")
     return 0
 

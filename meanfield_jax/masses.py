@@ -47,7 +47,9 @@ def _check_n(n) -> int:
     return int(n)
 
 
-def _check_m_delta(m, delta):
+def check_m_delta(m, delta):
+    """``(m, delta)`` as floats if m > 0 and 0 <= δ < m (every mass m ± δ positive); else
+    ``ValueError`` naming the bad one."""
     m = float(m)
     delta = float(delta)
     if not np.isfinite(m) or m <= 0:
@@ -65,7 +67,7 @@ def identical(n: int, m: float = 1.0) -> jax.Array:
     [2.0, 2.0, 2.0]
     """
     n = _check_n(n)
-    m, _ = _check_m_delta(m, 0.0)
+    m, _ = check_m_delta(m, 0.0)
     return jnp.full((n,), m, dtype=jnp.float64)
 
 
@@ -79,7 +81,7 @@ def graded(n: int, m: float = 1.0, delta: float = 0.1) -> jax.Array:
     [0.9, 1.0, 1.1]
     """
     n = _check_n(n)
-    m, delta = _check_m_delta(m, delta)
+    m, delta = check_m_delta(m, delta)
     idx = jnp.arange(n, dtype=jnp.float64)
     return m - delta + 2.0 * delta * idx / (n - 1)
 
@@ -100,7 +102,7 @@ def uniform(key: jax.Array, n: int, m: float = 1.0, delta: float = 0.1) -> jax.A
     True
     """
     n = _check_n(n)
-    m, delta = _check_m_delta(m, delta)
+    m, delta = check_m_delta(m, delta)
     return jax.random.uniform(key, (n,), dtype=jnp.float64, minval=m - delta, maxval=m + delta)
 
 
@@ -152,7 +154,7 @@ def uniform_ensemble(seed: int, n: int, realizations, m: float = 1.0,
     True
     """
     n = _check_n(n)
-    m, delta = _check_m_delta(m, delta)
+    m, delta = check_m_delta(m, delta)
     if np.ndim(realizations) == 0:
         idx = np.arange(int(realizations))
     else:
@@ -183,6 +185,6 @@ def from_kind(kind: str, n: int, *, m: float = 1.0, delta: float = 0.1, seed: in
     if kind == "random":
         return uniform(realization_key(seed, n, realization), n, m, delta)
     if kind == "alternating":
-        _check_m_delta(m, delta)
+        check_m_delta(m, delta)
         return alternating(n, m - delta, m + delta)
     raise ValueError(f"mass kind must be one of {KINDS}, got {kind!r}")

@@ -34,6 +34,7 @@ import scipy.linalg as sl
 import meanfield_jax as mf
 from meanfield_jax import _langevin as lg
 from meanfield_jax._langevin import LangevinResult, mass_profile, relaxation_time, simulate
+from meanfield_jax._simulate_command import add_simulate_command
 
 # ----------------------------------------------------------------------------------------------
 # Exact references (NumPy / SciPy only)
@@ -440,7 +441,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         simulate(*args, checkpoint=ckpt, **kw)
     assert saves == [100, 200, 300, 400] and ckpt.exists()
-    assert not list(tmp_path.glob(".ckpt-*"))  # no temporary left behind
+    assert not list(tmp_path.glob("*.tmp"))  # no temporary left behind
     monkeypatch.setattr(lg, "_save_checkpoint", real_save)
     resumed = simulate(*args, checkpoint=ckpt, **kw)
     np.testing.assert_array_equal(resumed.temperatures, full.temperatures)
@@ -492,7 +493,7 @@ def test_mass_profiles():
 def _cli(argv):
     parser = argparse.ArgumentParser(prog="meanfield-jax")
     sub = parser.add_subparsers(dest="command", required=True)
-    lg.add_simulate_command(sub)
+    add_simulate_command(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -506,11 +507,12 @@ def test_cli_simulate_writes_netcdf(tmp_path):
                    'n_steps = 300\nburn_in = 100\nn_trajectories = 4\nseed = 3\n'
                    f'initial = "thermal"\ncheckpoint = "{tmp_path / "c.npz"}"\n')
     out = tmp_path / "run.nc"
-    assert _cli(["simulate", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    assert _cli(["simulate", str(cfg), "--out", str(out), "--no-progress", "--no-exact",
+                 "--no-compile-cache"]) == 0
     ds = xr.load_dataset(out)
     assert ds.sizes["particle"] == 5 and ds.attrs["n_steps"] == 300
     np.testing.assert_allclose(ds["masses"].values, mass_profile("graded", 5, delta=0.2))
-    assert (tmp_path / "c.npz").exists()
+    assert not (tmp_path / "c.npz").exists()  # removed once the result is written
 
 
 @pytest.mark.parametrize("text, match", [
@@ -530,3 +532,231 @@ def test_cli_rejects_bad_config_before_computing(tmp_path, text, match, monkeypa
     cfg.write_text(text)
     with pytest.raises(ValueError, match=match):
         _cli(["simulate", str(cfg), "--out", str(tmp_path / "x.nc")])
+
+
+@pytest.fixture
+def sigint_reaches_children():
+    """Children get SIGINT as a terminal delivers it, even when the tests run as a background
+    job (which starts with SIGINT ignored, inherited through exec, and meanfield-jax keeps an
+    ignored signal ignored): a handled signal is reset to the default by exec."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
+
+
+_RUN_TOML = ('masses = {kind = "random", delta = 0.2, seed = 1}\nn = 5\nk = 1.0\nk0 = 0.1\n'
+             'dt = 0.1\nn_steps = 4000\nburn_in = 500\nn_trajectories = 8\nseed = 3\n'
+             'initial = "thermal"\nchunk_size = 200\ncheckpoint_interval = 0\n')
+
+
+def test_cli_simulate_signals_exit_cleanly_and_resume_bit_identical(tmp_path,
+                                                                    sigint_reaches_children):
+    """SIGINT / SIGTERM at random moments (start-up, compilation, stepping, with a cold
+    compile cache): exit 130 / 143 at once with one line and no traceback; rerunning resumes
+    from the checkpoint to the uninterrupted result, bit for bit."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import xarray as xr
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(_RUN_TOML)
+    ref = tmp_path / "ref.nc"
+    assert _cli(["simulate", str(cfg), "--out", str(ref), "--no-progress", "--no-exact",
+                 "--no-compile-cache"]) == 0
+    out = tmp_path / "run.nc"
+    cmd = [sys.executable, "-m", "meanfield_jax._cli", "simulate", str(cfg), "--out", str(out),
+           "--no-progress", "--no-exact"]
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    rng = random.Random(3)
+    ckpt = tmp_path / "run.nc.partial.npz"
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        if sig == signal.SIGTERM:  # start-up or compilation
+            time.sleep(rng.uniform(0.05, 2.5))
+        else:  # while stepping, once a checkpoint exists
+            deadline = time.time() + 30
+            while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.2))
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode == 0:
+            continue  # finished first (not expected at these delays)
+        assert proc.returncode == 128 + sig and "Traceback" not in err, err[-2000:]
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("meanfield-jax: simulate interrupted") or \
+            last == f"meanfield-jax: interrupted [{sig.name}]", last
+        assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+    assert ckpt.exists()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # a signal after the last checkpoint (e.g. while xarray loads) leaves a finished one
+    assert "resuming from checkpoint" in proc.stderr or "holds this run finished" in proc.stderr
+    a, b = xr.load_dataset(ref), xr.load_dataset(out)
+    for name in a.data_vars:
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+    assert not (tmp_path / "run.nc.partial.npz").exists()
+
+
+# ---------------------------------------------------------------------- simulate command checks
+
+_GOOD = {"masses": '{kind = "graded", delta = 0.2}', "n": "5", "k": "1.0", "dt": "0.1",
+         "n_steps": "300", "burn_in": "100", "n_trajectories": "4", "seed": "3",
+         "chunk_size": "100"}
+
+
+def _toml(path, **changes):
+    items = {**_GOOD, **changes}
+    path.write_text("".join(f"{k} = {v}\n" for k, v in items.items() if v is not None))
+    return str(path)
+
+
+def _main(argv, capsys):
+    from meanfield_jax import _cli as cli
+
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def no_compute(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("simulate must not run")
+
+    monkeypatch.setattr(lg, "simulate", refuse)
+
+
+def test_simulate_missing_config_file_is_one_line_error(tmp_path, capsys, no_compute):
+    code, _, err = _main(["simulate", str(tmp_path / "nope.toml"), "--out",
+                          str(tmp_path / "r.nc")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("meanfield-jax: error: simulate config file not found")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("dt", '"0.1"'), ("n_steps", '"300"'), ("burn_in", '"100"'), ("n_trajectories", '"4"'),
+    ("k", '"1.0"'), ("k0", '"0"'), ("gamma", '"1"'), ("t_left", '"1"'), ("n", '"5"'),
+    ("seed", '"3"'), ("chunk_size", '"100"'), ("checkpoint_interval", '"5"'),
+    ("n_tilde", '"1"'), ("masses", '["1.0", "1.0", "1.0", "1.0", "1.0"]'),
+    ("masses", '{kind = "graded", delta = "0.2"}'), ("masses", '{kind = "random", m = "1"}'),
+])
+def test_simulate_config_numbers_must_be_numbers(tmp_path, capsys, no_compute, key, value):
+    cfg = _toml(tmp_path / "bad.toml", **{key: value})
+    code, _, err = _main(["simulate", cfg, "--out", str(tmp_path / "r.nc")], capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("meanfield-jax: error: simulate config: ")
+    assert f"'{key}" in err or f"'masses." in err, err
+
+
+@pytest.mark.parametrize("changes, key", [
+    (dict(temp="1"), "temp"), (dict(dt=None), "dt"), (dict(dt="0"), "dt"),
+    (dict(burn_in="300"), "burn_in"), (dict(n_trajectories="1"), "n_trajectories"),
+    (dict(masses='{kind = "graded", delta = 1.5}'), "masses.delta"),
+    (dict(masses='{kind = "graded", sigma = 1}'), "masses.sigma"),
+    (dict(masses='"heavy"'), "masses"), (dict(n_steps="10.5"), "n_steps"),
+    (dict(t_initial="1.0"), "t_initial"), (dict(checkpoint_interval="-1"), "checkpoint_interval"),
+    (dict(checkpoint="3"), "checkpoint"), (dict(n_tilde='"N"'), "n_tilde"),
+])
+def test_simulate_config_errors_name_the_key(tmp_path, capsys, no_compute, changes, key):
+    cfg = _toml(tmp_path / "bad.toml", **changes)
+    code, _, err = _main(["simulate", cfg, "--out", str(tmp_path / "r.nc")], capsys)
+    assert code == 2 and err.count("\n") == 1 and f"'{key}'" in err, err
+
+
+def test_simulate_checks_output_and_checkpoint_paths_first(tmp_path, capsys, no_compute):
+    cfg = _toml(tmp_path / "run.toml")
+    code, _, err = _main(["simulate", cfg, "--out", str(tmp_path / "no" / "r.nc")], capsys)
+    assert code == 2 and "--out" in err and "does not exist" in err
+    cfg = _toml(tmp_path / "run.toml", checkpoint=f'"{tmp_path / "no" / "c.npz"}"')
+    code, _, err = _main(["simulate", cfg, "--out", str(tmp_path / "r.nc")], capsys)
+    assert code == 2 and "checkpoint" in err and "does not exist" in err
+
+
+def test_simulate_config_checkpoint_interval_and_example_file():
+    import os
+    import tomllib
+
+    from meanfield_jax._simulate_command import config_to_run
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "configs", "simulate_example.toml"), "rb") as fh:
+        system, kwargs = config_to_run(tomllib.load(fh))
+    assert kwargs["checkpoint_interval"] == 30.0 and system.n == 16
+    _, kwargs = config_to_run({"masses": [1.0, 1.2], "dt": 0.1, "n_steps": 10, "burn_in": 1,
+                               "n_trajectories": 2, "checkpoint_interval": 0})
+    assert kwargs["checkpoint_interval"] == 0.0 and kwargs["checkpoint"] is None
+
+
+def test_simulate_finished_checkpoint_is_reported_not_silent(tmp_path, capsys, monkeypatch):
+    import tomllib
+
+    import xarray as xr
+
+    from meanfield_jax import _simulate_command as sc
+
+    monkeypatch.setattr(sc, "_exact", lambda system: (0.125, np.full(system.n, 0.5), None))
+    ckpt = tmp_path / "c.npz"
+    cfg = _toml(tmp_path / "run.toml", checkpoint=f'"{ckpt}"')
+    system, kwargs = sc.config_to_run(tomllib.loads((tmp_path / "run.toml").read_text()))
+    kwargs.pop("checkpoint")
+    done = simulate(system, checkpoint=ckpt, progress=False, **kwargs)  # killed before OUT
+    assert ckpt.exists()
+    out = tmp_path / "r.nc"
+    code, stdout, err = _main(["simulate", cfg, "--out", str(out), "--no-progress"], capsys)
+    assert code == 0 and "finished" in err and "stored result" in err
+    assert "stored result of a finished checkpoint" in stdout
+    assert "exact J = 1.250000e-01" in stdout and "(sim − exact)/σ" in stdout
+    ds = xr.load_dataset(out)
+    assert float(ds["flux_left"]) == done.flux_left and float(ds["flux_exact"]) == 0.125
+    assert not ckpt.exists()
+    # --fresh recomputes (same numbers), saying nothing about a checkpoint
+    simulate(system, checkpoint=ckpt, progress=False, **kwargs)
+    code, stdout, err = _main(["simulate", cfg, "--out", str(out), "--no-progress", "--fresh"],
+                              capsys)
+    assert code == 0 and "checkpoint" not in err and "s stepping" in stdout
+    assert float(xr.load_dataset(out)["flux_left"]) == done.flux_left
+
+
+def test_simulate_output_permissions_follow_umask(tmp_path, capsys):
+    import os
+    import stat
+
+    cfg = _toml(tmp_path / "run.toml")
+    old = os.umask(0o002)
+    try:
+        out = tmp_path / "r.nc"
+        assert _main(["simulate", cfg, "--out", str(out), "--no-progress", "--no-exact",
+                      "--no-compile-cache"], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o664
+
+
+@pytest.mark.slow
+def test_simulate_prints_exact_values_next_to_simulated(tmp_path, capsys):
+    cfg = _toml(tmp_path / "run.toml")
+    out = tmp_path / "r.nc"
+    code, stdout, _ = _main(["simulate", cfg, "--out", str(out), "--no-progress",
+                             "--no-compile-cache"], capsys)
+    assert code == 0
+    chain = mf.MeanFieldChain(mass_profile("graded", 5, delta=0.2), k=1.0)
+    assert f"exact J = {float(mf.heat_flux(chain)):.6e}" in stdout
+    import xarray as xr
+
+    np.testing.assert_array_equal(xr.load_dataset(out)["temperatures_exact"].values,
+                                  np.asarray(mf.local_temperatures(chain)))

@@ -64,6 +64,19 @@ def _write_toml(path, mapping):
     return str(path)
 
 
+@pytest.fixture(autouse=True)
+def _sigint_reaches_children():
+    """Children get SIGINT as a terminal delivers it, even when the tests run as a background
+    job (which starts with SIGINT ignored, inherited through exec, and meanfield-jax keeps an
+    ignored signal ignored): a handled signal is reset to the default by exec."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("xla_cache"))
@@ -225,7 +238,7 @@ def test_results_independent_of_chunk_size(small_result, tmp_path):
 def test_resume_after_interruption_in_process(small_result, tmp_path, monkeypatch):
     _, ref = small_result
     out = str(tmp_path / "r.nc")
-    real = _sweep._atomic_write_bytes
+    real = _sweep.atomic_write_bytes
     calls = {"n": 0}
 
     def flaky(path, data):  # interrupt right after the 5th checkpoint
@@ -234,11 +247,11 @@ def test_resume_after_interruption_in_process(small_result, tmp_path, monkeypatc
         if calls["n"] == 5:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(_sweep, "_atomic_write_bytes", flaky)
+    monkeypatch.setattr(_sweep, "atomic_write_bytes", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(make_config(SMALL), out, progress=False)
     assert os.path.exists(out + ".partial.npz") and not os.path.exists(out)
-    monkeypatch.setattr(_sweep, "_atomic_write_bytes", real)
+    monkeypatch.setattr(_sweep, "atomic_write_bytes", real)
     messages = []
     ds = run_sweep(make_config(SMALL), out, progress=False, log=messages.append)
     assert any("resuming: 20 of" in m for m in messages)  # 5 chunks of 4 chains
@@ -249,7 +262,7 @@ def test_resume_after_interruption_in_process(small_result, tmp_path, monkeypatc
 def test_checkpoint_of_another_config_is_refused(tmp_path, monkeypatch):
     out = str(tmp_path / "r.nc")
     other = _sweep._Results(3, "0" * 16)
-    _sweep._atomic_write_bytes(out + ".partial.npz", other.to_bytes())
+    _sweep.atomic_write_bytes(out + ".partial.npz", other.to_bytes())
     with pytest.raises(ValueError, match="different sweep configuration"):
         run_sweep(make_config(SMALL), out, progress=False)
     ds = run_sweep(make_config(SMALL), out, progress=False, fresh=True)
@@ -262,6 +275,74 @@ def test_plot(small_result, tmp_path, capsys):
     assert _cli.main(["plot", out, "--out", str(png)]) == 0
     assert png.stat().st_size > 10_000
     assert _cli.main(["plot", out, "--out", str(tmp_path / "n.png"), "--y", "nflux"]) == 0
+
+
+def test_plot_of_a_dataset_that_is_not_a_sweep_is_a_one_line_error(tmp_path, capsys):
+    sim = tmp_path / "sim.nc"
+    xr.Dataset({"temperatures": (("particle",), np.ones(3)), "flux_left": ((), 0.1)}).to_netcdf(
+        sim, engine=netcdf_engine())
+    assert _cli.main(["plot", str(sim), "--out", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "simulate" in err and "sweep" in err
+    other = tmp_path / "other.nc"
+    xr.Dataset({"x": (("i",), np.ones(2))}).to_netcdf(other, engine=netcdf_engine())
+    assert _cli.main(["plot", str(other), "--out", str(tmp_path / "f.png")]) == 2
+    assert "not a sweep result" in capsys.readouterr().err
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not netcdf")
+    assert _cli.main(["plot", str(junk), "--out", str(tmp_path / "f.png")]) == 2
+    assert "not a readable netCDF" in capsys.readouterr().err
+    assert not list(tmp_path.glob("f.png*"))
+
+
+def test_fit_over_two_sizes_says_why_its_uncertainty_is_undefined(small_result):
+    _, ds = small_result
+    two = _sweep.add_fits(ds.copy(), min_n=5)  # sizes 6 and 9
+    assert (two["fit_points"].values == 2).all() and np.isnan(two["alpha_stderr"].values).all()
+    text = _sweep.format_exponents(two)
+    assert "nan" not in text and "± undefined (2 sizes)" in text
+    assert "needs at least 3 sizes" in text
+    one = _sweep.format_exponents(_sweep.add_fits(ds.copy(), min_n=7))
+    assert "α undefined" in one and "nan" not in one
+    assert "undefined" not in _sweep.format_exponents(ds)  # 3 sizes: a number
+
+
+def test_flux_delta_too_large_names_delta(capsys):
+    assert _cli.main(["flux", "--n", "5", "--delta", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("meanfield-jax: error: --delta") and err.count("\n") == 1
+    assert _cli.main(["flux", "--n", "5", "--masses", "graded", "--m", "-1"]) == 2
+    assert "--m:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_outputs_get_the_permissions_of_user_files(tmp_path, umask):
+    from meanfield_jax import _io
+
+    old = os.umask(umask)
+    try:
+        assert _io.default_file_mode() == 0o666 & ~umask
+        _io.atomic_write_bytes(tmp_path / "a.npz", b"x")
+        plain = tmp_path / "plain"
+        plain.write_bytes(b"x")  # what any program the user runs would create
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_sweep_result_and_figure_are_not_private(small_result, tmp_path):
+    out, _ = small_result
+    mode = 0o666 & ~_umask()
+    assert os.stat(out).st_mode & 0o777 == mode  # netCDF (was 0600)
+    png = tmp_path / "f.png"
+    assert _cli.main(["plot", out, "--out", str(png)]) == 0
+    assert png.stat().st_mode & 0o777 == mode
+
+
+def _umask():
+    old = os.umask(0)
+    os.umask(old)
+    return old
 
 
 # ----------------------------------------------------------------------------- subprocesses
@@ -300,14 +381,14 @@ def test_killed_sweeps_resume_to_the_same_dataset(tmp_path, cache_dir, long_refe
             finally:
                 stdout, stderr = proc.communicate(timeout=120)
             if signals[attempt] != signal.SIGKILL and proc.returncode not in (0,):
-                assert proc.returncode == 130, stderr[-2000:]
-                assert "resume" in stderr
+                assert proc.returncode == 128 + signals[attempt], stderr[-2000:]
+                assert "resume" in stderr.splitlines()[-1] and "Traceback" not in stderr
         else:
             stdout, stderr = proc.communicate(timeout=120)
         resumed |= "resuming:" in stderr
-        # never a complete-looking file before the end
         if proc.returncode != 0:
-            assert not out.exists()
+            # an interrupt waits for a write in progress: a result file, if any, is complete
+            assert not out.exists() or _load(out).attrs["complete"] == 1
         else:
             break
     assert proc.returncode == 0, stderr[-3000:]
@@ -315,6 +396,48 @@ def test_killed_sweeps_resume_to_the_same_dataset(tmp_path, cache_dir, long_refe
     assert not os.path.exists(str(out) + ".partial.npz")
     _assert_same_results(_load(out), long_reference)
     assert "fitted exponents" in stdout
+
+
+def test_signals_during_startup_and_cold_compilation_exit_cleanly(tmp_path, long_reference):
+    """SIGINT / SIGTERM at a random moment of start-up, compilation or a first cold-cache
+    write: exit 130 / 143 at once, one line, no traceback, a valid checkpoint; resuming
+    gives the reference dataset bit for bit. (The full campaign, 20 random interrupts per
+    command and cache state: scripts/interrupt_campaign.py, test_interrupt_campaign.)"""
+    config = _write_toml(tmp_path / "long.toml", LONG)
+    out = tmp_path / "long.nc"
+    cmd = _cli_cmd("sweep", config, "--out", str(out), "--no-progress")
+    rng = random.Random(7)
+    for attempt, sig in enumerate((signal.SIGINT, signal.SIGTERM)):
+        cache = str(tmp_path / f"cold-cache-{attempt}")  # empty: everything compiles
+        env = dict(_env(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(rng.uniform(0.05, 2.0))
+        proc.send_signal(sig)
+        start = time.perf_counter()
+        _, stderr = proc.communicate(timeout=60)
+        assert time.perf_counter() - start < 5  # prompt, even inside XLA
+        assert proc.returncode == 128 + sig, stderr[-2000:]
+        assert "Traceback" not in stderr
+        assert stderr.strip().splitlines()[-1].startswith("meanfield-jax: ")
+        assert "interrupted" in stderr.strip().splitlines()[-1]
+        assert not list(tmp_path.glob("*.tmp")) and not out.exists()
+        for path in tmp_path.glob("long.nc.partial*.npz"):
+            np.load(path)["done"]  # a complete checkpoint
+    proc = subprocess.run(cmd, env=_env(str(tmp_path / "cold-cache-0")), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_same_results(_load(out), long_reference)
+
+
+@pytest.mark.slow
+def test_interrupt_campaign(tmp_path):
+    """20 random-moment SIGINT / SIGTERM per command (sweep, simulate) and cache state (cold,
+    warm): all exit cleanly and resume bit-identically (about 25 minutes on 2 cores)."""
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "interrupt_campaign.py"),
+                           "--tries", "20", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=4 * 3600)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
 
 
 def _mtime(path):

@@ -1,0 +1,123 @@
+"""Output files of the pipelines: atomic writes with the user's permissions, write checks.
+
+Every file the sweep and the simulation produce (checkpoints, netCDF results, figures) is
+written by :func:`atomic_write`: into a temporary file in the destination folder, fsynced,
+then renamed over the destination with :func:`os.replace`. A reader (or a resumed run) sees
+either the previous complete file or the new complete file, never a partial one, whatever
+kills the process. The write runs inside :func:`meanfield_jax._interrupt.critical`, so a
+SIGINT / SIGTERM that arrives meanwhile ends the process only once the rename is done.
+
+Permissions: :func:`tempfile.mkstemp` creates files with mode 0600; the temporary file is
+given ``0o666 & ~umask`` before the rename, the mode of any file the user creates, so that
+colleagues sharing a project folder can read the results.
+
+Cost: O(file size) plus one fsync per file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from . import _interrupt
+
+__all__ = ["atomic_write", "atomic_write_bytes", "check_writable", "default_file_mode",
+           "netcdf_engine"]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (``os.umask`` would, briefly, for every
+    thread): from /proc on Linux, else from a probe file created with mode 0o666."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    folder = tempfile.gettempdir()
+    for attempt in range(100):
+        probe = os.path.join(folder, f".meanfield_jax-umask-{os.getpid()}-{attempt}")
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            return 0o666 & ~os.fstat(fd).st_mode & 0o777
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    return 0o022
+
+
+def default_file_mode() -> int:
+    """Mode of a newly created file under the current umask: ``0o666 & ~umask``."""
+    return 0o666 & ~_umask()
+
+
+def atomic_write(path, write) -> None:
+    """Atomically create or replace ``path``.
+
+    ``write(tmp)`` fills a temporary file (a path in the same folder, empty, mode
+    ``0o666 & ~umask``); it is then fsynced and renamed over ``path``. On any failure the
+    temporary file is removed and the exception propagates; ``path`` is left untouched.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    with _interrupt.critical():
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
+                                   dir=folder)
+        try:
+            os.fchmod(fd, default_file_mode())
+            os.close(fd)
+            write(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    atomic_write(path, write)
+
+
+def check_writable(path, what: str) -> None:
+    """Fail at once, naming ``what``, if ``path`` cannot be (over)written.
+
+    Raises:
+      ValueError: if ``path`` is a directory, its folder does not exist or is not writable,
+        or ``path`` exists read-only.
+    """
+    path = os.path.abspath(os.fspath(path))
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path} is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{what}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".meanfield_jax-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot write to {folder} ({exc.strerror})") from None
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ValueError(f"{what}: {path} exists and is not writable")
+
+
+def netcdf_engine() -> str:
+    """The xarray netCDF4 engine available here: ``netcdf4``, else ``h5netcdf`` (needs h5py)."""
+    import importlib.util
+
+    for module, engine in (("netCDF4", "netcdf4"), ("h5py", "h5netcdf")):
+        if importlib.util.find_spec(module) is not None:
+            return engine
+    raise RuntimeError("writing netCDF-4 needs the netCDF4 package (or h5netcdf with h5py)")
