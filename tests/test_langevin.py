@@ -534,21 +534,6 @@ def test_cli_rejects_bad_config_before_computing(tmp_path, text, match, monkeypa
         _cli(["simulate", str(cfg), "--out", str(tmp_path / "x.nc")])
 
 
-@pytest.fixture
-def sigint_reaches_children():
-    """Children get SIGINT as a terminal delivers it, even when the tests run as a background
-    job (which starts with SIGINT ignored, inherited through exec, and meanfield-jax keeps an
-    ignored signal ignored): a handled signal is reset to the default by exec."""
-    import signal
-
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    if previous is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, previous)
-
-
 _RUN_TOML = ('masses = {kind = "random", delta = 0.2, seed = 1}\nn = 5\nk = 1.0\nk0 = 0.1\n'
              'dt = 0.1\nn_steps = 4000\nburn_in = 500\nn_trajectories = 8\nseed = 3\n'
              'initial = "thermal"\nchunk_size = 200\ncheckpoint_interval = 0\n')

@@ -64,17 +64,7 @@ def _write_toml(path, mapping):
     return str(path)
 
 
-@pytest.fixture(autouse=True)
-def _sigint_reaches_children():
-    """Children get SIGINT as a terminal delivers it, even when the tests run as a background
-    job (which starts with SIGINT ignored, inherited through exec, and meanfield-jax keeps an
-    ignored signal ignored): a handled signal is reset to the default by exec."""
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    if previous is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, previous)
+pytestmark = pytest.mark.usefixtures("sigint_reaches_children")
 
 
 @pytest.fixture(scope="module")
