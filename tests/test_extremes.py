@@ -10,8 +10,9 @@ independent high-precision reference, and within their own error estimate:
 * identical and near-identical masses, any N: the closed form of Eqs. (20)-(22) summed over
   its poles in 50-digit mpmath (``reference_numpy.identical_masses_flux_residues``);
 * every mass configuration at N <= 8: the steady-state Lyapunov equation in normal modes in
-  40-digit mpmath (``reference_mp``, self-checked against 70 digits: near-identical masses
-  with widths of 1e-36 need more than 40), for J and every T_n;
+  40-digit mpmath (``reference_mp``, self-checked against 70 digits, and redone at 100 and
+  130 where those disagree: near-identical masses with widths of 1e-36 need more than 40),
+  for J and every T_n;
 * T_n for identical masses at any N: the energy balance at the ends and the bulk level
   (T_L + T_R)/(2(N − 2)).
 
@@ -62,8 +63,12 @@ def _reference(kind, p, with_temperatures):
     """(J, T_n or None) in high precision, for T_L = 1, T_R = 0."""
     n, ms = p["masses"].size, p["masses"]
     if n <= 8:
-        j, t = chain_steady_state_mp(list(map(float, ms)), p["k"], p["k0"], p["n_tilde"],
-                                     p["gamma"], 1.0, 0.0, p["k_prime"], dps=40, check=True)
+        args = (list(map(float, ms)), p["k"], p["k0"], p["n_tilde"], p["gamma"], 1.0, 0.0,
+                p["k_prime"])
+        try:
+            j, t = chain_steady_state_mp(*args, dps=40, check=True)
+        except ArithmeticError:  # 40 digits disagree with 70: escalate
+            j, t = chain_steady_state_mp(*args, dps=100, check=True)
         return float(j), (np.array([float(x) for x in t]) if with_temperatures else None)
     m = float(np.mean(ms))
     j = identical_masses_flux_residues(n, m, p["k"], p["k0"], p["n_tilde"], p["gamma"], 1.0,
