@@ -156,3 +156,33 @@ def test_parameter_box_large_sample(capsys):
         print(f"\nparameter box: {stats}; silent failures: {len(failures)}")
     assert stats["draws"] >= 2000
     assert not failures, failures[:10]
+
+
+@pytest.mark.parametrize("n, gamma, near", [(10, 1e5, False), (50, 1e6, False), (10, 1e5, True),
+                                            (50, 1e3, True)])
+def test_issue_reproductions_strong_damping(n, gamma, near):
+    """The reported failures (issue 10): identical or nearly identical masses with strong
+    damping gave J off by 3.6e-6 (N = 10, γ = 1e5) and 0.9% (N = 50, γ = 1e6) while reporting
+    converged with error estimates of 1e-20. Now right to 1e-12 and converged."""
+    masses = 1.0 + 1e-12 * np.arange(n) if near else np.ones(n)
+    chain = mf.MeanFieldChain(masses, k=0.1, k0=0.02, gamma=gamma)
+    result = mf.heat_flux_with_error(chain)
+    # the mass spread (≤ 5e-11) moves J by less than 1e-10 of itself
+    ref = identical_masses_flux_residues(n, float(np.mean(masses)), 0.1, 0.02, "kac", gamma,
+                                         1.0, 0.0, dps=50)
+    assert bool(result.converged)
+    assert abs(float(result.flux) / ref - 1) <= (1e-10 if near else 1e-12)
+    assert abs(float(result.flux) - ref) <= float(result.error_estimate) + (1e-10 * ref if near else 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gamma, near", [(1e6, False), (1e3, False), (1e6, True)])
+def test_issue_reproductions_n200(gamma, near):
+    """N = 200: 3% off at γ = 1e6, 1.2e-9 at γ = 1e3 (issue 10); nearly identical masses."""
+    masses = 1.0 + 1e-12 * np.arange(200) if near else np.ones(200)
+    chain = mf.MeanFieldChain(masses, k=0.1, k0=0.02, gamma=gamma)
+    result = mf.heat_flux_with_error(chain)
+    ref = identical_masses_flux_residues(200, float(np.mean(masses)), 0.1, 0.02, "kac", gamma,
+                                         1.0, 0.0, dps=50)
+    assert bool(result.converged)
+    assert abs(float(result.flux) / ref - 1) <= (1e-9 if near else 1e-12)
