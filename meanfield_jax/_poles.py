@@ -842,8 +842,8 @@ def chain_poles(chain) -> ChainPoles:
     # Newton steps on Q from Aberth's zeros (its stopping rule is absolute, on the largest
     # zero's scale: small zeros gain digits here), then one differentiable step: at a
     # converged zero it changes nothing but carries the implicit-function derivative.
-    for _ in range(_NEWTON_REFINEMENTS):
-        safe = safe - jax.vmap(lambda z: newton(c_fixed, z))(safe)
+    safe = jax.lax.fori_loop(  # a loop, not unrolled: one copy of Q in the program
+        0, _NEWTON_REFINEMENTS, lambda _, z: z - jax.vmap(lambda x: newton(c_fixed, x))(z), safe)
     safe = jax.lax.stop_gradient(safe)
     last_step = jax.vmap(lambda z: newton(c, z))(safe)
     safe = safe - last_step
