@@ -103,12 +103,15 @@ def run_box(seed, plan, *, with_temperatures=True):
             j_ref, t_ref = _reference(kind, p, temps is not None)
             j, err, ok = float(flux.flux[i]), float(flux.error_estimate[i]), bool(flux.converged[i])
             rel = abs(j - j_ref) / abs(j_ref)
+            # near-identical masses at N > 8 are compared with the identical-mass closed form
+            # at their mean mass: a reference good to ~1e-12 relative (spread 1e-13), not exact
+            slack = 1e-11 * abs(j_ref) if (kind == "near" and n > 8) else 0.0
             stats["draws"] += 1
             label = (kind, n, {key: v for key, v in p.items() if key != "masses"},
                      p["masses"].tolist())
             if not ok:
                 stats["not_converged"] += 1
-            elif rel > _TOL or abs(j - j_ref) > 2.0 * err + 4 * _EPS * abs(j_ref):
+            elif rel > _TOL or abs(j - j_ref) > 2.0 * err + 4 * _EPS * abs(j_ref) + slack:
                 failures.append(("J", rel, err / abs(j_ref), label))
             else:
                 stats["worst_converged"] = max(stats["worst_converged"], rel)
@@ -154,6 +157,9 @@ def test_parameter_box_large_sample(capsys):
     stats, failures = run_box(7, plan)
     with capsys.disabled():
         print(f"\nparameter box: {stats}; silent failures: {len(failures)}")
+        for what, error, estimate, (kind, n, params, masses) in failures:
+            print(f"  {what} {kind} N={n} error {error:.3g} estimate {estimate:.3g} {params} "
+                  f"masses {masses}")
     assert stats["draws"] >= 2000
     assert not failures, failures[:10]
 
