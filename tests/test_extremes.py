@@ -104,8 +104,10 @@ def run_box(seed, plan, *, with_temperatures=True):
             j, err, ok = float(flux.flux[i]), float(flux.error_estimate[i]), bool(flux.converged[i])
             rel = abs(j - j_ref) / abs(j_ref)
             # near-identical masses at N > 8 are compared with the identical-mass closed form
-            # at their mean mass: a reference good to ~1e-12 relative (spread 1e-13), not exact
-            slack = 1e-11 * abs(j_ref) if (kind == "near" and n > 8) else 0.0
+            # at their mean mass, which leaves out the ~N narrow resonances of the weakly
+            # coupled modes (measured up to 2e-10 relative at N = 2000, γ = 6e-4): only the
+            # 1e-9 criterion applies there, not the error estimate
+            slack = 1e-9 * abs(j_ref) if (kind == "near" and n > 8) else 0.0
             stats["draws"] += 1
             label = (kind, n, {key: v for key, v in p.items() if key != "masses"},
                      p["masses"].tolist())
