@@ -57,11 +57,20 @@ _CHUNK_ELEMENTS = 200_000
 
 
 class _Chain:
-    """Plain container of the quantities the root finder needs (all arrays, traced)."""
+    """Plain container of the quantities the root finder needs (all arrays, traced).
 
-    def __init__(self, chain):
-        n = chain.n
+    ``n`` (default: the static N of ``chain``) is the true number of particles of a chain
+    padded to a size bucket (``_buckets``): masses [m_1, bulk (n − 2), padding, m_N]. The
+    padded bulk entries are inert: weight 0, above the band, like the padding of the
+    distinct-frequency list below; κ̄ = n k/Ñ uses the true n, which may be traced.
+    """
+
+    def __init__(self, chain, n=None):
         k_safe = jnp.where(chain.k > 0, chain.k, 1.0)
+        nb = chain.n - 2  # static length of the bulk arrays
+        padded = n is not None
+        n = chain.n if n is None else n
+        self.n = n
         self.coupled = chain.k > 0
         self.kappa_bar = n * k_safe / chain.n_tilde
         self.inv_b = -chain.n_tilde / k_safe  # 1/b (Eq. 9)
@@ -73,16 +82,26 @@ class _Chain:
         self.m1 = chain.masses[0]
         self.mn = chain.masses[-1]
         bulk = chain.masses[1:-1]
-        nb = n - 2
         self.nb = nb
-        self.bulk_mean_mass = jnp.mean(bulk) if nb > 0 else jnp.array(1.0)
+        self.n_bulk = n - 2  # true number of bulk particles (traced when padded)
+        real = jnp.arange(nb) < self.n_bulk if padded else jnp.ones(nb, bool)
+        self.bulk_real = real
+        if nb > 0:
+            self.bulk_mean_mass = (jnp.sum(jnp.where(real, bulk, 0.0)) / self.n_bulk if padded
+                                   else jnp.mean(bulk))
+        else:
+            self.bulk_mean_mass = jnp.array(1.0)
         # Distinct bulk frequencies ω_u (ascending) with multiplicities: equal masses give
         # one pole of weight > 1 (their difference modes are decoupled and drop out).
         # Padding entries (weight 0) sit above the band; only the first n_unique are real.
         w = jnp.sqrt(self.kappa_bulk / bulk)
         if nb > 0:
-            fill = 2.0 * jnp.max(w) + 1.0
+            fill = 2.0 * jnp.max(jnp.where(real, w, 0.0)) + 1.0
+            if padded:
+                w = jnp.where(real, w, fill)
             uw, counts = jnp.unique(w, size=nb, fill_value=fill, return_counts=True)
+            if padded:  # the padded particles sit at the fill value: weight 0
+                counts = jnp.where(uw == fill, 0, counts)
         else:
             uw, counts = w, jnp.zeros((0,), jnp.int32)
         self.w = uw
@@ -523,7 +542,7 @@ def _model_polynomial(c: _Chain):
     bulk = jnp.array([-m_bar + 0j, 0.0, c.kappa_bulk])
     total = (_poly_mul(jnp.concatenate([jnp.zeros(2), a1 + an]), bulk)
              + _poly_mul(prod, bulk) * c.inv_b
-             + jnp.concatenate([jnp.zeros(2), prod]) * c.nb)
+             + jnp.concatenate([jnp.zeros(2), prod]) * c.n_bulk)
     return total
 
 
@@ -809,10 +828,12 @@ class ChainPoles(NamedTuple):
 _NEWTON_REFINEMENTS = 3
 
 
-def chain_poles(chain) -> ChainPoles:
-    """All poles of G_1N for a MeanFieldChain, differentiable (see flux_by_residues). O(N²)."""
-    c = _Chain(chain)
-    c_fixed = _Chain(jax.lax.stop_gradient(chain))
+def chain_poles(chain, n=None) -> ChainPoles:
+    """All poles of G_1N for a MeanFieldChain, differentiable (see flux_by_residues). O(N²).
+
+    ``n``: the true N of a chain padded to a size bucket (see _Chain); default chain.n."""
+    c = _Chain(chain, n)
+    c_fixed = _Chain(jax.lax.stop_gradient(chain), n)
     gap_roots, gap_terms, gap_ok, gap_valid, gap_iters, origins, taus = _gap_roots(
         c_fixed, c, with_offsets=True)
     coll, coll_rel, coll_iters = _collective_roots(
@@ -850,8 +871,8 @@ def chain_poles(chain) -> ChainPoles:
 CONVERGED_RTOL = 1e-9
 
 
-def _flux_from_poles(chain, poles: ChainPoles):
-    c = _Chain(chain)
+def _flux_from_poles(chain, poles: ChainPoles, n=None):
+    c = _Chain(chain, n)
     gap_terms, coll = poles.gap_terms, poles.collective
     coll_weights = poles.collective_weights
     gap_roots = poles.gap_origin + poles.gap_tau
@@ -864,7 +885,7 @@ def _flux_from_poles(chain, poles: ChainPoles):
     sum_rule_error = jnp.abs(im_sum - trace) / trace
     magnitude = 2.0 * jnp.sum(jnp.abs(gap_terms)) + jnp.sum(jnp.abs(coll_weights))
     value = total.real
-    rounding = 16.0 * _EPS * (c.nb + 4) * magnitude
+    rounding = 16.0 * _EPS * (c.n_bulk + 4) * magnitude
     error = (jnp.abs(total.imag) + rounding + sum_rule_error * jnp.abs(value)
              + jnp.sum(poles.collective_error))
     error = jnp.where(jnp.isfinite(error), error, jnp.inf)
@@ -889,17 +910,18 @@ def _flux_from_poles(chain, poles: ChainPoles):
     }
 
 
-def flux_by_residues(chain):
+def flux_by_residues(chain, n=None):
     """J (ΔT included), error estimate and status for a MeanFieldChain. O(N²) time.
 
     Differentiable (forward and reverse mode) with respect to every parameter: the zeros
     are located on gradient-stopped inputs and then take one Newton step on the live
-    inputs, which carries the implicit-function derivative.
+    inputs, which carries the implicit-function derivative. ``n``: the true N of a chain
+    padded to a size bucket (``_buckets``; the padding is inert); default chain.n.
     """
-    return _flux_from_poles(chain, chain_poles(chain))
+    return _flux_from_poles(chain, chain_poles(chain, n), n)
 
 
-def temperatures_by_residues(chain, poles: ChainPoles | None = None):
+def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
     """Local temperatures T_n = m_n ⟨q̇_n²⟩ (Eq. 31) by residues. O(N²) time.
 
     For a bulk particle ω G_n1 = κ̄ A_N / (α_n Q), so Eq. (31) closes over the same poles
@@ -912,13 +934,16 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None):
     width 1e-10 and below still gets its exact temperature. The end particles follow from
     the exact energy balance J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N.
 
+    ``n``: the true N of a chain padded to a size bucket (``_buckets``); the padded
+    particles' entries (between the bulk and particle N) are zero, with error 0.
+
     Returns (temperatures (N,), error_estimate (N,), converged).
     """
     if poles is None:
-        poles = chain_poles(chain)
-    c = _Chain(chain)
-    n = chain.n
-    flux = _flux_from_poles(chain, poles)
+        poles = chain_poles(chain, n)
+    c = _Chain(chain, n)
+    n = c.n
+    flux = _flux_from_poles(chain, poles, n)
     gamma = chain.gamma
     t_l, t_r = chain.t_left, chain.t_right
 
@@ -943,20 +968,22 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None):
     coll_scale = jnp.abs(weights(coll)) / gamma
 
     def one_particle(args):
-        m_n, w_n = args
+        m_n, w_n, real = args
         alpha = m_n * ((w_n - origins) - taus) * (w_n + origins + taus)
-        contrib = jnp.where(factors == 0, 0.0, factors / jnp.where(factors == 0, 1.0, alpha**2))
+        skip = (factors == 0) | ~real  # padded particles: no term (double where)
+        contrib = jnp.where(skip, 0.0, factors / jnp.where(skip, 1.0, alpha**2))
         value = m_n * jnp.sum(contrib).real
         size = m_n * jnp.sum(jnp.abs(contrib))
         # the collective zeros' error bound, carried by the same factor
-        alpha_c = m_n * (w_n - coll) * (w_n + coll)
-        coll_err = m_n * jnp.sum(coll_error * coll_scale / jnp.abs(alpha_c) ** 2)
+        alpha_c = jnp.where(real, m_n * (w_n - coll) * (w_n + coll), 1.0)
+        coll_err = jnp.where(real, m_n * jnp.sum(coll_error * coll_scale / jnp.abs(alpha_c) ** 2),
+                             0.0)
         return value, size, coll_err
 
-    if n > 2:
-        batch = int(max(1, min(n - 2, _CHUNK_ELEMENTS // max(taus.shape[0], 1))))
-        bulk_t, bulk_size, bulk_coll_err = jax.lax.map(one_particle, (bulk_m, bulk_w),
-                                                       batch_size=batch)
+    if c.nb > 0:
+        batch = int(max(1, min(c.nb, _CHUNK_ELEMENTS // max(taus.shape[0], 1))))
+        bulk_t, bulk_size, bulk_coll_err = jax.lax.map(
+            one_particle, (bulk_m, bulk_w, c.bulk_real), batch_size=batch)
     else:
         bulk_t = bulk_size = bulk_coll_err = jnp.zeros((0,))
     j = flux["flux"]
@@ -967,7 +994,7 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None):
     end_err = flux["error_estimate"] * jnp.array([chain.masses[0], chain.masses[-1]]) / gamma
     err = jnp.concatenate([end_err[:1], rounding, end_err[1:]])
     # k = 0: nothing couples, every bulk particle stays at rest (particular solution)
-    temps = jnp.where(c.coupled, temps, jnp.zeros(n).at[0].set(t_l).at[-1].set(t_r))
+    temps = jnp.where(c.coupled, temps, jnp.zeros(chain.n).at[0].set(t_l).at[-1].set(t_r))
     # converged: the flux is, and every T_n is within CONVERGED_RTOL of the bath scale
     scale = jnp.maximum(t_l, t_r)
     converged = flux["converged"] & (~c.coupled | jnp.all(err <= CONVERGED_RTOL * scale))
