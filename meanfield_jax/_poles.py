@@ -110,6 +110,15 @@ class _Chain:
         self.distinct = counts > 0
         self.n_unique = jnp.sum(self.distinct)
 
+    def fixed(self) -> "_Chain":
+        """The same chain with every array gradient-stopped (= _Chain(stop_gradient(chain)),
+        without a second sort of the bulk frequencies to compile)."""
+        out = object.__new__(_Chain)
+        for name, value in vars(self).items():
+            is_array = isinstance(value, (jax.Array, jax.core.Tracer))
+            setattr(out, name, jax.lax.stop_gradient(value) if is_array else value)
+        return out
+
     # -- end particles -------------------------------------------------------------------
     def ends(self, omega):
         """(A_1, A_N, A_1', A_N', a_1, a_N) at complex ω."""
@@ -263,10 +272,16 @@ def _far_field(c: _Chain) -> _FarField:
 
 
 def _clenshaw(coef, t):
-    """Σ_k coef[..., k] T_k(t) for complex t (Clenshaw recurrence)."""
-    b1 = b2 = jnp.zeros_like(t * coef[..., 0])
-    for k in range(coef.shape[-1] - 1, 0, -1):
-        b1, b2 = coef[..., k] + 2.0 * t * b1 - b2, b1
+    """Σ_k coef[..., k] T_k(t) for complex t (Clenshaw recurrence; a loop, not unrolled:
+    a smaller program to compile)."""
+    p = coef.shape[-1]
+    zero = jnp.zeros_like(t * coef[..., 0])
+
+    def step(j, state):
+        b1, b2 = state
+        return jnp.take(coef, p - 1 - j, axis=-1) + 2.0 * t * b1 - b2, b1
+
+    b1, b2 = jax.lax.fori_loop(0, p - 1, step, (zero, zero))
     return coef[..., 0] + t * b1 - b2
 
 
@@ -282,14 +297,14 @@ def _fast_evaluator(c: _Chain, far: _FarField, i):
     weight = jax.lax.dynamic_slice(far.weight, (start + blk,), (size,))
     left_mask = start + jnp.arange(size) <= i
     lo, hi = far.lo[block], far.hi[block]
-    coef, dcoef = far.coef[block], far.dcoef[block]
+    coef_both = jnp.concatenate([far.coef[block], far.dcoef[block]])  # (4, _CHEB)
 
     def evaluate(origin, tau):
         total, dtotal, dleft = _bulk_sums(w, mb, weight, origin, tau, left_mask)
         omega = origin + tau
         t = ((omega - lo) - (hi - omega)) / (hi - lo)
-        f_far = _clenshaw(coef, t)
-        df_far = _clenshaw(dcoef, t) * (2.0 / (hi - lo))
+        both = _clenshaw(coef_both, t)  # far-left, far-right sums and their derivatives
+        f_far, df_far = both[:2], both[2:] * (2.0 / (hi - lo))
         rest, drest = _end_terms(c, omega)
         f = total + f_far[0] + f_far[1] + rest
         return f, dleft + df_far[0] + 0.5 * drest, dtotal - dleft + df_far[1] + 0.5 * drest
@@ -496,20 +511,34 @@ def _gap_roots(c_fixed: _Chain, c: _Chain | None = None, *, with_offsets=False, 
 
         def polish_or_iterate(args):
             # One O(N) pass when every guess of the chunk passes the Newton-step check;
-            # otherwise the exact iteration from the guesses, then the pass (lax.cond).
+            # otherwise the exact iteration from the guesses, then the pass again. Written
+            # as two rounds of one loop body so that the pass and the iteration are each
+            # compiled once (a smaller program than a lax.cond with a pass in each branch).
             idx, left, tau0 = args
             valid = idx < n_active
-            polished = jax.vmap(lambda *a: _polish_gap(c, *a))(idx, left, tau0)
+            polish = jax.vmap(lambda *a: _polish_gap(c, *a))
 
-            def iterate(_):
+            def iterate(state):
+                left, tau, _, _ = state
                 ol, tau, ok, _, it = jax.vmap(
-                    lambda i, l, t: _solve_gap(c_fixed, i, start=(l, t)))(idx, left, tau0)
-                out = jax.vmap(lambda *a: _polish_gap(c, *a))(idx, ol, tau)
-                return out[:4] + (out[4] & ok, it.astype(jnp.int32))
+                    lambda i, l, t: _solve_gap(c_fixed, i, start=(l, t)))(idx, left, tau)
+                return ol, tau, ok, it.astype(jnp.int32)
 
-            accepted = polished + (jnp.zeros(idx.shape, jnp.int32),)
-            return jax.lax.cond(jnp.all(polished[4]), lambda _: accepted, iterate, None) + (
-                valid,)
+            def one_round(r, state):
+                start, out = state
+                start = jax.lax.cond(r == 1, iterate, lambda s: s, start)
+                new = polish(idx, start[0], start[1])
+                return start, new[:4] + (new[4] & start[2],)
+
+            def maybe_round(r, state):
+                needed = (r == 0) | ~jnp.all(state[1][4])
+                return jax.lax.cond(needed, lambda s: one_round(r, s), lambda s: s, state)
+
+            start = (left, tau0, jnp.ones(idx.shape, bool), jnp.zeros(idx.shape, jnp.int32))
+            out0 = jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype),
+                                          jax.eval_shape(polish, idx, left, tau0))
+            (_, _, _, iters), out = jax.lax.fori_loop(0, 2, maybe_round, (start, out0))
+            return out + (iters, valid)
 
         roots, terms, origins, taus, ok, iters, valid = _chunked_map(
             polish_or_iterate, (gaps, guess_left, guess), n_active, batch, on_chunk=True)
@@ -621,8 +650,9 @@ def _q_and_derivative(c: _Chain, z):
     return q, dq, d, s
 
 
-def _collective_term(c: _Chain, z):
-    """Residue contribution t_p at a zero z of Q (equal to _root_term, in the Q form)."""
+def _collective_term(c: _Chain, z, with_dq=False):
+    """Residue contribution t_p at a zero z of Q (equal to _root_term, in the Q form);
+    ``with_dq``: (t_p, Q'(z))."""
     q, dq, d, s = _q_and_derivative(c, z)
     big_a1, big_an, _, _, a1, an = c.ends(z)
     x = a1**2 + an**2 + 2.0 * c.gamma**2 * z**2
@@ -634,7 +664,8 @@ def _collective_term(c: _Chain, z):
                        / (dq * jnp.where(use_simplified, x, 1.0)))
     direct_den = h * (a1 + an) + 2.0
     term_direct = c.gamma * c.kappa_bar / (dq * jnp.where(use_simplified, 1.0, direct_den))
-    return jnp.where(use_simplified, term_simplified, term_direct)
+    term = jnp.where(use_simplified, term_simplified, term_direct)
+    return (term, dq) if with_dq else term
 
 
 def _collective_roots(c: _Chain, gap_roots, gap_valid):
@@ -759,10 +790,11 @@ def _collective_rule(c: _Chain, c_fixed: _Chain, coll, mask, other_poles, last_s
 
     # single zeros: residue term and the first-order effect of the position error
     def single(z, step):
-        term = _collective_term(c, z)
+        # one evaluation of the term gives it, its z-derivative and Q' (smaller program)
+        (term, dq), (dterm, _) = jax.jvp(lambda x: _collective_term(c, x, with_dq=True),
+                                         (z,), (jnp.ones_like(z),))
         zf = jax.lax.stop_gradient(z)
-        _, dterm = jax.jvp(lambda x: _collective_term(c_fixed, x), (zf,), (jnp.ones_like(zf),))
-        _, dq, _, _ = _q_and_derivative(c_fixed, zf)
+        dterm, dq = jax.lax.stop_gradient((dterm, dq))
         delta = jnp.maximum(_q_noise(c_fixed, zf) / jnp.abs(dq), step)
         return term, jnp.abs(dterm) * delta + _NOISE * jnp.abs(jax.lax.stop_gradient(term))
 
@@ -832,8 +864,11 @@ def chain_poles(chain, n=None) -> ChainPoles:
     """All poles of G_1N for a MeanFieldChain, differentiable (see flux_by_residues). O(N²).
 
     ``n``: the true N of a chain padded to a size bucket (see _Chain); default chain.n."""
-    c = _Chain(chain, n)
-    c_fixed = _Chain(jax.lax.stop_gradient(chain), n)
+    return _poles_of(_Chain(chain, n))
+
+
+def _poles_of(c: _Chain) -> ChainPoles:
+    c_fixed = c.fixed()
     gap_roots, gap_terms, gap_ok, gap_valid, gap_iters, origins, taus = _gap_roots(
         c_fixed, c, with_offsets=True)
     coll, coll_rel, coll_iters = _collective_roots(
@@ -853,8 +888,8 @@ def chain_poles(chain, n=None) -> ChainPoles:
     # Newton steps on Q from Aberth's zeros (its stopping rule is absolute, on the largest
     # zero's scale: small zeros gain digits here), then one differentiable step: at a
     # converged zero it changes nothing but carries the implicit-function derivative.
-    for _ in range(_NEWTON_REFINEMENTS):
-        safe = safe - jax.vmap(lambda z: newton(c_fixed, z))(safe)
+    safe = jax.lax.fori_loop(0, _NEWTON_REFINEMENTS,
+                             lambda _, z: z - jax.vmap(lambda x: newton(c_fixed, x))(z), safe)
     safe = jax.lax.stop_gradient(safe)
     last_step = jax.vmap(lambda z: newton(c, z))(safe)
     safe = safe - last_step
@@ -871,8 +906,8 @@ def chain_poles(chain, n=None) -> ChainPoles:
 CONVERGED_RTOL = 1e-9
 
 
-def _flux_from_poles(chain, poles: ChainPoles, n=None):
-    c = _Chain(chain, n)
+def _flux_from_poles(chain, poles: ChainPoles, n=None, c: _Chain | None = None):
+    c = _Chain(chain, n) if c is None else c
     gap_terms, coll = poles.gap_terms, poles.collective
     coll_weights = poles.collective_weights
     gap_roots = poles.gap_origin + poles.gap_tau
@@ -918,7 +953,8 @@ def flux_by_residues(chain, n=None):
     inputs, which carries the implicit-function derivative. ``n``: the true N of a chain
     padded to a size bucket (``_buckets``; the padding is inert); default chain.n.
     """
-    return _flux_from_poles(chain, chain_poles(chain, n), n)
+    c = _Chain(chain, n)
+    return _flux_from_poles(chain, _poles_of(c), c=c)
 
 
 def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
@@ -939,11 +975,11 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
 
     Returns (temperatures (N,), error_estimate (N,), converged).
     """
-    if poles is None:
-        poles = chain_poles(chain, n)
     c = _Chain(chain, n)
+    if poles is None:
+        poles = _poles_of(c)
     n = c.n
-    flux = _flux_from_poles(chain, poles, n)
+    flux = _flux_from_poles(chain, poles, c=c)
     gamma = chain.gamma
     t_l, t_r = chain.t_left, chain.t_right
 
