@@ -1,11 +1,13 @@
 """Size buckets: one compiled program per bucket of chain sizes N, not one per N.
 
 XLA compiles a program for every input shape, and the exact residue solver costs seconds
-to compile (~7–25 s at N = 10³ on 2 cores) against 0.05 s to run. The public chain paths
-(:func:`transmittance`, :func:`heat_flux` (``_with_error``), :func:`local_temperatures`
-(``_with_error``), :func:`ensemble_flux`) therefore pad a chain of N particles to the
-next size B of a geometric ladder with *inert* particles, run the program compiled for
-B with the true N passed as a traced value, and trim the result back to N.
+to compile (~10–25 s at any N on 2 cores) against 0.03–0.08 s to run at N = 10³. The
+public chain paths (:func:`transmittance`, :func:`heat_flux` (``_with_error``),
+:func:`local_temperatures` (``_with_error``), also under ``jax.vmap``) therefore pad a
+chain of N particles to the next size B of a ladder with *inert* particles, run the
+program compiled for B with the true N passed as a traced value, and trim the result back
+to N. (Ensembles and sweeps are not padded: they compile once per N inside their own
+``jit`` and amortize it over R realizations, where padding would cost up to 16× the work.)
 
 Padding. The masses become [m_1, m_2 … m_{N−1}, padding (B − N), m_N]: the bath particles
 stay the first and the last real particle. The solvers receive the true N and treat the
