@@ -750,10 +750,11 @@ def _q_noise(c: _Chain, z):
 def _transmittance_continued(c: _Chain, z):
     """T(z) = 4γ²z² G_1N(z) G_1N(−z) = −4γ²κ̄²/(Q(z)Q(−z)) at complex z, with its relative
     noise bound. O(N)."""
-    q_plus = _q_and_derivative(c, z)[0]
-    q_minus = _q_and_derivative(c, -z)[0]
-    value = -4.0 * c.gamma**2 * c.kappa_bar**2 / (q_plus * q_minus)
-    rel = _q_noise(c, z) / jnp.abs(q_plus) + _q_noise(c, -z) / jnp.abs(q_minus)
+    pm = jnp.stack([z, -z])  # one vmapped evaluation: a smaller program than two
+    q = jax.vmap(lambda x: _q_and_derivative(c, x)[0])(pm)
+    noise = jax.vmap(lambda x: _q_noise(c, x))(pm)
+    value = -4.0 * c.gamma**2 * c.kappa_bar**2 / (q[0] * q[1])
+    rel = noise[0] / jnp.abs(q[0]) + noise[1] / jnp.abs(q[1])
     return value, rel
 
 
