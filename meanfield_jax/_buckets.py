@@ -48,6 +48,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _config  # noqa: F401
 from ._model import MeanFieldChain
@@ -143,8 +144,12 @@ def pad_chain(chain: MeanFieldChain, size: int | None = None):
     if size < n:
         raise ValueError(f"pad_chain: size {size} < N = {n}")
     masses = chain.masses
-    fill = jnp.full((size - n,), jax.lax.stop_gradient(masses[0]))
-    padded = jnp.concatenate([masses[:-1], fill, masses[-1:]])
+    if isinstance(masses, jax.core.Tracer):
+        fill = jnp.full((size - n,), jax.lax.stop_gradient(masses[0]))
+        padded = jnp.concatenate([masses[:-1], fill, masses[-1:]])
+    else:  # concrete: in NumPy, so that a new N compiles no small slicing programs
+        host = np.asarray(masses)
+        padded = jnp.asarray(np.concatenate([host[:-1], np.full(size - n, host[0]), host[-1:]]))
     leaves = [padded if f == "masses" else getattr(chain, f) for f in chain._fields]
     return MeanFieldChain.tree_unflatten(None, leaves), jnp.asarray(n)
 
@@ -153,4 +158,7 @@ def trim_particles(x, n: int):
     """Per-particle values of a padded chain back to its N particles (last axis). O(N)."""
     if x.shape[-1] == n:
         return x
+    if not isinstance(x, jax.core.Tracer):  # concrete: NumPy, nothing to compile per N
+        host = np.asarray(x)
+        return jnp.asarray(np.concatenate([host[..., : n - 1], host[..., -1:]], axis=-1))
     return jnp.concatenate([x[..., : n - 1], x[..., -1:]], axis=-1)

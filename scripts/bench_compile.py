@@ -149,7 +149,7 @@ def main():
                      env={"MEANFIELD_JAX_BUCKETS": "0"})
             if best[label] is None or r["compile"] < best[label]["compile"]:
                 best[label] = r
-    for label, _ in roots:
+    for label, _ in roots if args.repeat > 0 else ():
         r = best[label]
         print(f"one residue-flux program at N = {args.program_at} ({label}): trace+lower "
               f"{r['lower']:.2f} s, XLA compile {r['compile']:.2f} s "
