@@ -1,7 +1,7 @@
 """Size buckets: one compiled program per bucket of chain sizes N, not one per N.
 
 XLA compiles a program for every input shape, and the exact residue solver costs seconds
-to compile (~10–25 s at any N on 2 cores) against 0.03–0.08 s to run at N = 10³. The
+to compile (~5–25 s at any N on 2 cores) against 0.03–0.08 s to run at N = 10³. The
 public chain paths (:func:`transmittance`, :func:`heat_flux` (``_with_error``),
 :func:`local_temperatures` (``_with_error``), also under ``jax.vmap``) therefore pad a
 chain of N particles to the next size B of a ladder with *inert* particles, run the
@@ -19,7 +19,7 @@ Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-1
 relative for J, 1e-13 absolute for T_n, gradients likewise).
 
 Ladder (chosen from measurements on a 2-core CPU: one compilation of the residue flux
-takes 15–25 s at any N, a warm call 2 ms at N = 64, 12 ms at 258, 80 ms at 1024, 0.6 s at
+takes 5–25 s at any N, a warm call 2 ms at N = 64, 12 ms at 258, 80 ms at 1024, 0.6 s at
 4096, seconds above): padding up to 16× costs nothing noticeable while warm calls are
 short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
 
