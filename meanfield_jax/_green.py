@@ -54,20 +54,34 @@ def _eps_over_omega(chain: MeanFieldChain, omega):
     return pinned + 1j * damping - chain.masses * omega
 
 
-def chain_q(chain: MeanFieldChain, omega):
+def chain_kappa_bar(chain: MeanFieldChain, n=None):
+    """κ̄ = n k/Ñ with n the true N (``n`` of a chain padded to a size bucket, see
+    ``_buckets``; default the static ``chain.n``)."""
+    return chain.kappa_bar if n is None else n * chain.k / chain.n_tilde
+
+
+def chain_q(chain: MeanFieldChain, omega, n=None):
     """Q(ω) = A_1 A_N Σ_n ε_n/A_n, so that ω G_1N = κ̄/Q (module docstring). O(N).
 
     For real ω the bulk part Σ_{n=2}^{N−1} (k0/ω − m_n ω)/(κ̄ + k0 − m_n ω²) is real (no
-    damping in the bulk): it is summed in real arithmetic, the hot loop of T(ω).
+    damping in the bulk): it is summed in real arithmetic, the hot loop of T(ω). ``n``: the
+    true N of a chain padded to a size bucket (masses [m_1, bulk, padding, m_N]); the
+    padded bulk entries add nothing.
     """
     masses = chain.masses
+    kappa_bar = chain_kappa_bar(chain, n)
     omega_is_zero = omega == 0
     safe_omega = jnp.where(omega_is_zero, 1.0, omega)
     pin = jnp.where(omega_is_zero & (chain.k0 != 0), jnp.inf, chain.k0 / safe_omega)
     bulk_m = masses[1:-1]
-    bulk = jnp.sum((pin - bulk_m * omega) / (chain.kappa_bar + chain.k0 - bulk_m * omega**2))
+    if n is None:
+        bulk = jnp.sum((pin - bulk_m * omega) / (kappa_bar + chain.k0 - bulk_m * omega**2))
+    else:  # double where: a padded particle's denominator may vanish
+        real = jnp.arange(bulk_m.shape[0]) < n - 2
+        den = jnp.where(real, kappa_bar + chain.k0 - bulk_m * omega**2, 1.0)
+        bulk = jnp.sum(jnp.where(real, (pin - bulk_m * omega) / den, 0.0))
     ends = jnp.stack([masses[0], masses[-1]])
-    kappa_end = chain.kappa_bar + chain.k0 + chain.k_prime
+    kappa_end = kappa_bar + chain.k0 + chain.k_prime
     a_end = kappa_end - ends * omega**2 + 1j * chain.gamma * omega
     sigma = chain.k0 + chain.k_prime
     pin_end = jnp.where(omega_is_zero & (sigma != 0), jnp.inf, sigma / safe_omega)
@@ -75,10 +89,12 @@ def chain_q(chain: MeanFieldChain, omega):
     return eps_end[0] * a_end[1] + eps_end[1] * a_end[0] + a_end[0] * a_end[1] * bulk
 
 
-def chain_transmittance(chain: MeanFieldChain, omega):
-    """T(ω) = 4 γ² ω² |G_1N|² (Eq. 17) = 4 γ² κ̄² / |Q|². O(N) per frequency."""
-    q = chain_q(chain, omega)
-    t = 4.0 * chain.gamma**2 * chain.kappa_bar**2 / (q.real**2 + q.imag**2)
+def chain_transmittance(chain: MeanFieldChain, omega, n=None):
+    """T(ω) = 4 γ² ω² |G_1N|² (Eq. 17) = 4 γ² κ̄² / |Q|². O(N) per frequency.
+
+    ``n``: the true N of a chain padded to a size bucket (see :func:`chain_q`)."""
+    q = chain_q(chain, omega, n)
+    t = 4.0 * chain.gamma**2 * chain_kappa_bar(chain, n)**2 / (q.real**2 + q.imag**2)
     # Exactly at a bulk resonance 1/A_n = inf: T = 0 (its limit).
     return jnp.where(jnp.isfinite(q), t, 0.0)
 

@@ -57,11 +57,20 @@ _CHUNK_ELEMENTS = 200_000
 
 
 class _Chain:
-    """Plain container of the quantities the root finder needs (all arrays, traced)."""
+    """Plain container of the quantities the root finder needs (all arrays, traced).
 
-    def __init__(self, chain):
-        n = chain.n
+    ``n`` (default: the static N of ``chain``) is the true number of particles of a chain
+    padded to a size bucket (``_buckets``): masses [m_1, bulk (n − 2), padding, m_N]. The
+    padded bulk entries are inert: weight 0, above the band, like the padding of the
+    distinct-frequency list below; κ̄ = n k/Ñ uses the true n, which may be traced.
+    """
+
+    def __init__(self, chain, n=None):
         k_safe = jnp.where(chain.k > 0, chain.k, 1.0)
+        nb = chain.n - 2  # static length of the bulk arrays
+        padded = n is not None
+        n = chain.n if n is None else n
+        self.n = n
         self.coupled = chain.k > 0
         self.kappa_bar = n * k_safe / chain.n_tilde
         self.inv_b = -chain.n_tilde / k_safe  # 1/b (Eq. 9)
@@ -73,16 +82,26 @@ class _Chain:
         self.m1 = chain.masses[0]
         self.mn = chain.masses[-1]
         bulk = chain.masses[1:-1]
-        nb = n - 2
         self.nb = nb
-        self.bulk_mean_mass = jnp.mean(bulk) if nb > 0 else jnp.array(1.0)
+        self.n_bulk = n - 2  # true number of bulk particles (traced when padded)
+        real = jnp.arange(nb) < self.n_bulk if padded else jnp.ones(nb, bool)
+        self.bulk_real = real
+        if nb > 0:
+            self.bulk_mean_mass = (jnp.sum(jnp.where(real, bulk, 0.0)) / self.n_bulk if padded
+                                   else jnp.mean(bulk))
+        else:
+            self.bulk_mean_mass = jnp.array(1.0)
         # Distinct bulk frequencies ω_u (ascending) with multiplicities: equal masses give
         # one pole of weight > 1 (their difference modes are decoupled and drop out).
         # Padding entries (weight 0) sit above the band; only the first n_unique are real.
         w = jnp.sqrt(self.kappa_bulk / bulk)
         if nb > 0:
-            fill = 2.0 * jnp.max(w) + 1.0
+            fill = 2.0 * jnp.max(jnp.where(real, w, 0.0)) + 1.0
+            if padded:
+                w = jnp.where(real, w, fill)
             uw, counts = jnp.unique(w, size=nb, fill_value=fill, return_counts=True)
+            if padded:  # the padded particles sit at the fill value: weight 0
+                counts = jnp.where(uw == fill, 0, counts)
         else:
             uw, counts = w, jnp.zeros((0,), jnp.int32)
         self.w = uw
@@ -94,12 +113,22 @@ class _Chain:
         # merged into one pole: right for J (their difference mode carries ~nothing), but
         # the true steady state thermalises that mode (relaxation time ~1e30), so T_n is
         # then not the exact answer: flagged, not silently replaced.
-        if nb > 1:
-            sorted_bulk = jnp.sort(bulk)
-            n_masses = 1 + jnp.sum(sorted_bulk[1:] != sorted_bulk[:-1])
+        if nb > 1:  # (padding takes the first bulk mass's value: no new distinct mass)
+            sorted_bulk = jnp.sort(jnp.where(real, bulk, bulk[0]))
+            n_masses = jnp.where(self.n_bulk > 0,
+                                 1 + jnp.sum(sorted_bulk[1:] != sorted_bulk[:-1]), 0)
             self.merged_unequal = self.n_unique < n_masses
         else:
             self.merged_unequal = jnp.array(False)
+
+    def fixed(self) -> "_Chain":
+        """The same chain with every array gradient-stopped (= _Chain(stop_gradient(chain)),
+        without a second sort of the bulk frequencies to compile)."""
+        out = object.__new__(_Chain)
+        for name, value in vars(self).items():
+            is_array = isinstance(value, (jax.Array, jax.core.Tracer))
+            setattr(out, name, jax.lax.stop_gradient(value) if is_array else value)
+        return out
 
     # -- end particles -------------------------------------------------------------------
     def ends(self, omega):
@@ -254,10 +283,16 @@ def _far_field(c: _Chain) -> _FarField:
 
 
 def _clenshaw(coef, t):
-    """Σ_k coef[..., k] T_k(t) for complex t (Clenshaw recurrence)."""
-    b1 = b2 = jnp.zeros_like(t * coef[..., 0])
-    for k in range(coef.shape[-1] - 1, 0, -1):
-        b1, b2 = coef[..., k] + 2.0 * t * b1 - b2, b1
+    """Σ_k coef[..., k] T_k(t) for complex t (Clenshaw recurrence; a loop, not unrolled:
+    a smaller program to compile)."""
+    p = coef.shape[-1]
+    zero = jnp.zeros_like(t * coef[..., 0])
+
+    def step(j, state):
+        b1, b2 = state
+        return jnp.take(coef, p - 1 - j, axis=-1) + 2.0 * t * b1 - b2, b1
+
+    b1, b2 = jax.lax.fori_loop(0, p - 1, step, (zero, zero))
     return coef[..., 0] + t * b1 - b2
 
 
@@ -273,14 +308,14 @@ def _fast_evaluator(c: _Chain, far: _FarField, i):
     weight = jax.lax.dynamic_slice(far.weight, (start + blk,), (size,))
     left_mask = start + jnp.arange(size) <= i
     lo, hi = far.lo[block], far.hi[block]
-    coef, dcoef = far.coef[block], far.dcoef[block]
+    coef_both = jnp.concatenate([far.coef[block], far.dcoef[block]])  # (4, _CHEB)
 
     def evaluate(origin, tau):
         total, dtotal, dleft = _bulk_sums(w, mb, weight, origin, tau, left_mask)
         omega = origin + tau
         t = ((omega - lo) - (hi - omega)) / (hi - lo)
-        f_far = _clenshaw(coef, t)
-        df_far = _clenshaw(dcoef, t) * (2.0 / (hi - lo))
+        both = _clenshaw(coef_both, t)  # far-left, far-right sums and their derivatives
+        f_far, df_far = both[:2], both[2:] * (2.0 / (hi - lo))
         rest, drest = _end_terms(c, omega)
         f = total + f_far[0] + f_far[1] + rest
         return f, dleft + df_far[0] + 0.5 * drest, dtotal - dleft + df_far[1] + 0.5 * drest
@@ -487,20 +522,34 @@ def _gap_roots(c_fixed: _Chain, c: _Chain | None = None, *, with_offsets=False, 
 
         def polish_or_iterate(args):
             # One O(N) pass when every guess of the chunk passes the Newton-step check;
-            # otherwise the exact iteration from the guesses, then the pass (lax.cond).
+            # otherwise the exact iteration from the guesses, then the pass again. Written
+            # as two rounds of one loop body so that the pass and the iteration are each
+            # compiled once (a smaller program than a lax.cond with a pass in each branch).
             idx, left, tau0 = args
             valid = idx < n_active
-            polished = jax.vmap(lambda *a: _polish_gap(c, *a))(idx, left, tau0)
+            polish = jax.vmap(lambda *a: _polish_gap(c, *a))
 
-            def iterate(_):
+            def iterate(state):
+                left, tau, _, _ = state
                 ol, tau, ok, _, it = jax.vmap(
-                    lambda i, l, t: _solve_gap(c_fixed, i, start=(l, t)))(idx, left, tau0)
-                out = jax.vmap(lambda *a: _polish_gap(c, *a))(idx, ol, tau)
-                return out[:4] + (out[4] & ok, it.astype(jnp.int32))
+                    lambda i, l, t: _solve_gap(c_fixed, i, start=(l, t)))(idx, left, tau)
+                return ol, tau, ok, it.astype(jnp.int32)
 
-            accepted = polished + (jnp.zeros(idx.shape, jnp.int32),)
-            return jax.lax.cond(jnp.all(polished[4]), lambda _: accepted, iterate, None) + (
-                valid,)
+            def one_round(r, state):
+                start, out = state
+                start = jax.lax.cond(r == 1, iterate, lambda s: s, start)
+                new = polish(idx, start[0], start[1])
+                return start, new[:4] + (new[4] & start[2],)
+
+            def maybe_round(r, state):
+                needed = (r == 0) | ~jnp.all(state[1][4])
+                return jax.lax.cond(needed, lambda s: one_round(r, s), lambda s: s, state)
+
+            start = (left, tau0, jnp.ones(idx.shape, bool), jnp.zeros(idx.shape, jnp.int32))
+            out0 = jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype),
+                                          jax.eval_shape(polish, idx, left, tau0))
+            (_, _, _, iters), out = jax.lax.fori_loop(0, 2, maybe_round, (start, out0))
+            return out + (iters, valid)
 
         roots, terms, origins, taus, ok, iters, valid = _chunked_map(
             polish_or_iterate, (gaps, guess_left, guess), n_active, batch, on_chunk=True)
@@ -533,7 +582,7 @@ def _model_polynomial(c: _Chain):
     bulk = jnp.array([-m_bar + 0j, 0.0, c.kappa_bulk])
     total = (_poly_mul(jnp.concatenate([jnp.zeros(2), a1 + an]), bulk)
              + _poly_mul(prod, bulk) * c.inv_b
-             + jnp.concatenate([jnp.zeros(2), prod]) * c.nb)
+             + jnp.concatenate([jnp.zeros(2), prod]) * c.n_bulk)
     return total
 
 
@@ -612,8 +661,9 @@ def _q_and_derivative(c: _Chain, z):
     return q, dq, d, s
 
 
-def _collective_term(c: _Chain, z):
-    """Residue contribution t_p at a zero z of Q (equal to _root_term, in the Q form)."""
+def _collective_term(c: _Chain, z, with_dq=False):
+    """Residue contribution t_p at a zero z of Q (equal to _root_term, in the Q form);
+    ``with_dq``: (t_p, Q'(z))."""
     q, dq, d, s = _q_and_derivative(c, z)
     big_a1, big_an, _, _, a1, an = c.ends(z)
     x = a1**2 + an**2 + 2.0 * c.gamma**2 * z**2
@@ -625,7 +675,8 @@ def _collective_term(c: _Chain, z):
                        / (dq * jnp.where(use_simplified, x, 1.0)))
     direct_den = h * (a1 + an) + 2.0
     term_direct = c.gamma * c.kappa_bar / (dq * jnp.where(use_simplified, 1.0, direct_den))
-    return jnp.where(use_simplified, term_simplified, term_direct)
+    term = jnp.where(use_simplified, term_simplified, term_direct)
+    return (term, dq) if with_dq else term
 
 
 def _collective_roots(c: _Chain, gap_roots, gap_valid):
@@ -710,10 +761,11 @@ def _q_noise(c: _Chain, z):
 def _transmittance_continued(c: _Chain, z):
     """T(z) = 4γ²z² G_1N(z) G_1N(−z) = −4γ²κ̄²/(Q(z)Q(−z)) at complex z, with its relative
     noise bound. O(N)."""
-    q_plus = _q_and_derivative(c, z)[0]
-    q_minus = _q_and_derivative(c, -z)[0]
-    value = -4.0 * c.gamma**2 * c.kappa_bar**2 / (q_plus * q_minus)
-    rel = _q_noise(c, z) / jnp.abs(q_plus) + _q_noise(c, -z) / jnp.abs(q_minus)
+    pm = jnp.stack([z, -z])  # one vmapped evaluation: a smaller program than two
+    q = jax.vmap(lambda x: _q_and_derivative(c, x)[0])(pm)
+    noise = jax.vmap(lambda x: _q_noise(c, x))(pm)
+    value = -4.0 * c.gamma**2 * c.kappa_bar**2 / (q[0] * q[1])
+    rel = noise[0] / jnp.abs(q[0]) + noise[1] / jnp.abs(q[1])
     return value, rel
 
 
@@ -750,10 +802,11 @@ def _collective_rule(c: _Chain, c_fixed: _Chain, coll, mask, other_poles, last_s
 
     # single zeros: residue term and the first-order effect of the position error
     def single(z, step):
-        term = _collective_term(c, z)
+        # one evaluation of the term gives it, its z-derivative and Q' (smaller program)
+        (term, dq), (dterm, _) = jax.jvp(lambda x: _collective_term(c, x, with_dq=True),
+                                         (z,), (jnp.ones_like(z),))
         zf = jax.lax.stop_gradient(z)
-        _, dterm = jax.jvp(lambda x: _collective_term(c_fixed, x), (zf,), (jnp.ones_like(zf),))
-        _, dq, _, _ = _q_and_derivative(c_fixed, zf)
+        dterm, dq = jax.lax.stop_gradient((dterm, dq))
         delta = jnp.maximum(_q_noise(c_fixed, zf) / jnp.abs(dq), step)
         return term, jnp.abs(dterm) * delta + _NOISE * jnp.abs(jax.lax.stop_gradient(term))
 
@@ -819,10 +872,15 @@ class ChainPoles(NamedTuple):
 _NEWTON_REFINEMENTS = 3
 
 
-def chain_poles(chain) -> ChainPoles:
-    """All poles of G_1N for a MeanFieldChain, differentiable (see flux_by_residues). O(N²)."""
-    c = _Chain(chain)
-    c_fixed = _Chain(jax.lax.stop_gradient(chain))
+def chain_poles(chain, n=None) -> ChainPoles:
+    """All poles of G_1N for a MeanFieldChain, differentiable (see flux_by_residues). O(N²).
+
+    ``n``: the true N of a chain padded to a size bucket (see _Chain); default chain.n."""
+    return _poles_of(_Chain(chain, n))
+
+
+def _poles_of(c: _Chain) -> ChainPoles:
+    c_fixed = c.fixed()
     gap_roots, gap_terms, gap_ok, gap_valid, gap_iters, origins, taus = _gap_roots(
         c_fixed, c, with_offsets=True)
     coll, coll_rel, coll_iters = _collective_roots(
@@ -860,8 +918,8 @@ def chain_poles(chain) -> ChainPoles:
 CONVERGED_RTOL = 1e-9
 
 
-def _flux_from_poles(chain, poles: ChainPoles):
-    c = _Chain(chain)
+def _flux_from_poles(chain, poles: ChainPoles, n=None, c: _Chain | None = None):
+    c = _Chain(chain, n) if c is None else c
     gap_terms, coll = poles.gap_terms, poles.collective
     coll_weights = poles.collective_weights
     gap_roots = poles.gap_origin + poles.gap_tau
@@ -874,7 +932,7 @@ def _flux_from_poles(chain, poles: ChainPoles):
     sum_rule_error = jnp.abs(im_sum - trace) / trace
     magnitude = 2.0 * jnp.sum(jnp.abs(gap_terms)) + jnp.sum(jnp.abs(coll_weights))
     value = total.real
-    rounding = 16.0 * _EPS * (c.nb + 4) * magnitude
+    rounding = 16.0 * _EPS * (c.n_bulk + 4) * magnitude
     error = (jnp.abs(total.imag) + rounding + sum_rule_error * jnp.abs(value)
              + jnp.sum(poles.collective_error))
     error = jnp.where(jnp.isfinite(error), error, jnp.inf)
@@ -899,17 +957,19 @@ def _flux_from_poles(chain, poles: ChainPoles):
     }
 
 
-def flux_by_residues(chain):
+def flux_by_residues(chain, n=None):
     """J (ΔT included), error estimate and status for a MeanFieldChain. O(N²) time.
 
     Differentiable (forward and reverse mode) with respect to every parameter: the zeros
     are located on gradient-stopped inputs and then take one Newton step on the live
-    inputs, which carries the implicit-function derivative.
+    inputs, which carries the implicit-function derivative. ``n``: the true N of a chain
+    padded to a size bucket (``_buckets``; the padding is inert); default chain.n.
     """
-    return _flux_from_poles(chain, chain_poles(chain))
+    c = _Chain(chain, n)
+    return _flux_from_poles(chain, _poles_of(c), c=c)
 
 
-def temperatures_by_residues(chain, poles: ChainPoles | None = None):
+def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
     """Local temperatures T_n = m_n ⟨q̇_n²⟩ (Eq. 31) by residues. O(N²) time.
 
     For a bulk particle ω G_n1 = κ̄ A_N / (α_n Q), so Eq. (31) closes over the same poles
@@ -922,13 +982,16 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None):
     width 1e-10 and below still gets its exact temperature. The end particles follow from
     the exact energy balance J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N.
 
+    ``n``: the true N of a chain padded to a size bucket (``_buckets``); the padded
+    particles' entries (between the bulk and particle N) are zero, with error 0.
+
     Returns (temperatures (N,), error_estimate (N,), converged).
     """
+    c = _Chain(chain, n)
     if poles is None:
-        poles = chain_poles(chain)
-    c = _Chain(chain)
-    n = chain.n
-    flux = _flux_from_poles(chain, poles)
+        poles = _poles_of(c)
+    n = c.n
+    flux = _flux_from_poles(chain, poles, c=c)
     gamma = chain.gamma
     t_l, t_r = chain.t_left, chain.t_right
 
@@ -953,20 +1016,22 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None):
     coll_scale = jnp.abs(weights(coll)) / gamma
 
     def one_particle(args):
-        m_n, w_n = args
+        m_n, w_n, real = args
         alpha = m_n * ((w_n - origins) - taus) * (w_n + origins + taus)
-        contrib = jnp.where(factors == 0, 0.0, factors / jnp.where(factors == 0, 1.0, alpha**2))
+        skip = (factors == 0) | ~real  # padded particles: no term (double where)
+        contrib = jnp.where(skip, 0.0, factors / jnp.where(skip, 1.0, alpha**2))
         value = m_n * jnp.sum(contrib).real
         size = m_n * jnp.sum(jnp.abs(contrib))
         # the collective zeros' error bound, carried by the same factor
-        alpha_c = m_n * (w_n - coll) * (w_n + coll)
-        coll_err = m_n * jnp.sum(coll_error * coll_scale / jnp.abs(alpha_c) ** 2)
+        alpha_c = jnp.where(real, m_n * (w_n - coll) * (w_n + coll), 1.0)
+        coll_err = jnp.where(real, m_n * jnp.sum(coll_error * coll_scale / jnp.abs(alpha_c) ** 2),
+                             0.0)
         return value, size, coll_err
 
-    if n > 2:
-        batch = int(max(1, min(n - 2, _CHUNK_ELEMENTS // max(taus.shape[0], 1))))
-        bulk_t, bulk_size, bulk_coll_err = jax.lax.map(one_particle, (bulk_m, bulk_w),
-                                                       batch_size=batch)
+    if c.nb > 0:
+        batch = int(max(1, min(c.nb, _CHUNK_ELEMENTS // max(taus.shape[0], 1))))
+        bulk_t, bulk_size, bulk_coll_err = jax.lax.map(
+            one_particle, (bulk_m, bulk_w, c.bulk_real), batch_size=batch)
     else:
         bulk_t = bulk_size = bulk_coll_err = jnp.zeros((0,))
     j = flux["flux"]
@@ -977,7 +1042,7 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None):
     end_err = flux["error_estimate"] * jnp.array([chain.masses[0], chain.masses[-1]]) / gamma
     err = jnp.concatenate([end_err[:1], rounding, end_err[1:]])
     # k = 0: nothing couples, every bulk particle stays at rest (particular solution)
-    temps = jnp.where(c.coupled, temps, jnp.zeros(n).at[0].set(t_l).at[-1].set(t_r))
+    temps = jnp.where(c.coupled, temps, jnp.zeros(chain.n).at[0].set(t_l).at[-1].set(t_r))
     # converged: the flux is, and every T_n is within CONVERGED_RTOL of the bath scale
     scale = jnp.maximum(t_l, t_r)
     converged = (flux["converged"] & ~c.merged_unequal

@@ -1,0 +1,164 @@
+"""Size buckets: one compiled program per bucket of chain sizes N, not one per N.
+
+XLA compiles a program for every input shape, and the exact residue solver costs seconds
+to compile (~5–25 s at any N on 2 cores) against 0.03–0.08 s to run at N = 10³. The
+public chain paths (:func:`transmittance`, :func:`heat_flux` (``_with_error``),
+:func:`local_temperatures` (``_with_error``), also under ``jax.vmap``) therefore pad a
+chain of N particles to the next size B of a ladder with *inert* particles, run the
+program compiled for B with the true N passed as a traced value, and trim the result back
+to N. (Ensembles and sweeps are not padded: they compile once per N inside their own
+``jit`` and amortize it over R realizations, where padding would cost up to 16× the work.)
+
+Padding. The masses become [m_1, m_2 … m_{N−1}, padding (B − N), m_N]: the bath particles
+stay the first and the last real particle. The solvers receive the true N and treat the
+padded bulk entries as weight-0 entries above the band (the same kind of entry that
+``_poles._Chain`` already uses to pad its list of distinct bulk frequencies): they add no
+pole, no residue term and nothing to any sum, error bound or convergence flag, and
+κ̄ = N k/Ñ uses the true N (Ñ = N − 1 for ``"kac"`` is a leaf of the chain already).
+Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-14
+relative for J, 1e-13 absolute for T_n, gradients likewise).
+
+Ladder (chosen from measurements on a 2-core CPU: one compilation of the residue flux
+takes 5–25 s at any N, a warm call 2 ms at N = 64, 12 ms at 258, 80 ms at 1024, 0.6 s at
+4096, seconds above): padding up to 16× costs nothing noticeable while warm calls are
+short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
+
+    N = 2 exact;  3…16 → 16;  17…64 → 64;  65…258 → 258;  259…1024 → 1024;
+    1025…4096 → 4096;  then ⌈4096·2^(j/2)⌉: 5793, 8192, 11586, 16384, …
+
+Twenty sizes spread over 10…5000 thus need 6 compilations instead of 20, and a padded
+call costs at most ~0.6 s more than an exact one (N = 1025 in the 4096 bucket). The rung
+258 (not 256) keeps every bucket on one side of the switch to the interpolated first
+guesses of ``_poles._gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
+would take unpadded. Measured figures: scripts/bench_compile.py and the README.
+
+Switch: the environment variable ``MEANFIELD_JAX_BUCKETS``, read at each call (under an
+outer ``jit``: at trace time), so it can also be changed in a running session through
+``os.environ``. Unset, ``1`` or ``on``: the ladder above; ``0``, ``off`` or ``false``: no
+padding (one compilation per N); an integer p >= 2: a geometric ladder of p buckets per
+octave from 16 (e.g. ``4``: at most 41% more work, for long scans at a fixed N where the
+warm time matters more than compilations).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _config  # noqa: F401
+from ._model import MeanFieldChain
+
+__all__ = ["active_ladder", "buckets_enabled", "bucket_size", "pad_chain", "trim_particles"]
+
+ENV_VAR = "MEANFIELD_JAX_BUCKETS"
+_FAST_PATH_FIRST_N = 259  # _poles._FAST_MIN_GAPS + 3: the first N of the fast gap path
+_LARGEST = 2**24  # beyond the ladder: exact sizes
+
+
+def _default_ladder() -> tuple[int, ...]:
+    rungs = [16, 64, _FAST_PATH_FIRST_N - 1, 1024, 4096]
+    j = 1
+    while rungs[-1] < _LARGEST:
+        rungs.append(math.ceil(4096 * 2.0 ** (j / 2) - 1e-9))
+        j += 1
+    return tuple(rungs)
+
+
+def _geometric_ladder(per_octave: int) -> tuple[int, ...]:
+    """⌈16·2^(j/p)⌉ for j >= 0, the last rung below the fast gap path moved to 258."""
+    rungs = []
+    j = 0
+    while not rungs or rungs[-1] < _LARGEST:
+        rung = math.ceil(16 * 2.0 ** (j / per_octave) - 1e-9)
+        if not rungs or rung > rungs[-1]:
+            rungs.append(rung)
+        j += 1
+    below = max(i for i, r in enumerate(rungs) if r < _FAST_PATH_FIRST_N)
+    rungs[below] = _FAST_PATH_FIRST_N - 1
+    return tuple(rungs)
+
+
+LADDER = _default_ladder()
+
+
+def active_ladder() -> tuple[int, ...] | None:
+    """The ladder selected by ``MEANFIELD_JAX_BUCKETS`` (module docstring); None: off."""
+    value = os.environ.get(ENV_VAR, "1").strip().lower()
+    if value in ("", "1", "on", "true", "yes"):
+        return LADDER
+    if value in ("0", "off", "false", "no"):
+        return None
+    try:
+        per_octave = int(value)
+    except ValueError:
+        per_octave = 0
+    if per_octave < 2:
+        raise ValueError(f"{ENV_VAR} must be 0/off, 1/on or a number of buckets per octave "
+                         f">= 2, got {value!r}")
+    return _geometric_cached(per_octave)
+
+
+_LADDERS: dict[int, tuple[int, ...]] = {}
+
+
+def _geometric_cached(per_octave: int) -> tuple[int, ...]:
+    if per_octave not in _LADDERS:
+        _LADDERS[per_octave] = _geometric_ladder(per_octave)
+    return _LADDERS[per_octave]
+
+
+def buckets_enabled() -> bool:
+    """False when ``MEANFIELD_JAX_BUCKETS`` turns the padding off."""
+    return active_ladder() is not None
+
+
+def bucket_size(n: int, ladder: tuple[int, ...] | None = LADDER) -> int:
+    """The padded size B >= n of the bucket holding N = n (module docstring). O(log n).
+
+    N = 2 (no bulk) and N beyond the ladder stay exact; ``ladder=None``: always exact.
+
+    >>> [bucket_size(n) for n in (2, 3, 16, 17, 100, 258, 259, 1000, 1025, 5000)]
+    [2, 16, 16, 64, 258, 258, 1024, 1024, 4096, 5793]
+    """
+    if ladder is None or n <= 2 or n > ladder[-1]:
+        return n
+    return ladder[bisect.bisect_left(ladder, n)]
+
+
+def pad_chain(chain: MeanFieldChain, size: int | None = None):
+    """(chain padded to ``size`` particles, true N) for the bucketed solvers.
+
+    ``size`` defaults to :func:`bucket_size` of the chain's (static) N on the ladder
+    selected by ``MEANFIELD_JAX_BUCKETS``. Works on concrete
+    arrays and on tracers (shapes are static), so under ``jax.vmap``/``jit`` too. The
+    padded particles carry the first mass (gradient-stopped: only its finiteness matters);
+    the solvers ignore them given the true N. O(size).
+    """
+    n = chain.n
+    size = bucket_size(n, active_ladder()) if size is None else int(size)
+    if size < n:
+        raise ValueError(f"pad_chain: size {size} < N = {n}")
+    masses = chain.masses
+    if isinstance(masses, jax.core.Tracer):
+        fill = jnp.full((size - n,), jax.lax.stop_gradient(masses[0]))
+        padded = jnp.concatenate([masses[:-1], fill, masses[-1:]])
+    else:  # concrete: in NumPy, so that a new N compiles no small slicing programs
+        host = np.asarray(masses)
+        padded = jnp.asarray(np.concatenate([host[:-1], np.full(size - n, host[0]), host[-1:]]))
+    leaves = [padded if f == "masses" else getattr(chain, f) for f in chain._fields]
+    return MeanFieldChain.tree_unflatten(None, leaves), jnp.asarray(n)
+
+
+def trim_particles(x, n: int):
+    """Per-particle values of a padded chain back to its N particles (last axis). O(N)."""
+    if x.shape[-1] == n:
+        return x
+    if not isinstance(x, jax.core.Tracer):  # concrete: NumPy, nothing to compile per N
+        host = np.asarray(x)
+        return jnp.asarray(np.concatenate([host[..., : n - 1], host[..., -1:]], axis=-1))
+    return jnp.concatenate([x[..., : n - 1], x[..., -1:]], axis=-1)

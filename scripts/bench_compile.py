@@ -1,0 +1,161 @@
+"""Benchmark: answers in interactive time (issue 12): compilations per new N, with and
+without size buckets, in one run.
+
+Part 1 (buckets on, then off; each in a fresh process): ``mf.heat_flux`` for 20 sizes N
+log-spaced over 10…5000 (random masses δ = 0.1, k = 1, k0 = 0.05, Kac), one call each, then
+20 warm calls (same sizes, new masses). Prints the number of compilations of the residue
+solver (counted from ``jax.log_compiles``), the total time of the first pass, the time
+XLA spent compiling (``jax.monitoring`` backend-compile events) and tracing/lowering, the
+20 warm calls, and total / (compile + warm). Issue targets: <= 6 compilations, ratio
+<= 1.5.
+
+Part 2 (``--program-at N``, default 1000): tracing+lowering and XLA compile seconds of one
+residue-flux program at that N, best of ``--repeat`` fresh processes; with
+``--baseline DIR`` (a checkout of an older version, e.g. made by ``git archive``) the
+same for DIR's package, alternating, so that before/after share the machine's load.
+
+Part 3 (``--cache DIR``): the buckets-on sweep twice more with JAX's persistent compilation
+cache in DIR (``JAX_COMPILATION_CACHE_DIR``; DIR should start empty): the second process
+loads the compiled programs from disk instead of compiling them.
+
+Usage: python scripts/bench_compile.py [--sizes 10 5000 20] [--program-at 1000]
+       [--repeat 2] [--baseline /tmp/base] [--skip-sweep] [--cache /tmp/jax-cache]
+"""
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def _child_sweep(lo, hi, count):
+    import jax
+    import numpy as np
+
+    import meanfield_jax as mf
+
+    compile_s, lower_s, heavy = [0.0], [0.0], []
+
+    def listener(event, secs, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compile_s[0] += secs
+        elif event in ("/jax/core/compile/jaxpr_trace_duration",
+                       "/jax/core/compile/jaxpr_to_mlir_module_duration"):
+            lower_s[0] += secs
+
+    class Count(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            if message.startswith("Finished XLA compilation of jit(_flux_residues)"):
+                heavy.append(message)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    logging.getLogger("jax._src.dispatch").addHandler(Count())
+    sizes = [int(n) for n in np.unique(np.geomspace(lo, hi, count).round())]
+    rng = np.random.default_rng(0)
+
+    def chain(n):
+        return mf.MeanFieldChain(1.0 + 0.1 * (rng.random(n) - 0.5), k=1.0, k0=0.05)
+
+    start = time.perf_counter()
+    with jax.log_compiles():
+        for n in sizes:
+            float(mf.heat_flux(chain(n)))
+    total = time.perf_counter() - start
+    warm = []
+    for n in sizes:
+        c = chain(n)
+        t0 = time.perf_counter()
+        float(mf.heat_flux(c))
+        warm.append(time.perf_counter() - t0)
+    print(json.dumps({"sizes": sizes, "heavy": len(heavy), "total": total,
+                      "compile": compile_s[0], "lower": lower_s[0], "warm": warm}))
+
+
+def _child_program(n):
+    import numpy as np
+
+    import meanfield_jax as mf
+    from meanfield_jax import _transport
+
+    chain = mf.MeanFieldChain(1.0 + 0.1 * np.random.default_rng(0).random(n), k=1.0)
+    t0 = time.perf_counter()
+    lowered = _transport._flux_residues.lower(chain)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+    hlo = compiled.as_text().count("\n")  # optimized HLO: a load-independent size
+    print(json.dumps({"lower": t1 - t0, "compile": t2 - t1, "hlo": hlo}))
+
+
+def _run(args, root=ROOT, env=None):
+    environ = dict(os.environ, PYTHONPATH=root, **(env or {}))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, env=environ,
+                         capture_output=True, text=True, check=True, cwd=root)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=float, nargs=3, default=[10, 5000, 20],
+                   metavar=("LO", "HI", "COUNT"))
+    p.add_argument("--program-at", type=int, default=1000)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--baseline", default=None)
+    p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--cache", default=None)
+    p.add_argument("--child-sweep", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--child-program", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    lo, hi, count = args.sizes
+    if args.child_sweep:
+        return _child_sweep(lo, hi, int(count))
+    if args.child_program:
+        return _child_program(args.program_at)
+
+    print(f"{os.cpu_count()} cores; each line from a fresh process")
+    if not args.skip_sweep:
+        for label, value in (("buckets on ", "1"), ("buckets off", "0")):
+            r = _run(["--child-sweep", "--sizes", str(lo), str(hi), str(count)],
+                     env={"MEANFIELD_JAX_BUCKETS": value})
+            warm = sum(r["warm"])
+            print(f"{label}: {len(r['sizes'])} sizes {r['sizes'][0]}…{r['sizes'][-1]}: "
+                  f"{r['heavy']} residue-solver compilations, total {r['total']:.1f} s, "
+                  f"XLA compile {r['compile']:.1f} s, trace+lower {r['lower']:.1f} s, "
+                  f"20 warm calls {warm:.2f} s (largest {max(r['warm']):.3f} s), "
+                  f"total/(compile + warm) = {r['total'] / (r['compile'] + warm):.2f}",
+                  flush=True)
+
+    if args.cache:
+        cache = {"MEANFIELD_JAX_BUCKETS": "1", "JAX_COMPILATION_CACHE_DIR": args.cache,
+                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+        for label in ("cache cold", "cache warm"):
+            r = _run(["--child-sweep", "--sizes", str(lo), str(hi), str(count)], env=cache)
+            print(f"buckets on, {label}: total {r['total']:.1f} s, XLA compile "
+                  f"{r['compile']:.1f} s ({r['heavy']} residue-solver programs), trace+lower "
+                  f"{r['lower']:.1f} s", flush=True)
+
+    roots = [("this checkout", ROOT)]
+    if args.baseline:
+        roots.append(("baseline", os.path.abspath(args.baseline)))
+    best = {label: None for label, _ in roots}
+    for _ in range(args.repeat):
+        for label, root in roots:
+            r = _run(["--child-program", "--program-at", str(args.program_at)], root=root,
+                     env={"MEANFIELD_JAX_BUCKETS": "0"})
+            if best[label] is None or r["compile"] < best[label]["compile"]:
+                best[label] = r
+    for label, _ in roots if args.repeat > 0 else ():
+        r = best[label]
+        print(f"one residue-flux program at N = {args.program_at} ({label}): trace+lower "
+              f"{r['lower']:.2f} s, XLA compile {r['compile']:.2f} s (best of {args.repeat}), "
+              f"optimized HLO {r['hlo']} lines", flush=True)
+
+
+if __name__ == "__main__":
+    main()

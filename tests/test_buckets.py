@@ -1,0 +1,218 @@
+"""Size buckets (``_buckets``): padded chains give the unpadded results, one compilation
+per bucket.
+
+Padding is inert by construction (weight-0 bulk entries, true N traced), so the padded and
+unpadded programs differ only in the order of floating-point sums: J to 1e-14 relative,
+T_n to 1e-13 absolute (T ~ 1), T(ω) to 1e-14 relative, gradients to 1e-12 relative.
+"""
+
+import logging
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import meanfield_jax as mf
+from meanfield_jax import _buckets, _transport
+from meanfield_jax._buckets import bucket_size, pad_chain, trim_particles
+from meanfield_jax._poles import _flux_from_poles, chain_poles, temperatures_by_residues
+
+
+@jax.jit
+def _flux_and_temperatures(chain, n=None):
+    poles = chain_poles(chain, n)
+    flux = _flux_from_poles(chain, poles, n)
+    temps, err, ok = temperatures_by_residues(chain, poles, n)
+    return (flux["flux"], flux["error_estimate"], flux["converged"], flux["sum_rule_error"],
+            temps, err, ok)
+
+
+def _masses(kind, n, rng):
+    if kind == "random":
+        return 1.0 + 0.5 * rng.random(n)
+    if kind == "graded":
+        return np.linspace(1.0, 3.0, n)
+    return np.full(n, 1.3)  # identical: one bulk pole of weight N − 2, no gaps
+
+
+def test_ladder(monkeypatch):
+    for ladder in (_buckets.LADDER, _buckets._geometric_ladder(4)):
+        sizes = [bucket_size(n, ladder) for n in range(2, 40000)]
+        assert all(b >= n for n, b in zip(range(2, 40000), sizes))
+        assert all(a <= b for a, b in zip(sizes, sizes[1:]))
+        # no bucket straddles the switch to the fast gap path (N − 3 >= 256)
+        assert all((b >= 259) == (n >= 259) for n, b in zip(range(2, 40000), sizes))
+    # default: four-fold up to 4096, then at most 2x the O(N²) work
+    assert max(bucket_size(n) / n for n in range(4097, 40000)) < 1.42
+    assert len({bucket_size(int(n)) for n in np.geomspace(10, 5000, 20)}) == 6
+    fine = _buckets._geometric_ladder(4)
+    assert max(bucket_size(n, fine) ** 2 / n**2 for n in range(17, 40000)) < 1.42
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "4")
+    assert _buckets.active_ladder() == fine
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "off")
+    assert _buckets.active_ladder() is None and not _buckets.buckets_enabled()
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "maybe")
+    with pytest.raises(ValueError, match="MEANFIELD_JAX_BUCKETS"):
+        _buckets.active_ladder()
+
+
+# N = 17 and 64: bottom and top of the bucket 17…64; N = 3 (one bulk particle) padded to 64
+CASES = [(kind, k0, n_tilde, k_prime)
+         for kind in ("random", "graded", "identical")
+         for k0, n_tilde, k_prime in ((0.0, "kac", 0.0), (0.3, 1.0, 0.0), (0.2, "kac", 0.5))]
+
+
+@pytest.mark.parametrize("n", [3, 17, 64])
+def test_padded_equals_unpadded(n):
+    assert bucket_size(17) == bucket_size(64) == 64
+    rng = np.random.default_rng(n)
+    for kind, k0, n_tilde, k_prime in CASES:
+        chain = mf.MeanFieldChain(_masses(kind, n, rng), k=1.3, k0=k0, n_tilde=n_tilde,
+                                  gamma=0.7, t_left=1.5, t_right=0.5, k_prime=k_prime)
+        ref = _flux_and_temperatures(chain)
+        padded, n_true = pad_chain(chain, 64)
+        out = _flux_and_temperatures(padded, n_true)
+        what = (n, kind, k0, n_tilde, k_prime)
+        assert abs(out[0] - ref[0]) <= 1e-14 * abs(ref[0]), what
+        # error estimates and flags: padding must not change them (the estimates are
+        # rounding bounds built from rounding-level quantities: equal to 10%)
+        assert abs(out[1] - ref[1]) <= 0.1 * ref[1] + 1e-16 * abs(ref[0]), what
+        assert bool(out[2]) == bool(ref[2]) and bool(ref[2]), what
+        assert abs(out[3] - ref[3]) <= 1e-15, what
+        temps, err = trim_particles(out[4], n), trim_particles(out[5], n)
+        np.testing.assert_allclose(temps, ref[4], rtol=0, atol=1e-13, err_msg=str(what))
+        np.testing.assert_allclose(err, ref[5], rtol=0.1, atol=1e-16, err_msg=str(what))
+        assert bool(out[6]) == bool(ref[6]), what
+        assert np.all(out[4][n - 1:-1] == 0) and np.all(out[5][n - 1:-1] == 0)
+
+
+def _q_condition(chain, omega):
+    """Condition number of the sum Q(ω) (module _green): Σ|summands|/|Q|, NumPy."""
+    m = np.asarray(chain.masses)
+    kb = float(chain.kappa_bar + chain.k0)
+    ke = kb + float(chain.k_prime)
+    g, sigma = float(chain.gamma), float(chain.k0 + chain.k_prime)
+    bulk = (float(chain.k0) / omega - m[1:-1, None] * omega) / (kb - m[1:-1, None] * omega**2)
+    a1, an = ke - m[0] * omega**2 + 1j * g * omega, ke - m[-1] * omega**2 + 1j * g * omega
+    e1, en = sigma / omega + 1j * g - m[0] * omega, sigma / omega + 1j * g - m[-1] * omega
+    q = e1 * an + en * a1 + a1 * an * bulk.sum(axis=0)
+    size = np.abs(e1 * an) + np.abs(en * a1) + np.abs(a1 * an) * np.abs(bulk).sum(axis=0)
+    return size / np.abs(q)
+
+
+def test_transmittance_padded_equals_unpadded(monkeypatch):
+    """Equal to 1e-14 relative where the O(N) sum Q(ω) is well conditioned; near a narrow
+    resonance its cancellation amplifies the change of summation order: there the bound is
+    16 (N + 4) eps × cond(Q), cond(Q) = Σ|summands|/|Q| (a running-error bound for two
+    summation orders and T ∝ 1/|Q|²; measured up to 3.5e-13 relative, cond ~1e3)."""
+    rng = np.random.default_rng(3)
+    omega = np.linspace(0.01, 3.0, 300)
+    for k0 in (0.0, 0.4):
+        chain = mf.MeanFieldChain(1.0 + rng.random(21), k=1.1, k0=k0, k_prime=0.3)
+        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+        ref = np.asarray(mf.transmittance(chain, omega))
+        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+        out = np.asarray(mf.transmittance(chain, omega))
+        bound = 1e-14 + 16 * (chain.n + 4) * np.finfo(float).eps * _q_condition(chain, omega)
+        assert np.all(np.abs(out - ref) <= bound * ref), np.max(np.abs(out / ref - 1) / bound)
+        assert np.mean(np.abs(out - ref) <= 1e-14 * ref) > 0.9
+        assert mf.transmittance(chain, 0.0) == pytest.approx(
+            float(_transport._transmittance(chain, jnp.zeros(()))), rel=1e-14, abs=1e-300)
+
+
+def test_gradients_padded_equal_unpadded():
+    rng = np.random.default_rng(4)
+    chain = mf.MeanFieldChain(1.0 + rng.random(7), k=1.2, k0=0.1, gamma=0.8, k_prime=0.2)
+
+    def flux(params, size=None):
+        c, n = chain.replace(**params), None
+        if size is not None:
+            c, n = pad_chain(c, size)
+        return _transport._flux_residues(c, n).flux
+
+    params = {"k": chain.k, "k0": chain.k0, "gamma": chain.gamma, "masses": chain.masses}
+    ref = jax.grad(flux)(params)
+    out = jax.grad(lambda p: flux(p, size=12))(params)
+    for name in params:
+        np.testing.assert_allclose(out[name], ref[name], rtol=1e-12, atol=1e-15, err_msg=name)
+        assert np.all(np.isfinite(out[name])), name
+
+
+class _CompileLog(logging.Handler):
+    """Collects the names of the programs XLA compiles (``jax.log_compiles``)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.names = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Finished XLA compilation of "):
+            self.names.append(message.split(" of ")[1].split(" in ")[0])
+
+    def count(self, name):
+        return sum(name in n for n in self.names)
+
+
+def test_one_compilation_per_bucket(monkeypatch):
+    """Two N of one bucket (17, 19 → 64) compile the flux, temperature and transmittance
+    programs once each (counted from jax.log_compiles and from the jit caches); with the
+    switch off, once per N."""
+    log = _CompileLog()
+    logger = logging.getLogger("jax._src.dispatch")
+    logger.addHandler(log)
+    omega = jnp.linspace(0.1, 2.0, 5)
+    rng = np.random.default_rng(5)
+    try:
+        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+        with jax.log_compiles():
+            for n in (17, 19):
+                chain = mf.MeanFieldChain(1.0 + rng.random(n), k=1.0, k0=0.1, t_right=0.5)
+                result = mf.heat_flux_with_error(chain)
+                temps = mf.local_temperatures(chain)
+                mf.transmittance(chain, omega)
+                assert bool(result.converged) and temps.shape == (n,)
+        counts = [log.count(f"jit({f})") for f in
+                  ("_flux_residues", "_temperatures_residues", "batched")]
+        assert counts == [1, 1, 1], log.names
+        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+        log.names.clear()
+        with jax.log_compiles():
+            for n in (17, 19):
+                mf.heat_flux_with_error(mf.MeanFieldChain(np.ones(n), k=1.0))
+        assert log.count("jit(_flux_residues)") == 2, log.names
+    finally:
+        logger.removeHandler(log)
+
+
+def test_vmap_batch_same_n_compiles_once():
+    """jax.vmap(heat_flux_with_error) pads tracers from static shapes: equal to the
+    single-system results, and batches of two N of one bucket (18, 20) share one batched
+    program. (Under an outer jax.jit the whole program is compiled per input shape.)"""
+    rng = np.random.default_rng(6)
+    inner = _transport._flux_residues
+    before = inner._cache_size()
+    for n in (18, 20):
+        chains = [mf.MeanFieldChain(1.0 + rng.random(n), k=1.0, gamma=g) for g in (0.5, 2.0)]
+        out = jax.vmap(mf.heat_flux_with_error)(mf.stack_systems(chains))
+        for i, chain in enumerate(chains):
+            single = mf.heat_flux_with_error(chain)
+            assert abs(out.flux[i] - single.flux) <= 1e-14 * abs(single.flux)
+            assert bool(out.converged[i])
+    # the single-system program of bucket 20 and the batched one
+    assert inner._cache_size() - before <= 2
+
+
+@pytest.mark.slow
+def test_padded_equals_unpadded_fast_gap_path():
+    """N = 259 and 1024 (bottom and top of the bucket 259…1024): the fast gap path."""
+    rng = np.random.default_rng(7)
+    for n in (259, 1024):
+        chain = mf.MeanFieldChain(1.0 + 0.5 * rng.random(n), k=1.0, k0=0.05,
+                                  t_left=1.5, t_right=0.5)
+        ref = _flux_and_temperatures(chain)
+        out = _flux_and_temperatures(*pad_chain(chain))
+        assert abs(out[0] - ref[0]) <= 1e-13 * abs(ref[0])
+        assert bool(out[2]) and bool(ref[2])
+        np.testing.assert_allclose(trim_particles(out[4], n), ref[4], rtol=0, atol=1e-13)
