@@ -300,7 +300,7 @@ BUILTINS: dict[str, dict] = {
         delta=0.1, m=1.0, k=0.1, k0=[0.0, 0.02], n_tilde=["kac", 1], gamma=1.0,
         t_left=1.0, t_right=0.0, realizations=16, seed=0, chunk_size=16, fit_min_n=50),
     # Fig. 4 in full: 12 sizes log-spaced over 10..10^4, R = 100 random realizations at
-    # every size (4896 exact chains; ~0.4 s per chain at N = 10^4 on a 2-core CPU).
+    # every size (4896 exact chains; ~0.4–0.6 s per chain at N = 10^4 on a 2-core CPU).
     "fig4": dict(
         sizes=_log_sizes(10, 10_000, 12), masses=["identical", "graded", "random"],
         delta=0.1, m=1.0, k=0.1, k0=[0.0, 0.02], n_tilde=["kac", 1], gamma=1.0,
