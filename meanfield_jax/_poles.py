@@ -150,7 +150,8 @@ def _term_from_sums(c: _Chain, omega, h, dh):
     x_scale = jnp.abs(a1) ** 2 + jnp.abs(an) ** 2 + 2.0 * c.gamma**2 * jnp.abs(omega) ** 2
     use_simplified = jnp.abs(x) >= 0.25 * x_scale
     # double where: the branch not taken may divide by zero (x = 0 at a zero of A_1 = A_N)
-    term_simplified = c.gamma * omega * big_a1 * big_an / (d_prime * jnp.where(use_simplified, x, 1.0))
+    term_simplified = (c.gamma * omega * big_a1 * big_an
+                       / (d_prime * jnp.where(use_simplified, x, 1.0)))
     direct_den = h * (a1 + an) + 2.0
     term_direct = -c.gamma * omega / (d_prime * jnp.where(use_simplified, 1.0, direct_den))
     return jnp.where(use_simplified, term_simplified, term_direct)
