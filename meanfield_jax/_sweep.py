@@ -640,7 +640,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     """
     import jax
 
-    from ._ensemble import _flux_fn, device_mesh, map_ensemble
+    from ._ensemble import device_mesh, flux_fn, map_ensemble
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     start_time = time.perf_counter()
@@ -669,7 +669,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             f"(checkpoints {out}.partial*.npz)")
 
     mesh = device_mesh(devices)
-    fn = _flux_fn(cfg.method)
+    fn = flux_fn(cfg.method)
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
     work = lambda c: (c[1] - c[0]) * cfg.sizes[plan.size[c[0]]] ** 2  # noqa: E731
