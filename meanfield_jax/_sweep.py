@@ -532,7 +532,8 @@ def _dataset(cfg: SweepConfig, plan: _Plan, res: _Results, info: dict):
     for a, k0 in enumerate(cfg.k0):
         for b, nt in enumerate(cfg.n_tilde):
             asym[a, b] = np.asarray(analytic.flux_asymptotic(
-                sizes.astype(float), cfg.m, cfg.k, k0, cfg.gamma, kac=isinstance(nt, str)))
+                sizes.astype(float), cfg.m, cfg.k, k0, "kac" if isinstance(nt, str) else 1,
+                cfg.gamma))
     asym *= cfg.t_left - cfg.t_right
     dims5 = ("masses", "k0", "n_tilde", "N", "realization")
     ds = xr.Dataset(

@@ -32,7 +32,7 @@ omega = np.linspace(0.0, 0.4, 2001)
 t_random = np.asarray(mf.transmittance(chain, omega))
 t_identical = np.asarray(mf.transmittance(identical, omega))
 print("peak of T (identical):", omega[t_identical.argmax()], "Eq. 26:",
-      float(mf.analytic.omega_c_asymptotic(n, 1.0, 0.1, 0.02, 1.0, True)))
+      float(mf.analytic.omega_c_asymptotic(n, 1.0, 0.1, 0.02, "kac", 1.0)))
 
 # %% [markdown]
 # ## Exact heat flux, N·J/ΔT against Eq. 30
@@ -41,7 +41,7 @@ print("peak of T (identical):", omega[t_identical.argmax()], "Eq. 26:",
 for system, name in [(identical, "identical"), (chain, "random")]:
     r = mf.heat_flux_with_error(system)
     print(f"{name:9s}: N·J/ΔT = {n * float(r.flux):.10f} ± {n * float(r.error_estimate):.1e}")
-print("Eq. 30   :", n * float(mf.analytic.flux_asymptotic(n, 1.0, 0.1, 0.02, 1.0, True)))
+print("Eq. 30   :", n * float(mf.analytic.flux_asymptotic(n, 1.0, 0.1, 0.02, "kac", 1.0)))
 print("exact identical-mass closed form:",
       n * float(mf.analytic.flux_identical_exact(n, 1.0, 0.1, 0.02, n - 1, 1.0)))
 

@@ -53,7 +53,7 @@ def test_resonance_frequency_matches_exact_maximum_of_eq20(kac):
     for n in SIZES:
         n_tilde = n - 1.0 if kac else 1.0
         chain = mf.MeanFieldChain(np.ones(n), k=1.0, k0=1.0, n_tilde=n_tilde)
-        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, 1.0, kac))
+        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, "kac" if kac else 1, 1.0))
         r = res.resonance_frequency_with_error(chain, guess)
         assert bool(r.converged)
         exact = _exact_peak(n, 1.0, 1.0, 1.0, n_tilde, 1.0, guess)
@@ -187,11 +187,11 @@ def test_find_resonances_matches_dense_grid_scan():
 
 def test_fit_lorentzians_width_and_eq29():
     # A fitted (Eq. 28) = 1/(N·HWHM) to 1e-2 (acceptance; measured ~1e-6) and → Eq. (29).
-    a29 = float(an.amplitude_A(1.0, 1.0, 1.0, 1.0, True))  # = 2
+    a29 = float(an.amplitude_A(1.0, 1.0, 1.0, "kac", 1.0))  # = 2
     gaps = []
     for n in (1000, 10_000):
         chain = mf.MeanFieldChain(np.ones(n), k=1.0, k0=1.0)
-        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, 1.0, True))
+        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, "kac", 1.0))
         fit = lz.fit_resonance_lorentzians(chain, omega_guess=guess)
         assert bool(fit.converged)
         assert float(fit.A) == pytest.approx(float(fit.A_exact), rel=1e-2)
