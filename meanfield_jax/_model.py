@@ -112,12 +112,15 @@ def _masses(value: Any, *, batched: bool = False):
     return jnp.asarray(arr)
 
 
-def parse_n_tilde(n_tilde: Any, n: int):
-    """Ñ from ``"kac"`` (Ñ = N − 1, case-insensitive) or a number; other strings raise."""
+def parse_n_tilde(n_tilde: Any, n):
+    """Ñ from ``"kac"`` (Ñ = N − 1, case-insensitive) or a number; other strings raise.
+
+    ``n`` may be an int (a float is returned) or an array (``analytic``: N − 1 elementwise).
+    """
     if isinstance(n_tilde, str):
         if n_tilde.lower() != "kac":
             raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
-        return float(n - 1)
+        return float(n - 1) if isinstance(n, (int, np.integer)) else n - 1.0
     return n_tilde
 
 

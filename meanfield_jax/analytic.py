@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401  (x64 before any array)
+from ._model import parse_n_tilde
 
 __all__ = [
     "greens_1n_identical",
@@ -63,16 +64,18 @@ def _f64(*xs):
 
 
 def _n_tilde_value(n_tilde, n):
-    """Ñ as a number: ``"kac"`` (case-insensitive) → N − 1, a number as it is."""
-    if isinstance(n_tilde, str):
-        if n_tilde.lower() != "kac":
-            raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
-        return jnp.asarray(n, dtype=jnp.float64) - 1.0
-    return n_tilde
+    """Ñ as a number: ``"kac"`` → N − 1 (:func:`parse_n_tilde`, shared with the systems)."""
+    return parse_n_tilde(n_tilde, jnp.asarray(n, dtype=jnp.float64))
 
 
-def _is_kac(n_tilde, what: str) -> bool:
-    """The Kac/Ñ = 1 switch of the large-N formulas: ``"kac"`` → True, 1 → False."""
+def _is_kac(n_tilde, what: str, gamma=None) -> bool:
+    """The Kac/Ñ = 1 switch of the large-N formulas: ``"kac"`` → True, 1 → False.
+
+    A bool ``gamma`` is refused (TypeError): it is a call in the former argument order,
+    which ended with the ``kac`` flag after ``gamma``."""
+    if isinstance(gamma, (bool, np.bool_)):
+        raise TypeError(f"{what}: gamma must be a number, got {gamma!r}; the arguments are "
+                        f"(..., k0, n_tilde, gamma) with n_tilde='kac' or 1")
     if isinstance(n_tilde, str):
         if n_tilde.lower() == "kac":
             return True
@@ -284,7 +287,7 @@ def amplitude_A(m, k, k0, n_tilde, gamma):
         >>> round(float(an.amplitude_A(1.0, 0.1, 0.02, "kac", 1.0)), 12)
         3.0
     """
-    kac = _is_kac(n_tilde, "amplitude_A")
+    kac = _is_kac(n_tilde, "amplitude_A", gamma)
     m, k, k0, gamma = _f64(m, k, k0, gamma)
     w02 = k0 / m
     return jnp.where(jnp.asarray(kac), (m / gamma) * (1.0 + w02 * gamma**2 / k**2), m / gamma)
@@ -309,7 +312,7 @@ def omega_c_asymptotic(n, m, k, k0, n_tilde, gamma):
         >>> round(float(an.omega_c_asymptotic(100, 1.0, 1.0, 1.0, "kac", 1.0)), 12)
         1.005
     """
-    kac = _is_kac(n_tilde, "omega_c_asymptotic")
+    kac = _is_kac(n_tilde, "omega_c_asymptotic", gamma)
     n, m, k, k0, gamma = _f64(n, m, k, k0, gamma)
     w0 = jnp.sqrt(k0 / m)
     corr = (w0 / n) * (k * gamma**2 / m) / (k**2 + w0**2 * gamma**2)
@@ -363,7 +366,7 @@ def flux_asymptotic(n, m, k, k0, n_tilde, gamma):
         >>> float(an.flux_asymptotic(100, 1.0, 0.1, 0.0, "kac", 1.0))
         0.005
     """
-    _is_kac(n_tilde, "flux_asymptotic")
+    _is_kac(n_tilde, "flux_asymptotic", gamma)
     (n,) = _f64(n)
     return 1.0 / (2.0 * amplitude_A(m, k, k0, n_tilde, gamma) * n)
 
@@ -389,7 +392,7 @@ def validity_condition(m, k, k0, n_tilde, gamma):
         >>> float(an.validity_condition(1.0, 1.0, 0.0, 1, 1.0))
         4.0
     """
-    kac = _is_kac(n_tilde, "validity_condition")
+    kac = _is_kac(n_tilde, "validity_condition", gamma)
     m, k, k0, gamma = _f64(m, k, k0, gamma)
     w02 = k0 / m
     g2 = gamma**2

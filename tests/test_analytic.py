@@ -491,3 +491,21 @@ def test_flux_identical_exact_is_the_derived_formula_verbatim():
                   and any(getattr(t, "id", None) == "PY_SOURCE" for t in node.targets))
     with open(an.__file__) as fh:
         assert source.strip("\n") in fh.read()
+
+
+def test_one_spelling_of_n_tilde():
+    """"kac" means Ñ = N − 1 wherever Ñ is a number; the large-N formulas take only "kac" or
+    1, and a call in the former argument order (a bool after gamma) is refused."""
+    w = np.array([0.0, 0.3, 1.1])
+    for n in (2, 10):
+        np.testing.assert_array_equal(an.transmittance_identical(w, n, 1.0, 0.7, 0.2, "kac", 0.6),
+                                      an.transmittance_identical(w, n, 1.0, 0.7, 0.2, n - 1.0, 0.6))
+        assert (float(an.flux_identical_exact(n, 1.0, 0.7, 0.2, "Kac", 0.6))
+                == float(an.flux_identical_exact(n, 1.0, 0.7, 0.2, n - 1.0, 0.6)))
+    assert float(an.amplitude_A(1.0, 0.1, 0.02, 1, 1.0)) == 1.0
+    with pytest.raises(ValueError, match="n_tilde"):
+        an.amplitude_A(1.0, 0.1, 0.02, 2.0, 1.0)
+    with pytest.raises(ValueError, match="n_tilde"):
+        an.omega_c_asymptotic(10, 1.0, 0.1, 0.02, "none", 1.0)
+    with pytest.raises(TypeError, match="gamma"):
+        an.flux_asymptotic(100, 1.0, 0.1, 0.02, 1.0, True)  # the old (…, gamma, kac) order
