@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
-from ._green import bulk_frequencies, end_factor
+from ._green import bulk_frequencies
 from ._model import conserves_momentum
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -139,39 +139,49 @@ class PoleChain:
     # -- end particles -------------------------------------------------------------------
     def ends(self, omega):
         """(A_1, A_N, A_1', A_N', a_1, a_N) at complex ω."""
-        big_a1, a1 = end_factor(self.kappa_end, self.m1, self.gamma, omega)
-        big_an, an = end_factor(self.kappa_end, self.mn, self.gamma, omega)
+        # _green.end_factor for both ends at once, written out: a_1, a_N first, then A_1,
+        # A_N (the order of the operations fixes how reverse mode sums the cotangents of ω
+        # and γ: kept as it was, gradients stay bit for bit)
+        a1 = self.kappa_end - self.m1 * omega**2
+        an = self.kappa_end - self.mn * omega**2
+        big_a1 = a1 + 1j * self.gamma * omega
+        big_an = an + 1j * self.gamma * omega
         d1 = -2.0 * self.m1 * omega + 1j * self.gamma
         dn = -2.0 * self.mn * omega + 1j * self.gamma
         return big_a1, big_an, d1, dn, a1, an
 
 
-def _residue_term(coef, deriv, c: PoleChain, omega, h):
+def _residue_term(ends, gamma, omega, h, deriv, simplified_coef, direct_coef):
     """The residue term t_p of a zero ω of D (or Q) in its two equal forms (module
-    docstring): coef·A_1 A_N/(deriv·X) where |X| is not small against its terms' sizes,
-    else −coef/(deriv·(h s + 2)). ``coef``/``deriv``: γω and D'(ω), or −γκ̄ and Q'(ω)."""
-    big_a1, big_an, _, _, a1, an = c.ends(omega)
-    x = a1**2 + an**2 + 2.0 * c.gamma**2 * omega**2
-    x_scale = jnp.abs(a1) ** 2 + jnp.abs(an) ** 2 + 2.0 * c.gamma**2 * jnp.abs(omega) ** 2
+    docstring): c_s·A_1 A_N/(deriv·X) where |X| is not small against its terms' sizes,
+    else c_d/(deriv·(h s + 2)), with (c_s, c_d, deriv) = (γω, −γω, D'(ω)) or
+    (−γκ̄, γκ̄, Q'(ω)). ``ends``: PoleChain.ends(ω); the coefficients are thunks, formed
+    where they are used (the order of operations fixes the gradients' rounding)."""
+    big_a1, big_an, _, _, a1, an = ends
+    x = a1**2 + an**2 + 2.0 * gamma**2 * omega**2
+    x_scale = jnp.abs(a1) ** 2 + jnp.abs(an) ** 2 + 2.0 * gamma**2 * jnp.abs(omega) ** 2
     use_simplified = jnp.abs(x) >= 0.25 * x_scale
     # double where: the branch not taken may divide by zero (x = 0 at a zero of A_1 = A_N)
-    term_simplified = coef * big_a1 * big_an / (deriv * jnp.where(use_simplified, x, 1.0))
+    term_simplified = (simplified_coef() * big_a1 * big_an
+                       / (deriv * jnp.where(use_simplified, x, 1.0)))
     direct_den = h * (a1 + an) + 2.0
-    term_direct = -coef / (deriv * jnp.where(use_simplified, 1.0, direct_den))
+    term_direct = direct_coef() / (deriv * jnp.where(use_simplified, 1.0, direct_den))
     return jnp.where(use_simplified, term_simplified, term_direct)
 
 
 def _term_from_sums(c: PoleChain, omega, h, dh):
     """Residue contribution t_p (module docstring) at a zero ω of D, given h(ω) and h'(ω)."""
-    big_a1, big_an, d1, dn, _, _ = c.ends(omega)
+    ends = c.ends(omega)
+    big_a1, big_an, d1, dn, _, _ = ends
     d_prime = d1 + dn + (d1 * big_an + big_a1 * dn) * h + big_a1 * big_an * dh
-    return _residue_term(c.gamma * omega, d_prime, c, omega, h)
+    return _residue_term(ends, c.gamma, omega, h, d_prime, lambda: c.gamma * omega,
+                         lambda: -c.gamma * omega)
 
 
-def _inverse_alpha(w, mb, origin, tau):
-    """1/α_n = 1/(m_n (ω_n − ω)(ω_n + ω)) at ω = origin + τ from exact pole distances
-    (ω_n − origin) − τ, in real arithmetic: (Re, Im, Re(ω_n + ω) − Re(ω_n − ω)). O(len(w))."""
-    tr, ti = tau.real, tau.imag
+def _inverse_alpha(w, mb, origin, tr, ti):
+    """1/α_n = 1/(m_n (ω_n − ω)(ω_n + ω)) at ω = origin + τ, τ = tr + i ti, from exact pole
+    distances (ω_n − origin) − τ, in real arithmetic: (Re, Im, Re(ω_n + ω) − Re(ω_n − ω)).
+    O(len(w))."""
     dr = (w - origin) - tr  # Re(ω_n − ω); Im(ω_n − ω) = −ti
     sr = w + origin + tr  # Re(ω_n + ω); Im = ti
     p = dr * sr + ti * ti  # α_n / m_n = (ω_n − ω)(ω_n + ω) = p + i q
@@ -186,8 +196,8 @@ def _bulk_sums(w, mb, weight, origin, tau, left_mask):
 
     Written in real arithmetic: this is the hot loop of the whole method.
     """
-    ti = tau.imag
-    inv_r, inv_i, s_minus_d = _inverse_alpha(w, mb, origin, tau)  # 1/α_n
+    tr, ti = tau.real, tau.imag
+    inv_r, inv_i, s_minus_d = _inverse_alpha(w, mb, origin, tr, ti)  # 1/α_n
     # d(1/α_n)/dω = m_n (s − d) / α_n²,  s − d = (sr − dr) + 2 i ti
     sq_r = inv_r * inv_r - inv_i * inv_i
     sq_i = 2.0 * inv_r * inv_i
@@ -462,8 +472,8 @@ def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
 def _secular_derivatives(c: PoleChain, origin, tau):
     """h = 1/b + Σ 1/α_n, h' and h'' at ω = origin + τ, exact pole distances, real
     arithmetic. O(N)."""
-    ti = tau.imag
-    v_r, v_i, s_minus_d = _inverse_alpha(c.w, c.mb, origin, tau)  # 1/α_n
+    tr, ti = tau.real, tau.imag
+    v_r, v_i, s_minus_d = _inverse_alpha(c.w, c.mb, origin, tr, ti)  # 1/α_n
     inv = jax.lax.complex(v_r, v_i)
     inv2 = inv * inv
     g = jax.lax.complex(c.mb * s_minus_d, c.mb * (2.0 * ti))  # 2 m_n ω = −α_n'
@@ -680,8 +690,10 @@ def _collective_term(c: PoleChain, z, with_dq=False):
     """Residue contribution t_p at a zero z of Q (equal to _term_from_sums, in the Q form);
     ``with_dq``: (t_p, Q'(z))."""
     q, dq, d, s = _q_and_derivative(c, z)
+    ends = c.ends(z)
     h = c.inv_b + jnp.sum(c.weight / (c.mb * d * s))
-    term = _residue_term(-c.gamma * c.kappa_bar, dq, c, z, h)
+    term = _residue_term(ends, c.gamma, z, h, dq, lambda: -c.gamma * c.kappa_bar,
+                         lambda: c.gamma * c.kappa_bar)
     return (term, dq) if with_dq else term
 
 
