@@ -45,7 +45,8 @@ Every iterative solver reports whether it converged, and in one way:
   ``jax.jit``/``jax.vmap``/``jax.grad`` when the compiled program runs, as a JAX runtime
   error whose message contains ``NotConvergedError`` and the function's name (it is raised
   only if some lane failed; a converged call costs one reduction, no host round trip).
-  ``throw=False`` returns the value unchecked.
+  ``throw=False`` returns the value unchecked (under ``jit`` it also lets XLA skip the
+  error estimate: ~15% of a residue flux).
 * ``f_with_error(...)`` (``heat_flux_with_error``, ``local_temperatures_with_error``,
   ``resonance_frequency_with_error``) returns a NamedTuple (FluxResult, TemperatureResult,
   ResonanceResult) with ``converged`` and ``error_estimate``; it never raises for

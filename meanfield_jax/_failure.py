@@ -16,7 +16,11 @@ non-convergence. :func:`raise_if_not_converged` is the one place the check is ma
   program runs one integer reduction and a skipped branch: no host round trip.
 
 The value passes through untouched (bit for bit, gradients included): the check adds an
-effect, not an operation on the value.
+effect, not an operation on the value. Cost: the check itself is ~60 µs per compiled call
+(nothing measurable at the call of an eager ``heat_flux``: 36–37 ms at N = 1000 before and
+after). Under an outer ``jax.jit`` the status has to be computed, which XLA otherwise drops
+as dead code when only the value is used: ``jit(heat_flux)`` at N = 1000 takes ~37 ms with
+``throw=True`` against ~31 ms with ``throw=False`` (2-core CPU).
 """
 
 from __future__ import annotations
