@@ -19,14 +19,41 @@ Heat flux (Eq. 16) and local temperatures (Eq. 31), exact:
   local_temperatures, local_temperatures_with_error, TemperatureResult,
   normal_modes, NormalModes
 Resonances (Eqs. 24, 26, 28–29):
-  resonance_frequency, resonance_frequency_with_status, find_resonances,
-  fit_lorentzians, fit_lorentzian
+  resonance_frequency, resonance_frequency_with_error, ResonanceResult, find_resonances,
+  Resonances, fit_lorentzian_curve (one Lorentzian to a given T(ω) curve),
+  LorentzianCurveFit, fit_resonance_lorentzians (Eq. 28 / 24 to a chain's main peaks),
+  ResonanceLorentzianFit
 Disorder ensembles and sweeps:
-  ensemble_flux, ensemble_transmittance, map_ensemble, ensemble_mean, run_sweep,
-  load_config, fit_power_law, plot_fig4
+  ensemble_flux, ensemble_transmittance, map_ensemble, ensemble_mean, EnsembleMean,
+  run_sweep, load_config, fit_power_law, plot_fig4
 Langevin simulation (Eqs. 2–5):
   simulate, LangevinResult, relaxation_time
+Failures: NotConvergedError (below).
 Closed forms of the paper: ``meanfield_jax.analytic``.
+
+Deprecated aliases (they warn): fit_lorentzian → fit_lorentzian_curve, fit_lorentzians →
+fit_resonance_lorentzians, LorentzianFit → LorentzianCurveFit, LorentzianFits →
+ResonanceLorentzianFit, resonance_frequency_with_status → resonance_frequency_with_error.
+
+Failure convention
+------------------
+Every iterative solver reports whether it converged, and in one way:
+
+* ``f(..., throw=True)`` (``heat_flux``, ``local_temperatures``, ``resonance_frequency``)
+  returns the value. With ``throw=True`` (the default) a non-converged result raises
+  :class:`NotConvergedError` (a ``RuntimeError``): on concrete values at the call, and under
+  ``jax.jit``/``jax.vmap``/``jax.grad`` when the compiled program runs, as a JAX runtime
+  error whose message contains ``NotConvergedError`` and the function's name (it is raised
+  only if some lane failed; a converged call costs one reduction, no host round trip).
+  ``throw=False`` returns the value unchecked (under ``jit`` it also lets XLA skip the
+  error estimate: ~15% of a residue flux).
+* ``f_with_error(...)`` (``heat_flux_with_error``, ``local_temperatures_with_error``,
+  ``resonance_frequency_with_error``) returns a NamedTuple (FluxResult, TemperatureResult,
+  ResonanceResult) with ``converged`` and ``error_estimate``; it never raises for
+  non-convergence. Functions returning such results for many systems (``ensemble_flux``)
+  follow it too: ``converged`` per system (``throw=True`` raises after the run).
+* Bad input (a wrong type, shape or value) always raises ``TypeError``/``ValueError`` at the
+  call, naming the parameter; never a silent NaN.
 """
 
 from . import _interrupt  # stdlib only: the CLI's signal handling starts before JAX loads
@@ -43,26 +70,27 @@ from ._ensemble import map_ensemble as map_ensemble
 from ._langevin import LangevinResult as LangevinResult
 from ._langevin import relaxation_time as relaxation_time
 from ._langevin import simulate as simulate
+from ._failure import NotConvergedError as NotConvergedError
+from ._lorentzian import LorentzianCurveFit as LorentzianCurveFit
+from ._lorentzian import ResonanceLorentzianFit as ResonanceLorentzianFit
+from ._lorentzian import fit_lorentzian_curve as fit_lorentzian_curve
+from ._lorentzian import fit_resonance_lorentzians as fit_resonance_lorentzians
 from ._modes import NormalModes as NormalModes
 from ._modes import normal_modes as normal_modes
 from ._model import HarmonicNetwork as HarmonicNetwork
 from ._model import MeanFieldChain as MeanFieldChain
 from ._model import stack_systems as stack_systems
 from ._plot import plot_fig4 as plot_fig4
-from ._resonances import LorentzianFit as LorentzianFit
-from ._resonances import LorentzianFits as LorentzianFits
 from ._resonances import ResonanceResult as ResonanceResult
 from ._resonances import Resonances as Resonances
 from ._resonances import find_resonances as find_resonances
-from ._resonances import fit_lorentzian as fit_lorentzian
-from ._resonances import fit_lorentzians as fit_lorentzians
 from ._resonances import resonance_frequency as resonance_frequency
-from ._resonances import resonance_frequency_with_status as resonance_frequency_with_status
+from ._resonances import resonance_frequency_with_error as resonance_frequency_with_error
 from ._sweep import fit_power_law as fit_power_law
 from ._sweep import load_config as load_config
 from ._sweep import run_sweep as run_sweep
-from ._transport import FluxResult as FluxResult
-from ._transport import TemperatureResult as TemperatureResult
+from ._failure import FluxResult as FluxResult
+from ._failure import TemperatureResult as TemperatureResult
 from ._transport import dynamical_matrix as dynamical_matrix
 from ._transport import greens_function as greens_function
 from ._transport import heat_flux as heat_flux
@@ -72,3 +100,23 @@ from ._transport import local_temperatures_with_error as local_temperatures_with
 from ._transport import transmittance as transmittance
 
 __version__ = "0.1.0"
+
+_DEPRECATED = {
+    "fit_lorentzian": "fit_lorentzian_curve",
+    "fit_lorentzians": "fit_resonance_lorentzians",
+    "LorentzianFit": "LorentzianCurveFit",
+    "LorentzianFits": "ResonanceLorentzianFit",
+    "resonance_frequency_with_status": "resonance_frequency_with_error",
+}
+
+
+def __getattr__(name):
+    """The deprecated aliases: the new object, with a DeprecationWarning."""
+    if name in _DEPRECATED:
+        import warnings
+
+        new = _DEPRECATED[name]
+        warnings.warn(f"meanfield_jax.{name} is deprecated; use meanfield_jax.{new}",
+                      DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module 'meanfield_jax' has no attribute {name!r}")

@@ -12,7 +12,7 @@ to N. (Ensembles and sweeps are not padded: they compile once per N inside their
 Padding. The masses become [m_1, m_2 … m_{N−1}, padding (B − N), m_N]: the bath particles
 stay the first and the last real particle. The solvers receive the true N and treat the
 padded bulk entries as weight-0 entries above the band (the same kind of entry that
-``_poles._Chain`` already uses to pad its list of distinct bulk frequencies): they add no
+``_poles.PoleChain`` already uses to pad its list of distinct bulk frequencies): they add no
 pole, no residue term and nothing to any sum, error bound or convergence flag, and
 κ̄ = N k/Ñ uses the true N (Ñ = N − 1 for ``"kac"`` is a leaf of the chain already).
 Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-14
@@ -29,7 +29,7 @@ short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the wo
 Twenty sizes spread over 10…5000 thus need 6 compilations instead of 20, and a padded
 call costs at most ~0.6 s more than an exact one (N = 1025 in the 4096 bucket). The rung
 258 (not 256) keeps every bucket on one side of the switch to the interpolated first
-guesses of ``_poles._gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
+guesses of ``_poles.gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
 would take unpadded. Measured figures: scripts/bench_compile.py and the README.
 
 Switch: the environment variable ``MEANFIELD_JAX_BUCKETS``, read at each call (under an

@@ -99,8 +99,8 @@ def _run_flux(args):
     dt = args.t_left - args.t_right
     kac = isinstance(args.n_tilde, str)
     m_mean = float(np.mean(masses))
-    prediction = float(analytic.flux_asymptotic(args.n, m_mean, args.k, args.k0, args.gamma,
-                                                kac=kac))
+    prediction = float(analytic.flux_asymptotic(args.n, m_mean, args.k, args.k0,
+                                                "kac" if kac else 1, args.gamma))
     eq = "Eq. 25" if (args.k0 == 0 or not kac) else "Eq. 30"
     method = args.method if args.method != "auto" else "residues"
     print(f"system     N = {args.n}, {args.masses} masses (m = {args.m}, δ = {args.delta}), "

@@ -36,21 +36,24 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _config  # noqa: F401
+from ._failure import FluxResult, raise_if_not_converged
+from ._lyapunov import flux_lyapunov
 from ._model import (
     HarmonicNetwork,
     MeanFieldChain,
-    _check_finite_omega,
-    _is_concrete,
     bath_components,
     chain_batch,
+    check_finite_omega,
     check_system_batch,
+    is_concrete,
     parse_n_tilde,
 )
-from ._transport import FluxResult, _flux_lyapunov, _flux_residues, _transmittance
+from ._transport import METHODS, flux_residues, resolve_method, transmittance_grid
 
 __all__ = [
     "batch_chains",
     "device_mesh",
+    "flux_fn",
     "default_batch_size",
     "map_ensemble",
     "ensemble_flux",
@@ -111,8 +114,8 @@ def batch_chains(masses, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
       TypeError: for bool, complex or non-numeric values.
 
     >>> import numpy as np
-    >>> from meanfield_jax._ensemble import batch_chains
-    >>> b = batch_chains(np.ones((3, 5)), k=0.1, k0=[0.0, 0.02, 0.02])
+    >>> import meanfield_jax as mf
+    >>> b = mf.batch_chains(np.ones((3, 5)), k=0.1, k0=[0.0, 0.02, 0.02])
     >>> b.masses.shape, b.k0.shape, float(b.n_tilde[0])
     ((3, 5), (3,), 4.0)
     """
@@ -212,24 +215,26 @@ def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
 
 
-def _flux_fn(method: str) -> Callable:
-    if method in ("auto", "residues"):
-        return _flux_residues_one
-    if method == "lyapunov":
-        return _flux_lyapunov_one
-    raise ValueError(f"method must be 'auto', 'residues' or 'lyapunov', got {method!r}")
+def flux_fn(method: str) -> Callable:
+    """The per-system flux program for :func:`map_ensemble`: ``system -> (flux, error,
+    converged)`` by residues (``"auto"``, ``"residues"``; chains) or ``"lyapunov"``.
+    The same function object for the same method (compiled programs are cached by it)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return _flux_lyapunov_one if method == "lyapunov" else _flux_residues_one
 
 
 def _flux_residues_one(system):
-    return tuple(_flux_residues(system))
+    return tuple(flux_residues(system))
 
 
 def _flux_lyapunov_one(system):
-    return tuple(_flux_lyapunov(system))
+    return tuple(flux_lyapunov(system))
 
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
-                  batch_size: int | None = None, devices=None) -> FluxResult:
+                  batch_size: int | None = None, devices=None,
+                  throw: bool = False) -> FluxResult:
     """Heat flux J (Eq. 16) of every system of an ensemble, chunked over devices.
 
     Args:
@@ -237,6 +242,9 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
         systems (``method="lyapunov"``), leading axis R on every leaf.
       method: as in :func:`heat_flux_with_error` ("auto" = "residues" for chains).
       chunk_size, batch_size, devices: see :func:`map_ensemble`.
+      throw: raise NotConvergedError if some system did not converge (after all are
+        computed). Default False: like the ``*_with_error`` forms, the result carries the
+        status per system.
 
     Returns:
       FluxResult of NumPy arrays of shape (R,): flux, error_estimate, converged (check it).
@@ -244,6 +252,7 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
       :func:`heat_flux_with_error`; checked on concrete K).
 
     Raises:
+      NotConvergedError: with ``throw=True``, naming how many systems failed.
       ValueError: for a single system or malformed batch, ``method="residues"`` with
         networks, or a network with a component coupled to neither bath (naming the
         realization and the particles).
@@ -252,22 +261,23 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     resp. O(chunk_size·N²).
 
     >>> import numpy as np
-    >>> from meanfield_jax._ensemble import batch_chains, ensemble_flux
-    >>> res = ensemble_flux(batch_chains(np.ones((2, 3)), k=0.1), chunk_size=2)
+    >>> import meanfield_jax as mf
+    >>> res = mf.ensemble_flux(mf.batch_chains(np.ones((2, 3)), k=0.1), chunk_size=2)
     >>> np.round(res.flux, 12).tolist(), res.converged.tolist()
     ([0.041666666667, 0.041666666667], [True, True])
     """
     r = check_system_batch(systems, "ensemble_flux")
-    if method == "auto" and not isinstance(systems, MeanFieldChain):
-        method = "lyapunov"
-    if method in ("auto", "residues") and not isinstance(systems, MeanFieldChain):
-        raise ValueError("method='residues' needs MeanFieldChain systems; use 'lyapunov'")
+    method = resolve_method(systems, method)
     decoupled = _decoupled_networks(systems, r)
-    flux, err, ok = map_ensemble(_flux_fn(method), systems, chunk_size=chunk_size,
+    flux, err, ok = map_ensemble(flux_fn(method), systems, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
     ok = ok.astype(bool)
     flux[decoupled], err[decoupled], ok[decoupled] = 0.0, 0.0, True  # exact: no path for heat
-    return FluxResult(flux, err, ok)
+    result = FluxResult(flux, err, ok)
+    if throw:
+        raise_if_not_converged(result, ok, f"ensemble_flux ({method})",
+                               "see the result's converged flags (throw=False)")
+    return result
 
 
 def _decoupled_networks(systems, r: int) -> np.ndarray:
@@ -275,7 +285,7 @@ def _decoupled_networks(systems, r: int) -> np.ndarray:
     :func:`heat_flux_with_error`; raises ValueError naming a realization with a component
     coupled to neither bath. Concrete network batches only (O(R·N²)); else all False."""
     mask = np.zeros(r, dtype=bool)
-    if not isinstance(systems, HarmonicNetwork) or not _is_concrete(systems.stiffness):
+    if not isinstance(systems, HarmonicNetwork) or not is_concrete(systems.stiffness):
         return mask
     stiffness = np.asarray(systems.stiffness)
     for i in range(r):
@@ -287,7 +297,7 @@ def _decoupled_networks(systems, r: int) -> np.ndarray:
 
 
 def _transmittance_one(system, omega):
-    return _transmittance(system, omega)
+    return transmittance_grid(system, omega)
 
 
 def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
@@ -301,7 +311,7 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
       ValueError: for a single system or malformed batch, or non-finite ``omega``.
     """
     check_system_batch(systems, "ensemble_transmittance")
-    omega = _check_finite_omega(omega)
+    omega = check_finite_omega(omega)
     return map_ensemble(_transmittance_one, systems, omega, chunk_size=chunk_size,
                         batch_size=batch_size or 8, devices=devices)
 

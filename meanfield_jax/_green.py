@@ -1,4 +1,4 @@
-"""Green's-operator kernels: one frequency, one system.
+"""Green's-operator kernels: Z(ω), G(ω) and T(ω) at one frequency for one system.
 
 Mean-field chain (Eqs. 7–14): Z(ω) = diag(A_n) + b 1 1ᵀ with b = −k/Ñ (Eq. 9) and
 A_n = a_n − b + c (δ_n1 + δ_nN) (below Eq. 12), i.e.
@@ -24,29 +24,35 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from . import _config  # noqa: F401
-from ._model import HarmonicNetwork, MeanFieldChain
+from ._model import HarmonicNetwork, MeanFieldChain, bath_friction, end_mask, wall_springs
 
 # --------------------------------------------------------------------------- chain pieces
 
 
-def chain_end_mask(n: int):
-    """Boolean (N,) mask of the two bath particles."""
-    return jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
+def bulk_frequencies(kappa_bulk, bulk_masses):
+    """ω_n = sqrt(κ_b/m_n), κ_b = κ̄ + k0: the bulk particles' frequencies (the real zeros
+    α_n = κ_b − m_n ω² = 0 of the Sherman–Morrison denominators, where T(ω) = 0). O(N)."""
+    return jnp.sqrt(kappa_bulk / bulk_masses)
+
+
+def end_factor(kappa_end, m_end, gamma, omega):
+    """(A_j, a_j) of a bath particle j ∈ {1, N}: a_j = κ_e − m_j ω², A_j = a_j + i γ ω
+    (below Eq. 12; κ_e = κ̄ + k0 + k'), at real or complex ω. O(1)."""
+    a = kappa_end - m_end * omega**2
+    return a + 1j * gamma * omega, a
 
 
 def chain_diagonal(chain: MeanFieldChain, omega):
     """A_n(ω) of the Sherman–Morrison splitting Z = diag(A) + b 1 1ᵀ (Eqs. 8–10, 12). O(N)."""
-    ends = chain_end_mask(chain.n)
-    kappa = chain.kappa_bar + chain.k0 + jnp.where(ends, chain.k_prime, 0.0)
-    damping = jnp.where(ends, chain.gamma, 0.0)
+    kappa = chain.kappa_bar + chain.k0 + wall_springs(chain)
+    damping = bath_friction(chain)
     return kappa - chain.masses * omega**2 + 1j * damping * omega
 
 
 def _eps_over_omega(chain: MeanFieldChain, omega):
     """ε_n = (A_n − κ̄)/ω, written without dividing 0 by 0 (double-where, gradient safe)."""
-    ends = chain_end_mask(chain.n)
-    sigma = chain.k0 + jnp.where(ends, chain.k_prime, 0.0)
-    damping = jnp.where(ends, chain.gamma, 0.0)
+    sigma = chain.k0 + wall_springs(chain)
+    damping = bath_friction(chain)
     omega_is_zero = omega == 0
     safe_omega = jnp.where(omega_is_zero, 1.0, omega)
     pinned = sigma / safe_omega  # differentiable in σ, also at σ = 0
@@ -82,7 +88,7 @@ def chain_q(chain: MeanFieldChain, omega, n=None):
         bulk = jnp.sum(jnp.where(real, (pin - bulk_m * omega) / den, 0.0))
     ends = jnp.stack([masses[0], masses[-1]])
     kappa_end = kappa_bar + chain.k0 + chain.k_prime
-    a_end = kappa_end - ends * omega**2 + 1j * chain.gamma * omega
+    a_end, _ = end_factor(kappa_end, ends, chain.gamma, omega)
     sigma = chain.k0 + chain.k_prime
     pin_end = jnp.where(omega_is_zero & (sigma != 0), jnp.inf, sigma / safe_omega)
     eps_end = pin_end + 1j * chain.gamma - ends * omega
@@ -129,8 +135,7 @@ def chain_greens_function(chain: MeanFieldChain, omega):
 
 def network_z(network: HarmonicNetwork, omega):
     """Z(ω) = K + k'(e₁e₁ᵀ + e_Ne_Nᵀ) − ω² M + i ω Γ (Eq. 7 for any K). O(N²)."""
-    n = network.n
-    ends = chain_end_mask(n)
+    ends = end_mask(network.n)
     diag = (jnp.where(ends, network.k_prime + 1j * network.gamma * omega, 0.0)
             - network.masses * omega**2)
     return network.stiffness.astype(jnp.complex128) + jnp.diag(diag)
@@ -152,9 +157,10 @@ def network_transmittance(network: HarmonicNetwork, omega):
     return 4.0 * network.gamma**2 * (g1n.real**2 + g1n.imag**2)
 
 
-def _chain_as_network(chain: MeanFieldChain) -> HarmonicNetwork:
-    """The chain as a network without re-validating (works on traced leaves)."""
-    return HarmonicNetwork.tree_unflatten(
-        None, (chain.masses, chain.stiffness_matrix(), chain.gamma, chain.t_left,
-               chain.t_right, chain.k_prime))
 
+def transmittance_kernel(system, omega):
+    """T(ω) of one system at one frequency: the structured kernel for a chain, the dense one
+    for a network (the dispatch used by every caller of a one-frequency T)."""
+    if isinstance(system, MeanFieldChain):
+        return chain_transmittance(system, omega)
+    return network_transmittance(system, omega)

@@ -57,7 +57,7 @@ import numpy as np
 from jax import lax
 
 from ._io import atomic_write
-from ._model import HarmonicNetwork, MeanFieldChain
+from ._model import MeanFieldChain, check_single_system, wall_springs
 
 __all__ = [
     "LangevinResult",
@@ -114,27 +114,11 @@ class _Params(NamedTuple):
     burn_in: Any  # () int64
 
 
-def _wall_stiffness(system) -> np.ndarray:
-    n = system.n
-    kp = float(np.asarray(system.k_prime))
-    ends = np.zeros(n)
-    ends[0] += kp
-    ends[-1] += kp
-    return ends
-
-
 def _dense_stiffness(system) -> np.ndarray:
     """K_w = K + k'(e_1 e_1ᵀ + e_N e_Nᵀ), as a NumPy array (setup only)."""
     kmat = np.array(system.stiffness_matrix(), dtype=np.float64)
-    kmat[np.diag_indices(system.n)] += _wall_stiffness(system)
+    kmat[np.diag_indices(system.n)] += np.asarray(wall_springs(system))
     return kmat
-
-
-def _check_system(system):
-    if not isinstance(system, (MeanFieldChain, HarmonicNetwork)):
-        raise TypeError(f"system must be a MeanFieldChain or HarmonicNetwork, got {type(system).__name__}")
-    if np.asarray(system.masses).ndim != 1:
-        raise ValueError("system: simulate takes one system (masses of shape (N,)), not a batch")
 
 
 def _omega_max(system) -> tuple[float, bool]:
@@ -148,7 +132,7 @@ def _omega_max(system) -> tuple[float, bool]:
         return float(np.sqrt(max(ev[-1], 0.0))), True
     if isinstance(system, MeanFieldChain):
         k, k0, nt = (float(np.asarray(x)) for x in (system.k, system.k0, system.n_tilde))
-        rows = k0 + n * k / nt + _wall_stiffness(system) + (n - 1) * k / nt  # |diag| + Σ|offdiag|
+        rows = k0 + n * k / nt + np.asarray(wall_springs(system)) + (n - 1) * k / nt  # |diag| + Σ|offdiag|
     else:
         kmat = _dense_stiffness(system)
         rows = np.abs(kmat).sum(axis=1)
@@ -172,7 +156,7 @@ def _make_params(system, dt: float, burn_in: int) -> tuple[_Params, bool]:
     sigma_right[-1] = sigma[-1]
     if isinstance(system, MeanFieldChain):
         k, k0, nt = (float(np.asarray(x)) for x in (system.k, system.k0, system.n_tilde))
-        diag = k0 + n * k / nt + _wall_stiffness(system)  # Eq. (5) plus walls
+        diag = k0 + n * k / nt + np.asarray(wall_springs(system))  # Eq. (5) plus walls
         coupling = np.asarray(k / nt)
         dense = False
     else:
@@ -280,7 +264,7 @@ def relaxation_time(system) -> float:
     >>> round(relaxation_time(mf.MeanFieldChain([1.0, 1.0], k=1.0, gamma=1.0)), 6)
     2.0
     """
-    _check_system(system)
+    check_single_system(system, "relaxation_time")
     m = np.asarray(system.masses, dtype=np.float64)
     n = m.size
     w, u = np.linalg.eigh(_dense_stiffness(system))
@@ -555,7 +539,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
     >>> res.temperatures.shape
     (4,)
     """
-    _check_system(system)
+    check_single_system(system, "simulate")
     n_traj = _check_int("n_trajectories", n_trajectories, 2)
     n_steps = _check_int("n_steps", n_steps, 1)
     burn_in = _check_int("burn_in", burn_in, 0)

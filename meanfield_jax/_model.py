@@ -1,4 +1,4 @@
-"""Systems: the mean-field chain of Eq. (1) and general harmonic networks, as pytrees.
+"""Systems: the chain of Eq. (1) and general networks as pytrees, their checks and matrices.
 
 Both classes are immutable and registered as JAX pytrees whose leaves are all arrays, so a
 batch of systems (same N, stacked along a leading axis) is the same class and goes through
@@ -11,6 +11,10 @@ passed without ``jax.vmap`` (:func:`check_single_system`).
 Conventions (paper, Sec. II): displacement q_n, mass m_n, Langevin baths with friction
 ``gamma`` and temperatures ``t_left``/``t_right`` on particles 1 and N (k_B = 1), optional
 springs ``k_prime`` tying particles 1 and N to fixed walls (c = i ω γ + k', Sec. IV).
+
+The system's own matrices live here, once: the bath-end mask, the wall springs k', the
+friction Γ, K_w = K + k'(e₁e₁ᵀ + e_Ne_Nᵀ) and the state matrix of (q, q̇) (used by the
+kernels, the Lyapunov solver, the normal modes, the peak seeds and the Langevin setup).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from . import _config  # noqa: F401  (x64 before any array)
 __all__ = ["MeanFieldChain", "HarmonicNetwork", "stack_systems"]
 
 
-def _is_concrete(x: Any) -> bool:
+def is_concrete(x: Any) -> bool:
+    """True unless ``x`` is a tracer (under ``jit``/``vmap``/``grad``): values can be read."""
     return not isinstance(x, jax.core.Tracer)
 
 
@@ -60,7 +65,7 @@ def _scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool 
     values (finite, sign) on concrete inputs only.
     """
     want = 1 if batched else 0
-    if not _is_concrete(value):
+    if not is_concrete(value):
         _check_real_dtype(name, value)
         if jnp.ndim(value) != want:
             raise ValueError(_shape_message(name, jnp.shape(value), batched, scalar=True))
@@ -88,7 +93,7 @@ def _shape_message(name, shape, batched, *, scalar):
 def _masses(value: Any, *, batched: bool = False):
     """Validate masses: shape (N,) (``batched``: (R, N)), N >= 2; concrete values finite, > 0."""
     want = 2 if batched else 1
-    if not _is_concrete(value):
+    if not is_concrete(value):
         _check_real_dtype("masses", value)
         shape = jnp.shape(value)
     else:
@@ -98,7 +103,7 @@ def _masses(value: Any, *, batched: bool = False):
         raise ValueError(_shape_message("masses", shape, batched, scalar=False))
     if shape[-1] < 2:
         raise ValueError(f"masses: need N >= 2 particles, got N = {shape[-1]}")
-    if not _is_concrete(value):
+    if not is_concrete(value):
         return jnp.asarray(value, dtype=jnp.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError("masses must be finite (found NaN or inf)")
@@ -107,12 +112,15 @@ def _masses(value: Any, *, batched: bool = False):
     return jnp.asarray(arr)
 
 
-def parse_n_tilde(n_tilde: Any, n: int):
-    """Ñ from ``"kac"`` (Ñ = N − 1, case-insensitive) or a number; other strings raise."""
+def parse_n_tilde(n_tilde: Any, n):
+    """Ñ from ``"kac"`` (Ñ = N − 1, case-insensitive) or a number; other strings raise.
+
+    ``n`` may be an int (a float is returned) or an array (``analytic``: N − 1 elementwise).
+    """
     if isinstance(n_tilde, str):
         if n_tilde.lower() != "kac":
             raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
-        return float(n - 1)
+        return float(n - 1) if isinstance(n, (int, np.integer)) else n - 1.0
     return n_tilde
 
 
@@ -254,7 +262,7 @@ class HarmonicNetwork(_System):
     def __init__(self, masses, stiffness, gamma=1.0, t_left=1.0, t_right=0.0, k_prime=0.0):
         masses = _masses(masses)
         n = masses.shape[-1]
-        if _is_concrete(stiffness):
+        if is_concrete(stiffness):
             kmat = _real_array("stiffness", stiffness)
             if kmat.shape != (n, n):
                 raise ValueError(f"stiffness must be an N×N matrix with N = {n}, got shape {kmat.shape}")
@@ -464,10 +472,62 @@ def connected_components(stiffness) -> list[np.ndarray]:
     return comps
 
 
-def _check_finite_omega(omega):
-    if _is_concrete(omega):
+def check_finite_omega(omega):
+    """``omega`` as a float64 array; ValueError for NaN or inf (concrete values only)."""
+    if is_concrete(omega):
         arr = np.asarray(omega)
         if not np.all(np.isfinite(arr)):
             raise ValueError("omega must be finite (found NaN or inf)")
     return jnp.asarray(omega, dtype=jnp.float64)
 
+
+
+# ------------------------------------------------------------ bath ends and the state matrix
+
+
+def end_mask(n: int):
+    """Boolean (N,) mask of the two bath particles, 1 and N."""
+    return jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
+
+
+def wall_springs(system):
+    """(N,) wall-spring stiffness k' on particles 1 and N, 0 in the bulk (Sec. IV)."""
+    return jnp.where(end_mask(system.n), system.k_prime, 0.0)
+
+
+def bath_friction(system):
+    """(N,) diagonal of the friction matrix Γ: γ on particles 1 and N, 0 in the bulk."""
+    return jnp.where(end_mask(system.n), system.gamma, 0.0)
+
+
+def stiffness_with_walls(network: HarmonicNetwork):
+    """K_w = K + k'(e₁e₁ᵀ + e_Ne_Nᵀ), the stiffness the particles feel. O(N²)."""
+    return network.stiffness + jnp.diag(wall_springs(network))
+
+
+def state_matrix(network: HarmonicNetwork):
+    """A = [[0, I], [−M⁻¹K_w, −M⁻¹Γ]] of ẋ = A x + noise for the state x = (q, q̇) (Eqs. 2–4).
+
+    Its eigenvalues λ are the damped normal modes; ω = −iλ are the poles of G(ω). O(N²).
+    """
+    n = network.n
+    m = network.masses
+    k_w = stiffness_with_walls(network)
+    gam = bath_friction(network)
+    return jnp.block([[jnp.zeros((n, n)), jnp.eye(n)],
+                      [-k_w / m[:, None], -jnp.diag(gam / m)]])
+
+
+def as_network(system) -> HarmonicNetwork:
+    """The system as a :class:`HarmonicNetwork` (a chain's dense K), without re-validating:
+    works on traced leaves. A network is returned as it is."""
+    if not isinstance(system, MeanFieldChain):
+        return system
+    return HarmonicNetwork.tree_unflatten(
+        None, (system.masses, system.stiffness_matrix(), system.gamma, system.t_left,
+               system.t_right, system.k_prime))
+
+
+def conserves_momentum(chain: MeanFieldChain):
+    """k0 + k' = 0: nothing pins the chain, ω = 0 is a (zero) mode and T(0) = 1 (Eq. 23)."""
+    return (chain.k0 + chain.k_prime) == 0

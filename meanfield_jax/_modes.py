@@ -1,4 +1,4 @@
-"""Normal modes of the undamped system and their coupling to the two baths."""
+"""Normal modes: the undamped system's modes and each one's coupling to the two baths."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _config  # noqa: F401
-from ._green import _chain_as_network
-from ._model import MeanFieldChain, check_single_system
+from ._model import as_network, bath_friction, check_single_system, stiffness_with_walls
 
 __all__ = ["NormalModes", "normal_modes"]
 
@@ -34,10 +33,8 @@ class NormalModes(NamedTuple):
 
 @jax.jit
 def _normal_modes(system):
-    network = _chain_as_network(system) if isinstance(system, MeanFieldChain) else system
-    n = network.n
-    ends = jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
-    k_w = network.stiffness + jnp.diag(jnp.where(ends, network.k_prime, 0.0))
+    network = as_network(system)
+    k_w = stiffness_with_walls(network)
     scale = 1.0 / jnp.sqrt(network.masses)
     kh = scale[:, None] * k_w * scale[None, :]
     kh = 0.5 * (kh + kh.T)
@@ -45,7 +42,7 @@ def _normal_modes(system):
     # mode share Ω² = (κ̄ + k0)/m) have no preferred basis; degenerate perturbation theory
     # picks the one that diagonalizes the damping. Adding ε Γ_h with ε ~ 1e-9 does that and
     # moves frequencies by O(ε²) (taken from Rayleigh quotients below).
-    gamma_h = jnp.where(ends, network.gamma / network.masses, 0.0)
+    gamma_h = bath_friction(network) / network.masses
     eps = 1e-9 * jnp.max(jnp.abs(jnp.diag(kh))) / jnp.maximum(jnp.max(gamma_h), 1e-300)
     _, vecs = jnp.linalg.eigh(kh + eps * jnp.diag(gamma_h))
     lam = jnp.einsum("ij,ik,kj->j", vecs, kh, vecs)

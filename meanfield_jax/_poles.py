@@ -1,4 +1,8 @@
-"""Exact heat flux of the mean-field chain by a residue sum over the poles of G_1N.
+"""Exact solver of the mean-field chain: the poles of G_1N and the residue sums for J and T_n.
+
+The chain algebra (A_n, a_n, κ̄, the bulk frequencies) is ``_green``'s; this module adds
+what the pole finder needs on top of it: the secular function on exact pole offsets, its
+zeros and the residue terms.
 
 Method (derivation in docs/method.md; equation numbers from the paper).
 With D(ω) = A_1 + A_N + A_1 A_N h(ω), h = 1/b + Σ_bulk 1/α_n, α_n = κ_b − m_n ω²,
@@ -49,6 +53,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
+from ._green import bulk_frequencies
+from ._model import conserves_momentum
 
 _EPS = float(np.finfo(np.float64).eps)
 _MAX_GAP_ITERATIONS = 60
@@ -56,8 +62,8 @@ _MAX_ABERTH_ITERATIONS = 200
 _CHUNK_ELEMENTS = 200_000
 
 
-class _Chain:
-    """Plain container of the quantities the root finder needs (all arrays, traced).
+class PoleChain:
+    """The chain's quantities that the pole finder needs (plain container, all arrays, traced).
 
     ``n`` (default: the static N of ``chain``) is the true number of particles of a chain
     padded to a size bucket (``_buckets``): masses [m_1, bulk (n − 2), padding, m_N]. The
@@ -94,7 +100,7 @@ class _Chain:
         # Distinct bulk frequencies ω_u (ascending) with multiplicities: equal masses give
         # one pole of weight > 1 (their difference modes are decoupled and drop out).
         # Padding entries (weight 0) sit above the band; only the first n_unique are real.
-        w = jnp.sqrt(self.kappa_bulk / bulk)
+        w = bulk_frequencies(self.kappa_bulk, bulk)
         if nb > 0:
             fill = 2.0 * jnp.max(jnp.where(real, w, 0.0)) + 1.0
             if padded:
@@ -121,10 +127,10 @@ class _Chain:
         else:
             self.merged_unequal = jnp.array(False)
 
-    def fixed(self) -> "_Chain":
-        """The same chain with every array gradient-stopped (= _Chain(stop_gradient(chain)),
+    def fixed(self) -> "PoleChain":
+        """The same chain with every array gradient-stopped (= PoleChain(stop_gradient(chain)),
         without a second sort of the bulk frequencies to compile)."""
-        out = object.__new__(_Chain)
+        out = object.__new__(PoleChain)
         for name, value in vars(self).items():
             is_array = isinstance(value, (jax.Array, jax.core.Tracer))
             setattr(out, name, jax.lax.stop_gradient(value) if is_array else value)
@@ -133,6 +139,9 @@ class _Chain:
     # -- end particles -------------------------------------------------------------------
     def ends(self, omega):
         """(A_1, A_N, A_1', A_N', a_1, a_N) at complex ω."""
+        # _green.end_factor for both ends at once, written out: a_1, a_N first, then A_1,
+        # A_N (the order of the operations fixes how reverse mode sums the cotangents of ω
+        # and γ: kept as it was, gradients stay bit for bit)
         a1 = self.kappa_end - self.m1 * omega**2
         an = self.kappa_end - self.mn * omega**2
         big_a1 = a1 + 1j * self.gamma * omega
@@ -142,19 +151,43 @@ class _Chain:
         return big_a1, big_an, d1, dn, a1, an
 
 
-def _term_from_sums(c: _Chain, omega, h, dh):
-    """Residue contribution t_p (module docstring) at a zero ω of D, given h(ω) and h'(ω)."""
-    big_a1, big_an, d1, dn, a1, an = c.ends(omega)
-    d_prime = d1 + dn + (d1 * big_an + big_a1 * dn) * h + big_a1 * big_an * dh
-    x = a1**2 + an**2 + 2.0 * c.gamma**2 * omega**2
-    x_scale = jnp.abs(a1) ** 2 + jnp.abs(an) ** 2 + 2.0 * c.gamma**2 * jnp.abs(omega) ** 2
+def _residue_term(ends, gamma, omega, h, deriv, simplified_coef, direct_coef):
+    """The residue term t_p of a zero ω of D (or Q) in its two equal forms (module
+    docstring): c_s·A_1 A_N/(deriv·X) where |X| is not small against its terms' sizes,
+    else c_d/(deriv·(h s + 2)), with (c_s, c_d, deriv) = (γω, −γω, D'(ω)) or
+    (−γκ̄, γκ̄, Q'(ω)). ``ends``: PoleChain.ends(ω); the coefficients are thunks, formed
+    where they are used (the order of operations fixes the gradients' rounding)."""
+    big_a1, big_an, _, _, a1, an = ends
+    x = a1**2 + an**2 + 2.0 * gamma**2 * omega**2
+    x_scale = jnp.abs(a1) ** 2 + jnp.abs(an) ** 2 + 2.0 * gamma**2 * jnp.abs(omega) ** 2
     use_simplified = jnp.abs(x) >= 0.25 * x_scale
     # double where: the branch not taken may divide by zero (x = 0 at a zero of A_1 = A_N)
-    term_simplified = (c.gamma * omega * big_a1 * big_an
-                       / (d_prime * jnp.where(use_simplified, x, 1.0)))
+    term_simplified = (simplified_coef() * big_a1 * big_an
+                       / (deriv * jnp.where(use_simplified, x, 1.0)))
     direct_den = h * (a1 + an) + 2.0
-    term_direct = -c.gamma * omega / (d_prime * jnp.where(use_simplified, 1.0, direct_den))
+    term_direct = direct_coef() / (deriv * jnp.where(use_simplified, 1.0, direct_den))
     return jnp.where(use_simplified, term_simplified, term_direct)
+
+
+def _term_from_sums(c: PoleChain, omega, h, dh):
+    """Residue contribution t_p (module docstring) at a zero ω of D, given h(ω) and h'(ω)."""
+    ends = c.ends(omega)
+    big_a1, big_an, d1, dn, _, _ = ends
+    d_prime = d1 + dn + (d1 * big_an + big_a1 * dn) * h + big_a1 * big_an * dh
+    return _residue_term(ends, c.gamma, omega, h, d_prime, lambda: c.gamma * omega,
+                         lambda: -c.gamma * omega)
+
+
+def _inverse_alpha(w, mb, origin, tr, ti):
+    """1/α_n = 1/(m_n (ω_n − ω)(ω_n + ω)) at ω = origin + τ, τ = tr + i ti, from exact pole
+    distances (ω_n − origin) − τ, in real arithmetic: (Re, Im, Re(ω_n + ω) − Re(ω_n − ω)).
+    O(len(w))."""
+    dr = (w - origin) - tr  # Re(ω_n − ω); Im(ω_n − ω) = −ti
+    sr = w + origin + tr  # Re(ω_n + ω); Im = ti
+    p = dr * sr + ti * ti  # α_n / m_n = (ω_n − ω)(ω_n + ω) = p + i q
+    q = ti * (dr - sr)
+    scale = 1.0 / (mb * (p * p + q * q))
+    return p * scale, -q * scale, sr - dr
 
 
 def _bulk_sums(w, mb, weight, origin, tau, left_mask):
@@ -164,16 +197,11 @@ def _bulk_sums(w, mb, weight, origin, tau, left_mask):
     Written in real arithmetic: this is the hot loop of the whole method.
     """
     tr, ti = tau.real, tau.imag
-    dr = (w - origin) - tr  # Re(ω_n − ω); Im(ω_n − ω) = −ti
-    sr = w + origin + tr  # Re(ω_n + ω); Im = ti
-    p = dr * sr + ti * ti
-    q = ti * (dr - sr)
-    scale = 1.0 / (mb * (p * p + q * q))
-    inv_r, inv_i = p * scale, -q * scale  # 1/α_n
+    inv_r, inv_i, s_minus_d = _inverse_alpha(w, mb, origin, tr, ti)  # 1/α_n
     # d(1/α_n)/dω = m_n (s − d) / α_n²,  s − d = (sr − dr) + 2 i ti
     sq_r = inv_r * inv_r - inv_i * inv_i
     sq_i = 2.0 * inv_r * inv_i
-    u_r, u_i = weight * mb * (sr - dr), weight * mb * (2.0 * ti)
+    u_r, u_i = weight * mb * s_minus_d, weight * mb * (2.0 * ti)
     der_r = u_r * sq_r - u_i * sq_i
     der_i = u_r * sq_i + u_i * sq_r
     inv_r, inv_i = weight * inv_r, weight * inv_i
@@ -183,13 +211,13 @@ def _bulk_sums(w, mb, weight, origin, tau, left_mask):
     return total, dtotal, dleft
 
 
-def _end_terms(c: _Chain, omega):
+def _end_terms(c: PoleChain, omega):
     """1/b + 1/A_1 + 1/A_N and its derivative: the smooth part of F. O(1)."""
     big_a1, big_an, d1, dn, _, _ = c.ends(omega)
     return c.inv_b + 1.0 / big_a1 + 1.0 / big_an, -d1 / big_a1**2 - dn / big_an**2
 
 
-def _secular(c: _Chain, origin, tau, left_mask):
+def _secular(c: PoleChain, origin, tau, left_mask):
     """F = D/(A_1 A_N) = h + 1/A_1 + 1/A_N at ω = origin + τ and its derivatives.
 
     Returns (F, F'_left, F'_right) where F'_left/right are the derivatives of the bulk
@@ -249,7 +277,7 @@ class _FarField(NamedTuple):
     weight: jax.Array
 
 
-def _far_field(c: _Chain) -> _FarField:
+def _far_field(c: PoleChain) -> _FarField:
     """Chebyshev interpolants of the far-field bulk sums of every block. O(N²·_CHEB/_BLOCK)."""
     nb, blk = c.nb, _BLOCK
     n_blocks = -(-(nb - 1) // blk)
@@ -297,7 +325,7 @@ def _clenshaw(coef, t):
     return coef[..., 0] + t * b1 - b2
 
 
-def _fast_evaluator(c: _Chain, far: _FarField, i):
+def _fast_evaluator(c: PoleChain, far: _FarField, i):
     """(origin, τ) ↦ (F, F'_left, F'_right) for gap i: near poles exact, far field
     interpolated (see the section comment). O(_BLOCK + _CHEB) per evaluation."""
     blk = _BLOCK
@@ -359,7 +387,7 @@ def _chunked_map(fn, xs, n_active, batch, *, on_chunk=False):
     return jax.tree_util.tree_map(lambda o: o.reshape((-1,) + o.shape[2:])[:n], outs)
 
 
-def _solve_gap(c: _Chain, i, evaluate=None, start=None):
+def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
     """Locate the zero of D between bulk frequencies ω_i < ω_{i+1}.
 
     ``evaluate(origin, τ) -> (F, F'_left, F'_right)`` defaults to the exact O(N) sums;
@@ -441,26 +469,21 @@ def _solve_gap(c: _Chain, i, evaluate=None, start=None):
     return origin_left, tau, converged | ~valid, valid, it
 
 
-def _bulk_sums2(c: _Chain, origin, tau):
+def _secular_derivatives(c: PoleChain, origin, tau):
     """h = 1/b + Σ 1/α_n, h' and h'' at ω = origin + τ, exact pole distances, real
     arithmetic. O(N)."""
     tr, ti = tau.real, tau.imag
-    dr = (c.w - origin) - tr  # Re(ω_n − ω); Im = −ti
-    sr = c.w + origin + tr  # Re(ω_n + ω); Im = ti
-    p = dr * sr + ti * ti  # α_n / m_n = (ω_n − ω)(ω_n + ω) = p + i q
-    q = ti * (dr - sr)
-    scale = 1.0 / (c.mb * (p * p + q * q))
-    v_r, v_i = p * scale, -q * scale  # 1/α_n
+    v_r, v_i, s_minus_d = _inverse_alpha(c.w, c.mb, origin, tr, ti)  # 1/α_n
     inv = jax.lax.complex(v_r, v_i)
     inv2 = inv * inv
-    g = jax.lax.complex(c.mb * (sr - dr), c.mb * (2.0 * ti))  # 2 m_n ω = −α_n'
+    g = jax.lax.complex(c.mb * s_minus_d, c.mb * (2.0 * ti))  # 2 m_n ω = −α_n'
     h = c.inv_b + jnp.sum(c.weight * inv)
     dh = jnp.sum(c.weight * g * inv2)
     d2h = jnp.sum(c.weight * (2.0 * c.mb + 2.0 * g * g * inv) * inv2)
     return h, dh, d2h
 
 
-def _polish_gap(c: _Chain, i, origin_left, tau):
+def _polish_gap(c: PoleChain, i, origin_left, tau):
     """One Newton step on F from the converged (gradient-stopped) τ, and the residue term,
     from one O(N) pass.
 
@@ -474,7 +497,7 @@ def _polish_gap(c: _Chain, i, origin_left, tau):
     valid = i < c.n_unique - 1
     origin = jnp.where(origin_left, wl, jnp.where(valid, wr, wl + 1.0))
     tau = jax.lax.stop_gradient(tau)
-    h, dh, d2h = _bulk_sums2(c, origin, tau)
+    h, dh, d2h = _secular_derivatives(c, origin, tau)
     omega = origin + tau
     _, drest = _end_terms(c, omega)
     big_a1, big_an, _, _, _, _ = c.ends(omega)
@@ -492,7 +515,7 @@ def _polish_gap(c: _Chain, i, origin_left, tau):
     return origin + tau + delta, term, origin, tau + delta, ok | ~valid
 
 
-def _gap_roots(c_fixed: _Chain, c: _Chain | None = None, *, with_offsets=False, fast=None):
+def gap_roots(c_fixed: PoleChain, c: PoleChain | None = None, *, with_offsets=False, fast=None):
     """All gap zeros (located on gradient-stopped data c_fixed, polished on c) and terms.
 
     Returns (roots, terms, ok, valid, iterations) and, with ``with_offsets``, also
@@ -572,7 +595,7 @@ def _poly_mul(p, q):
     return jnp.convolve(p, q)
 
 
-def _model_polynomial(c: _Chain):
+def _model_polynomial(c: PoleChain):
     """Coefficients (highest first) of D·(κ_b − m̄ω²) for bulk masses replaced by their mean."""
     a1 = jnp.array([-c.m1, 1j * c.gamma, c.kappa_end])
     an = jnp.array([-c.mn, 1j * c.gamma, c.kappa_end])
@@ -630,8 +653,9 @@ def _polynomial_roots(coeffs, iterations=300):
     return z
 
 
-def _q_and_derivative(c: _Chain, z):
-    """Q(z) = A_1 A_N Σ_n ε_n/A_n (see _green) and Q'(z), direct form, origin 0. O(N).
+def _q_and_derivative(c: PoleChain, z):
+    """(Q(z), Q'(z), ω_u − z, ω_u + z): Q = A_1 A_N Σ_n ε_n/A_n (see _green) in direct
+    form (origin 0), with the distances to the distinct bulk frequencies ω_u. O(N).
 
     Q = −κ̄ D/ω has the zeros of D except the momentum-conserving zero mode at ω = 0, and
     no cancellation near ω = 0, where the collective (Lorentzian) poles of width ~1/N sit.
@@ -662,32 +686,26 @@ def _q_and_derivative(c: _Chain, z):
     return q, dq, d, s
 
 
-def _collective_term(c: _Chain, z, with_dq=False):
-    """Residue contribution t_p at a zero z of Q (equal to _root_term, in the Q form);
+def _collective_term(c: PoleChain, z, with_dq=False):
+    """Residue contribution t_p at a zero z of Q (equal to _term_from_sums, in the Q form);
     ``with_dq``: (t_p, Q'(z))."""
     q, dq, d, s = _q_and_derivative(c, z)
-    big_a1, big_an, _, _, a1, an = c.ends(z)
-    x = a1**2 + an**2 + 2.0 * c.gamma**2 * z**2
-    x_scale = jnp.abs(a1) ** 2 + jnp.abs(an) ** 2 + 2.0 * c.gamma**2 * jnp.abs(z) ** 2
+    ends = c.ends(z)
     h = c.inv_b + jnp.sum(c.weight / (c.mb * d * s))
-    use_simplified = jnp.abs(x) >= 0.25 * x_scale
-    # double where, as in _term_from_sums
-    term_simplified = (-c.gamma * c.kappa_bar * big_a1 * big_an
-                       / (dq * jnp.where(use_simplified, x, 1.0)))
-    direct_den = h * (a1 + an) + 2.0
-    term_direct = c.gamma * c.kappa_bar / (dq * jnp.where(use_simplified, 1.0, direct_den))
-    term = jnp.where(use_simplified, term_simplified, term_direct)
+    term = _residue_term(ends, c.gamma, z, h, dq, lambda: -c.gamma * c.kappa_bar,
+                         lambda: c.gamma * c.kappa_bar)
     return (term, dq) if with_dq else term
 
 
-def _collective_roots(c: _Chain, gap_roots, gap_valid):
-    """The zeros of D not in a gap, by Aberth iteration deflated by the gap zeros.
+def collective_roots(c: PoleChain, gap_zeros, gap_valid):
+    """The zeros of D not in a gap, by Aberth iteration deflated by the gap zeros:
+    (zeros (6,), last relative correction, iterations).
 
     Works on P = ω Q Π_distinct α_n, a polynomial with the zeros of D (and ω = 0 when
     k0 = k' = 0): P'/P = Q'/Q + 1/ω + Σ α_n'/α_n, minus the known gap zeros and mirrors.
     """
     z0 = _polynomial_roots(_model_polynomial(c))
-    g = gap_roots
+    g = gap_zeros
     gv = gap_valid
 
     def logderiv(z):
@@ -732,7 +750,7 @@ _CIRCLE_POINTS = 32
 _NOISE = 8.0 * _EPS  # per summand of a running error bound
 
 
-def _q_noise(c: _Chain, z):
+def _q_noise(c: PoleChain, z):
     """First-order bound on the rounding noise of Q(z) as _q_and_derivative forms it:
     each factor's own noise (eps × the sum of its summands' sizes) times the sizes of the
     factors it multiplies. O(N)."""
@@ -759,7 +777,7 @@ def _q_noise(c: _Chain, z):
                      + a1 * an * noise_bulk)
 
 
-def _transmittance_continued(c: _Chain, z):
+def _transmittance_continued(c: PoleChain, z):
     """T(z) = 4γ²z² G_1N(z) G_1N(−z) = −4γ²κ̄²/(Q(z)Q(−z)) at complex z, with its relative
     noise bound. O(N)."""
     pm = jnp.stack([z, -z])  # one vmapped evaluation: a smaller program than two
@@ -770,9 +788,10 @@ def _transmittance_continued(c: _Chain, z):
     return value, rel
 
 
-def _collective_rule(c: _Chain, c_fixed: _Chain, coll, mask, other_poles, last_step):
-    """Quadrature rule (nodes (P, M), weights (P, M)) for the collective zeros ``coll`` (P,)
-    and an absolute error bound of Σ weights, per zero (module section above). O(P·M·N).
+def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, last_step):
+    """Quadrature rule for the collective zeros ``coll`` (P,) (module section above):
+    (nodes (P, M), weights (P, M), an absolute error bound of Σ weights per zero (P,), and
+    the (P,) mask of zeros that belong to a near-degenerate pair). O(P·M·N).
 
     ``other_poles``: every other pole of T (gap zeros, their mirrors and all conjugates);
     ``last_step``: the size of each zero's last Newton step (its position error where that
@@ -876,21 +895,21 @@ _NEWTON_REFINEMENTS = 3
 def chain_poles(chain, n=None) -> ChainPoles:
     """All poles of G_1N for a MeanFieldChain, differentiable (see flux_by_residues). O(N²).
 
-    ``n``: the true N of a chain padded to a size bucket (see _Chain); default chain.n."""
-    return _poles_of(_Chain(chain, n))
+    ``n``: the true N of a chain padded to a size bucket (see PoleChain); default chain.n."""
+    return _poles_of(PoleChain(chain, n))
 
 
-def _poles_of(c: _Chain) -> ChainPoles:
+def _poles_of(c: PoleChain) -> ChainPoles:
     c_fixed = c.fixed()
-    gap_roots, gap_terms, gap_ok, gap_valid, gap_iters, origins, taus = _gap_roots(
+    gap_z, gap_terms, gap_ok, gap_valid, gap_iters, origins, taus = gap_roots(
         c_fixed, c, with_offsets=True)
-    coll, coll_rel, coll_iters = _collective_roots(
-        c_fixed, jax.lax.stop_gradient(gap_roots), gap_valid)
+    coll, coll_rel, coll_iters = collective_roots(
+        c_fixed, jax.lax.stop_gradient(gap_z), gap_valid)
     coll = jax.lax.stop_gradient(coll)
     # the zero mode ω = 0 (k0 = k' = 0) is a zero of P but not a pole of T: no term. Exactly
     # one zero is it (the one nearest 0); other small zeros (strong damping: ~ik/γ) are poles.
     nearest_zero = jnp.arange(coll.shape[0]) == jnp.argmin(jnp.abs(coll))
-    is_zero_mode = nearest_zero & (c.k0 + c.k_prime == 0)
+    is_zero_mode = nearest_zero & conserves_momentum(c)
 
     def newton(cc, z):
         q, dq, _, _ = _q_and_derivative(cc, z)
@@ -907,7 +926,7 @@ def _poles_of(c: _Chain) -> ChainPoles:
     last_step = jax.vmap(lambda z: newton(c, z))(safe)
     safe = safe - last_step
     coll = jnp.where(is_zero_mode, 0.0, safe)
-    gv = jax.lax.stop_gradient(jnp.where(gap_valid, gap_roots, jnp.inf))
+    gv = jax.lax.stop_gradient(jnp.where(gap_valid, gap_z, jnp.inf))
     others = jnp.concatenate([gv, -jnp.conj(gv), jnp.conj(gv), -gv])
     nodes, weights, error, clustered = _collective_rule(c, c_fixed, coll, ~is_zero_mode, others,
                                                         jnp.abs(last_step))
@@ -919,17 +938,17 @@ def _poles_of(c: _Chain) -> ChainPoles:
 CONVERGED_RTOL = 1e-9
 
 
-def _flux_from_poles(chain, poles: ChainPoles, n=None, c: _Chain | None = None):
-    c = _Chain(chain, n) if c is None else c
+def _flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None):
+    c = PoleChain(chain, n) if c is None else c
     gap_terms, coll = poles.gap_terms, poles.collective
     coll_weights = poles.collective_weights
-    gap_roots = poles.gap_origin + poles.gap_tau
+    gap_z = poles.gap_origin + poles.gap_tau
     gap_valid = poles.gap_valid
     # a gap zero's mirror −ω̄_p contributes the complex conjugate: 2 Re t_p for the pair
     total = 2.0 * jnp.sum(gap_terms.real) + jnp.sum(coll_weights)
     # Diagnostics
     trace = c.gamma * (1.0 / c.m1 + 1.0 / c.mn)
-    im_sum = 2.0 * jnp.sum(jnp.where(gap_valid, gap_roots.imag, 0.0)) + jnp.sum(coll.imag)
+    im_sum = 2.0 * jnp.sum(jnp.where(gap_valid, gap_z.imag, 0.0)) + jnp.sum(coll.imag)
     sum_rule_error = jnp.abs(im_sum - trace) / trace
     magnitude = 2.0 * jnp.sum(jnp.abs(gap_terms)) + jnp.sum(jnp.abs(coll_weights))
     value = total.real
@@ -966,7 +985,7 @@ def flux_by_residues(chain, n=None):
     inputs, which carries the implicit-function derivative. ``n``: the true N of a chain
     padded to a size bucket (``_buckets``; the padding is inert); default chain.n.
     """
-    c = _Chain(chain, n)
+    c = PoleChain(chain, n)
     return _flux_from_poles(chain, _poles_of(c), c=c)
 
 
@@ -988,7 +1007,7 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
 
     Returns (temperatures (N,), error_estimate (N,), converged).
     """
-    c = _Chain(chain, n)
+    c = PoleChain(chain, n)
     if poles is None:
         poles = _poles_of(c)
     n = c.n
@@ -1011,7 +1030,7 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
     factors = jnp.concatenate([2.0 * gap_factor, coll_factor])
     # the gap terms stand for a pole and its mirror: 2 Re; collective terms: Re of the sum
     bulk_m = chain.masses[1:-1]
-    bulk_w = jnp.sqrt(c.kappa_bulk / bulk_m)
+    bulk_w = bulk_frequencies(c.kappa_bulk, bulk_m)
     coll = jnp.where(poles.collective_mask, poles.collective, 1.0)
     coll_error = jnp.where(poles.collective_mask, poles.collective_error, 0.0)
     coll_scale = jnp.abs(weights(coll)) / gamma

@@ -1,4 +1,4 @@
-"""Resonance peaks of the transmittance: exact maxima by autodiff-Newton, Lorentzian fits.
+"""Peak search: the exact maxima of T(ω) and their half widths, by autodiff-Newton.
 
 Peaks of T(ω) (Eq. 17) are the maxima of a rational function whose poles are the damped
 normal modes coupled to the baths. For identical masses and k0 > 0 the two main peaks sit
@@ -28,9 +28,8 @@ Method
   pole's bracket.
 * Widths: the exact half width at half maximum on each side, from a safeguarded
   Newton–bisection solve of u(ω) = 2 u(ω_c) (bracket expanded by doubling).
-* Lorentzian fits: least squares of Eq. 28 (k0 > 0 or k' > 0) or Eq. 24 (free chain) to
-  the exact T on a grid of ±``window`` half widths around the main peak, with
-  ``optax.lbfgs`` (zoom line search) on (log N𝒜, center offset) scaled to O(1).
+
+Lorentzian fits of the peaks (Eqs. 24, 28–29) live in ``_lorentzian``.
 
 Costs: one maximization is O(N) per iteration (typically 3–8 iterations); seeding from poles
 is O(N²) (the gap poles) and compiles once per N.
@@ -44,28 +43,34 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import optax.tree_utils as otu
 
 from . import _config  # noqa: F401
-from ._green import chain_q, chain_transmittance, network_transmittance
-from ._model import MeanFieldChain, _is_concrete, check_single_system
-from ._poles import _Chain, _collective_roots, _gap_roots
+from ._failure import raise_if_not_converged
+from ._green import bulk_frequencies, chain_q, network_transmittance
+from ._model import (
+    MeanFieldChain,
+    conserves_momentum,
+    is_concrete,
+    state_matrix,
+    check_single_system,
+)
+from ._poles import PoleChain, collective_roots, gap_roots
 
 __all__ = [
     "ResonanceResult",
     "Resonances",
-    "LorentzianFit",
-    "LorentzianFits",
     "resonance_frequency",
-    "resonance_frequency_with_status",
+    "resonance_frequency_with_error",
     "find_resonances",
-    "fit_lorentzians",
-    "fit_lorentzian",
+    "MAX_NEWTON_ITERATIONS",
+    "chain_pole_seeds",
+    "chain_zero_bracket",
+    "half_widths",
+    "maximize",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
-_MAX_NEWTON_ITERATIONS = 100
+MAX_NEWTON_ITERATIONS = 100
 _MAX_WIDTH_ITERATIONS = 200
 
 
@@ -80,12 +85,6 @@ def _inverse_transmittance(system, omega):
     return 1.0 / network_transmittance(system, omega)
 
 
-def _transmittance(system, omega):
-    if isinstance(system, MeanFieldChain):
-        return chain_transmittance(system, omega)
-    return network_transmittance(system, omega)
-
-
 def _frequency_scale(system):
     """A natural frequency of the system (absolute tolerances are relative to it)."""
     m_min = jnp.min(system.masses)
@@ -96,22 +95,21 @@ def _frequency_scale(system):
     return jnp.sqrt(stiff / m_min) + system.gamma / m_min
 
 
-def _chain_zero_bracket(chain, x):
+def chain_zero_bracket(chain, x):
     """(lo, hi): the consecutive zeros of T around ω = x >= 0 for a chain.
 
     T vanishes at every bulk frequency sqrt((Nk/Ñ + k0)/m_n) (1/α_n = ∞) and, when pinned
     (k0 + k' > 0), at ω = 0. For a free chain ω = 0 is an interior point (T even), so the
     lowest interval is (−ω_min, ω_min).
     """
-    w = jnp.sort(jnp.sqrt((chain.kappa_bar + chain.k0) / chain.masses[1:-1]))
+    w = jnp.sort(bulk_frequencies(chain.kappa_bar + chain.k0, chain.masses[1:-1]))
+    pinned = ~conserves_momentum(chain)
     if w.shape[0] == 0:
-        pinned = (chain.k0 + chain.k_prime) > 0
         return jnp.where(pinned, 0.0, -jnp.inf), jnp.inf
     below = jnp.where(w < x, w, -jnp.inf)
     above = jnp.where(w > x, w, jnp.inf)
     lo = jnp.max(below)
     hi = jnp.min(above)
-    pinned = (chain.k0 + chain.k_prime) > 0
     lo = jnp.where(jnp.isfinite(lo), lo, jnp.where(pinned, 0.0, -w[0]))
     return lo, hi
 
@@ -130,6 +128,8 @@ class ResonanceResult(NamedTuple):
       converged: True when Newton's steps reached the tolerance (or the rounding floor) at a
         point with T'' < 0; otherwise ``omega`` must not be trusted.
       iterations: Newton iterations used.
+      error_estimate: |u'/u''| at the final point (u = 1/T): the size of the next Newton
+        step, a first-order estimate of the error of ``omega`` (1/time); inf where T'' >= 0.
     """
 
     omega: jax.Array
@@ -137,6 +137,7 @@ class ResonanceResult(NamedTuple):
     curvature_hwhm: jax.Array
     converged: jax.Array
     iterations: jax.Array
+    error_estimate: jax.Array
 
 
 def _derivatives(system, w):
@@ -150,7 +151,7 @@ def _derivatives(system, w):
     return u, du, d2u
 
 
-def _maximize(system, omega0, lo, hi, radius0, rtol, max_iterations):
+def maximize(system, omega0, lo, hi, radius0, rtol, max_iterations):
     """Guarded Newton ascent of T (Newton on u = 1/T) from omega0 inside (lo, hi)."""
     fixed = jax.lax.stop_gradient(system)
     scale = _frequency_scale(fixed)
@@ -202,19 +203,22 @@ def _maximize(system, omega0, lo, hi, radius0, rtol, max_iterations):
     w_star = jax.lax.stop_gradient(w)
     du_theta = jax.jvp(lambda x: _inverse_transmittance(system, x), (w_star,),
                        (jnp.ones_like(w_star),))[1]
-    u_s, _, d2u_s = derivatives(w_star)
+    u_s, du_s, d2u_s = derivatives(w_star)
     d2u_s = jax.lax.stop_gradient(d2u_s)
     omega_c = w_star - (du_theta - jax.lax.stop_gradient(du_theta)) / jnp.where(d2u_s > 0, d2u_s, 1.0)
     u_c = _inverse_transmittance(system, omega_c)
     height = 1.0 / u_c
     curvature_hwhm = jnp.sqrt(2.0 * u_s / jnp.where(d2u_s > 0, d2u_s, jnp.inf))
     ok = ok & (d2u_s > 0) & jnp.isfinite(height)
-    return ResonanceResult(omega_c, height, jax.lax.stop_gradient(curvature_hwhm), ok, it)
+    error = jnp.where(d2u_s > 0, jnp.abs(jax.lax.stop_gradient(du_s))
+                      / jnp.where(d2u_s > 0, d2u_s, 1.0), jnp.inf)
+    return ResonanceResult(omega_c, height, jax.lax.stop_gradient(curvature_hwhm), ok, it,
+                           error)
 
 
 def _default_bracket(system, omega_guess):
     if isinstance(system, MeanFieldChain):
-        return _chain_zero_bracket(system, jnp.abs(omega_guess))
+        return chain_zero_bracket(system, jnp.abs(omega_guess))
     return -jnp.inf, jnp.inf
 
 
@@ -227,12 +231,13 @@ def _resonance_frequency(system, omega_guess, max_step, rtol):
     default_radius = jnp.where(jnp.isfinite(span), 0.125 * span,
                                0.1 * x + 1e-3 * _frequency_scale(fixed))
     radius = jnp.where(jnp.isnan(max_step), default_radius, max_step)
-    out = _maximize(system, x, lo, hi, radius, rtol, _MAX_NEWTON_ITERATIONS)
+    out = maximize(system, x, lo, hi, radius, rtol, MAX_NEWTON_ITERATIONS)
     return out._replace(omega=jnp.abs(out.omega))
 
 
-def resonance_frequency_with_status(system, omega_guess, *, max_step=None, rtol=1e-14):
-    """The local maximum of T(ω) (Eq. 17) nearest ``omega_guess``, with a status.
+def resonance_frequency_with_error(system, omega_guess, *, max_step=None, rtol=1e-14
+                                   ) -> ResonanceResult:
+    """The local maximum of T(ω) (Eq. 17) nearest ``omega_guess``, with its status.
 
     Newton iterations on dT/dω = 0 (written for u = 1/T) with u', u'' from ``jax.grad``;
     trust region, monotone-ascent acceptance and a bracket between the zeros of T around
@@ -250,7 +255,8 @@ def resonance_frequency_with_status(system, omega_guess, *, max_step=None, rtol=
         and a stalled step at the rounding floor also counts as converged).
 
     Returns:
-      :class:`ResonanceResult` (omega, height, curvature_hwhm, converged, iterations).
+      :class:`ResonanceResult` (omega, height, curvature_hwhm, converged, iterations,
+      error_estimate); never raises for non-convergence.
 
     Raises:
       ValueError: for a stacked batch passed without ``jax.vmap``.
@@ -258,44 +264,45 @@ def resonance_frequency_with_status(system, omega_guess, *, max_step=None, rtol=
 
     >>> import meanfield_jax as mf
     >>> chain = mf.MeanFieldChain([1.0] * 100, k=1.0, k0=1.0)
-    >>> r = mf.resonance_frequency_with_status(chain, 1.0)
-    >>> round(float(r.omega), 8), bool(r.converged)
-    (1.00506345, True)
+    >>> r = mf.resonance_frequency_with_error(chain, 1.0)
+    >>> round(float(r.omega), 8), bool(r.converged), bool(r.error_estimate < 1e-12)
+    (1.00506345, True, True)
     """
-    check_single_system(system, "resonance_frequency_with_status")
+    return _resonance_with_error(system, omega_guess, max_step, rtol,
+                                 "resonance_frequency_with_error")
+
+
+def _resonance_with_error(system, omega_guess, max_step, rtol, what):
+    check_single_system(system, what)
     max_step = jnp.nan if max_step is None else max_step
     return _resonance_frequency(system, jnp.asarray(omega_guess, jnp.float64),
                                 jnp.asarray(max_step, jnp.float64), jnp.asarray(rtol, jnp.float64))
 
 
-def resonance_frequency(system, omega_guess, **options):
+def resonance_frequency(system, omega_guess, *, max_step=None, rtol=1e-14, throw: bool = True):
     """Position ω_c and height T(ω_c) of the peak of T(ω) nearest ``omega_guess``.
 
-    See :func:`resonance_frequency_with_status` for the method and options. Called on
-    concrete values, raises ``RuntimeError`` if the iteration did not converge; under
-    ``jit``/``vmap`` (traced status) use :func:`resonance_frequency_with_status`.
+    See :func:`resonance_frequency_with_error` for the method and options.
 
     Returns:
       (omega_c, T_max), float64 arrays.
 
     Raises:
-      RuntimeError: Newton's method did not converge (concrete inputs only).
-      ValueError, TypeError: as :func:`resonance_frequency_with_status`.
+      NotConvergedError: (``throw=True``) Newton's method did not converge; under
+        ``jit``/``vmap`` as a JAX runtime error naming it (package docstring).
+        ``throw=False`` returns the values unchecked.
+      ValueError, TypeError: as :func:`resonance_frequency_with_error`.
 
     >>> import meanfield_jax as mf
     >>> wc, tmax = mf.resonance_frequency(mf.MeanFieldChain([1.0] * 1000, k=1.0, k0=1.0), 1.0)
     >>> round(float(1000 * (wc - 1.0)), 4), round(float(tmax), 6)
     (0.5006, 1.0)
     """
-    check_single_system(system, "resonance_frequency")
-    r = resonance_frequency_with_status(system, omega_guess, **options)
-    if _is_concrete(r.converged):
-        ok = np.asarray(r.converged)
-        if not np.all(ok):
-            raise RuntimeError(
-                f"resonance_frequency did not converge for {int(np.sum(~ok))} lane(s) after "
-                f"{int(np.max(np.asarray(r.iterations)))} iterations; try another omega_guess "
-                "or max_step, or inspect resonance_frequency_with_status(...)")
+    r = _resonance_with_error(system, omega_guess, max_step, rtol, "resonance_frequency")
+    if throw:
+        r = raise_if_not_converged(
+            r, r.converged, "resonance_frequency",
+            "try another omega_guess or max_step, or inspect resonance_frequency_with_error(...)")
     return r.omega, r.height
 
 
@@ -350,7 +357,7 @@ def _half_width_side(system, omega_c, u_c, guess, direction, limit):
     return x, ok
 
 
-def _half_widths(system, omega_c, u_c, guess, lo, hi):
+def half_widths(system, omega_c, u_c, guess, lo, hi):
     """(left, right) half widths at half maximum of the peak at omega_c, and their status."""
     fixed = jax.lax.stop_gradient(system)
     omega_c = jax.lax.stop_gradient(omega_c)
@@ -389,19 +396,15 @@ class Resonances(NamedTuple):
     valid: jax.Array
 
 
-def _gap_poles(c):
-    """(poles, valid) of the gaps between distinct bulk frequencies (``_poles._gap_roots``)."""
-    out = _gap_roots(c)
-    return out[0], out[3]
-
-
-def _chain_poles(chain, include_gaps: bool):
-    """Upper-half-plane poles of G_1N with Re >= 0: (poles, gap_index or −1, valid)."""
-    c = _Chain(jax.lax.stop_gradient(chain))
-    gap_z, gap_valid = _gap_poles(c)
-    coll, _, _ = _collective_roots(c, gap_z, gap_valid)
+def chain_pole_seeds(chain, include_gaps: bool):
+    """Upper-half-plane poles of G_1N with Re >= 0 (``_poles``): (poles, gap_index or −1,
+    valid, distinct bulk frequencies). Gap poles only with ``include_gaps``."""
+    c = PoleChain(jax.lax.stop_gradient(chain))
+    out = gap_roots(c)
+    gap_z, gap_valid = out[0], out[3]
+    coll, _, _ = collective_roots(c, gap_z, gap_valid)
     scale = jnp.max(jnp.abs(coll))
-    zero_mode = (jnp.abs(coll) <= 1e3 * _EPS * scale) & (c.k0 + c.k_prime == 0)
+    zero_mode = (jnp.abs(coll) <= 1e3 * _EPS * scale) & conserves_momentum(c)
     coll_ok = (coll.real >= -1e-12 * scale) & (coll.imag > 0) & ~zero_mode
     if include_gaps:
         poles = jnp.concatenate([coll, gap_z])
@@ -414,13 +417,7 @@ def _chain_poles(chain, include_gaps: bool):
 
 def _network_poles(network):
     """Poles ω = −iλ of G for λ the eigenvalues of the damped state matrix (O(N³), CPU)."""
-    n = network.n
-    m = network.masses
-    ends = jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
-    k_w = network.stiffness + jnp.diag(jnp.where(ends, network.k_prime, 0.0))
-    gam = jnp.where(ends, network.gamma, 0.0)
-    a = jnp.block([[jnp.zeros((n, n)), jnp.eye(n)], [-k_w / m[:, None], -jnp.diag(gam / m)]])
-    lam = jnp.linalg.eigvals(a)
+    lam = jnp.linalg.eigvals(state_matrix(network))
     poles = -1j * lam
     ok = (poles.real >= 0) & (poles.imag > 1e-300)
     return poles, ok
@@ -439,11 +436,11 @@ def _seed_start(poles, lo, hi):
 def _refine_seeds(system, x, radius, lo, hi, ok):
 
     def one(x, radius, lo, hi):
-        r = _maximize(system, x, lo, hi, radius, 1e-14, _MAX_NEWTON_ITERATIONS)
+        r = maximize(system, x, lo, hi, radius, 1e-14, MAX_NEWTON_ITERATIONS)
         omega = jnp.abs(r.omega)
         guess = jnp.where(jnp.isfinite(r.curvature_hwhm) & (r.curvature_hwhm > 0),
                           r.curvature_hwhm, radius)
-        left, right, ok_w = _half_widths(system, r.omega, 1.0 / r.height, guess, lo, hi)
+        left, right, ok_w = half_widths(system, r.omega, 1.0 / r.height, guess, lo, hi)
         return omega, r.height, left, right, r.converged & ok_w
 
     omega, height, left, right, conv = jax.vmap(one)(x, radius, lo, hi)
@@ -477,7 +474,7 @@ def find_resonances(system, threshold=1e-3, *, include_gap_poles=None, padded=Fa
     """All peaks of T(ω) (Eq. 17) on ω >= 0 with T_max >= threshold, with exact widths.
 
     Every pole x + iy (Im > 0, Re >= 0) of G_1N seeds one guarded Newton maximization
-    (:func:`resonance_frequency_with_status`) started at x with trust radius y inside the
+    (:func:`resonance_frequency_with_error`) started at x with trust radius y inside the
     interval between the zeros of T around x; seeds that reach the same maximum are merged.
     For a chain the poles come from ``_poles``: one per gap between sorted bulk frequencies
     (the narrow peaks of disordered chains, widths down to 1e-10 and below) plus the six
@@ -510,13 +507,13 @@ def find_resonances(system, threshold=1e-3, *, include_gap_poles=None, padded=Fa
     if isinstance(system, MeanFieldChain):
         if include_gap_poles is None:
             include_gap_poles = True
-            if _is_concrete(system.masses):
+            if is_concrete(system.masses):
                 bulk = np.asarray(system.masses)[..., 1:-1]
                 include_gap_poles = bool(bulk.size and not np.all(bulk == bulk[..., :1]))
         out = _find_chain(system, jnp.asarray(threshold, jnp.float64), bool(include_gap_poles))
     else:
         out = _find_network(system, jnp.asarray(threshold, jnp.float64))
-    if padded or not _is_concrete(out.valid):
+    if padded or not is_concrete(out.valid):
         return out
     keep = np.asarray(out.valid)
     return Resonances(*(jnp.asarray(np.asarray(f)[keep]) for f in out))
@@ -535,9 +532,9 @@ def _assemble(system, poles, x, radius, lo, hi, ok, threshold):
 
 @functools.partial(jax.jit, static_argnums=2)
 def _find_chain(chain, threshold, include_gaps):
-    poles, gap_index, ok, w = _chain_poles(chain, include_gaps)
+    poles, gap_index, ok, w = chain_pole_seeds(chain, include_gaps)
     x = jnp.maximum(poles.real, 0.0)
-    lo_c, hi_c = jax.vmap(lambda xi: _chain_zero_bracket(chain, xi))(x)
+    lo_c, hi_c = jax.vmap(lambda xi: chain_zero_bracket(chain, xi))(x)
     safe = jnp.clip(gap_index, 0, max(w.shape[0] - 2, 0))
     if w.shape[0] >= 2:
         lo = jnp.where(gap_index >= 0, w[safe], lo_c)
@@ -548,10 +545,10 @@ def _find_chain(chain, threshold, include_gaps):
     # T vanishes at both ends of every interval between its zeros, so each interval holds
     # a peak; the gap poles seed the inner gaps, and two extra seeds (no pole: NaN) cover
     # the intervals below the lowest and above the highest bulk frequency.
-    wf = jnp.sqrt((chain.kappa_bar + chain.k0) / chain.masses[1:-1])
+    wf = bulk_frequencies(chain.kappa_bar + chain.k0, chain.masses[1:-1])
     if wf.shape[0]:
         w_min, w_max = jnp.min(wf), jnp.max(wf)
-        lo_first, _ = _chain_zero_bracket(chain, 0.5 * w_min)
+        lo_first, _ = chain_zero_bracket(chain, 0.5 * w_min)
         edge_x = jnp.stack([0.5 * (lo_first + w_min), 1.05 * w_max])
         edge_lo = jnp.stack([lo_first, w_max])
         edge_hi = jnp.stack([w_min, jnp.inf])
@@ -573,213 +570,3 @@ def _find_network(network, threshold):
     hi = jnp.full(poles.shape, jnp.inf)
     x, radius = _seed_start(poles, lo, hi)
     return _assemble(network, poles, x, radius, lo, hi, ok, threshold)
-
-
-# ----------------------------------------------------------------------------- Lorentzian fits
-
-
-class LorentzianFit(NamedTuple):
-    """Least-squares fit of height / (1 + ((ω − center)/hwhm)²) to data.
-
-    Attributes:
-      center, hwhm, height: fitted parameters (1/time, 1/time, dimensionless).
-      A: 1/(n · hwhm), Eq. (28)'s 𝒜 when ``n`` = N was given (else 1/hwhm).
-      residual: root-mean-square misfit on the data.
-      converged: L-BFGS reached the gradient tolerance.
-    """
-
-    center: jax.Array
-    hwhm: jax.Array
-    height: jax.Array
-    A: jax.Array
-    residual: jax.Array
-    converged: jax.Array
-
-
-class LorentzianFits(NamedTuple):
-    """Fit of Eq. (28) (or Eq. 24 for a free chain) to the exact T(ω) of one system.
-
-    Attributes:
-      centers: (2,) fitted peak positions (−Ω, +Ω) (1/time); Ω ≈ 0 for a free chain.
-      A: fitted 𝒜 (time), each peak being 1/(1 + N²𝒜²(ω ∓ Ω)²) (Eq. 28); for a free
-        chain (k0 = k' = 0) the single peak 1/(1 + N²𝒜²ω²) (Eq. 24, 𝒜 → m/2γ).
-      A_exact: 1/(N · HWHM) from the exact half width of T at its maximum.
-      omega_c: exact position of the maximum (Newton); height: T(omega_c).
-      hwhm: exact half width at half maximum (mean of both sides).
-      residual: RMS misfit of the fit on the window; converged: all steps converged.
-    """
-
-    centers: jax.Array
-    A: jax.Array
-    A_exact: jax.Array
-    omega_c: jax.Array
-    height: jax.Array
-    hwhm: jax.Array
-    residual: jax.Array
-    converged: jax.Array
-
-
-def _lbfgs(loss, params, max_iterations, gtol):
-    """Minimize ``loss`` with optax.lbfgs (zoom line search) in a while_loop."""
-    opt = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(loss)
-
-    def body(carry):
-        params, state = carry
-        value, grad = value_and_grad(params, state=state)
-        updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=loss)
-        return optax.apply_updates(params, updates), state
-
-    def cond(carry):
-        _, state = carry
-        count = otu.tree_get(state, "count")
-        grad = otu.tree_get(state, "grad")
-        return (count == 0) | ((count < max_iterations) & (otu.tree_norm(grad) >= gtol))
-
-    params, state = jax.lax.while_loop(cond, body, (params, opt.init(params)))
-    grad = jax.grad(loss)(params)
-    ok = (otu.tree_norm(grad) < gtol * 10.0) & jnp.isfinite(loss(params))
-    return params, ok
-
-
-def _main_seed(chain):
-    """The collective pole nearest the real axis (Re >= 0): the main Lorentzian peak."""
-    poles, _, ok, _ = _chain_poles(chain, include_gaps=False)
-    i = jnp.argmin(jnp.where(ok, poles.imag, jnp.inf))
-    return jnp.maximum(poles[i].real, 0.0), poles[i].imag
-
-
-@functools.partial(jax.jit, static_argnums=4)
-def _fit_lorentzians(chain, omega_guess, window, grid, use_poles):
-    fixed = jax.lax.stop_gradient(chain)
-    if use_poles:
-        x, radius = _main_seed(fixed)
-        lo, hi = _chain_zero_bracket(fixed, x)
-        span = hi - lo
-    else:
-        x = jnp.abs(omega_guess)
-        lo, hi = _chain_zero_bracket(fixed, x)
-        span = hi - lo
-        radius = jnp.where(jnp.isfinite(span), 0.125 * span, 0.1 * x)
-    radius = jnp.where(jnp.isfinite(span), jnp.minimum(radius, 0.25 * span), radius)
-    peak = _maximize(fixed, x, lo, hi, radius, 1e-14, _MAX_NEWTON_ITERATIONS)
-    omega_c = jnp.abs(peak.omega)
-    left, right, ok_w = _half_widths(fixed, peak.omega, 1.0 / peak.height, peak.curvature_hwhm,
-                                     lo, hi)
-    hwhm = 0.5 * (left + right)
-    n = fixed.n
-    free = (fixed.k0 + fixed.k_prime) == 0
-    omega = omega_c + hwhm * grid * window
-    target = jax.vmap(lambda w: chain_transmittance(chain, w))(omega)
-
-    def model(params):
-        na = jnp.exp(params[0]) / hwhm  # N𝒜
-        center = omega_c + params[1] * hwhm
-        plus = 1.0 / (1.0 + (na * (omega - center)) ** 2)     # Eq. (28), Ω = +ω_c
-        minus = 1.0 / (1.0 + (na * (omega + center)) ** 2)    # Eq. (28), Ω = −ω_c
-        return jnp.where(free, plus, plus + minus)            # Eq. (24) when free
-
-    def loss(params):
-        return jnp.mean((model(params) - target) ** 2)
-
-    params, ok_fit = _lbfgs(loss, jnp.zeros(2), 200, 1e-11)
-    a_fit = jnp.exp(params[0]) / (hwhm * n)
-    center = omega_c + params[1] * hwhm
-    residual = jnp.sqrt(loss(params))
-    return LorentzianFits(jnp.stack([-center, center]), a_fit, 1.0 / (n * hwhm), omega_c,
-                          peak.height, hwhm, residual, peak.converged & ok_w & ok_fit)
-
-
-def fit_lorentzians(system, *, omega_guess=None, window=3.0, num=201):
-    """Fit Eq. (28) (Eq. 24 for k0 = k' = 0) to the exact T(ω) around the main peaks.
-
-    The main peak is found exactly first (seeded by the collective pole nearest the real
-    axis, or by ``omega_guess``; Newton as in :func:`resonance_frequency`), with its exact
-    half width; then (log N𝒜, Ω) are fitted by least squares to T on ``num`` points
-    spanning ω_c ± ``window`` half widths, with ``optax.lbfgs``. For a pure Lorentzian the
-    fit returns 𝒜 = 1/(N·HWHM) exactly; the paper's asymptotic value is Eq. (29)
-    (``analytic.amplitude_A``). Vmappable over stacked chains (realizations).
-
-    Cost: O(N²) for the pole seed (skip it with ``omega_guess``), O(N·num) per L-BFGS step.
-
-    Args:
-      system: MeanFieldChain.
-      omega_guess: start of the peak search; default: from the poles of G_1N.
-      window: half-width of the fit window in units of the exact HWHM.
-      num: number of grid points.
-
-    Returns:
-      :class:`LorentzianFits` (centers, A, A_exact, omega_c, height, hwhm, residual,
-      converged).
-
-    Raises:
-      TypeError: if ``system`` is not a MeanFieldChain.
-      ValueError: for ``num`` < 5, ``window`` <= 0, or a stacked batch passed without
-        ``jax.vmap``.
-
-    >>> import meanfield_jax as mf
-    >>> fit = mf.fit_lorentzians(mf.MeanFieldChain([1.0] * 1000, k=1.0, k0=1.0))
-    >>> round(float(fit.A), 3), round(float(fit.centers[1]), 6), bool(fit.converged)
-    (1.996, 1.000501, True)
-    """
-    if not isinstance(system, MeanFieldChain):
-        raise TypeError(f"fit_lorentzians needs a MeanFieldChain, got {type(system).__name__}")
-    check_single_system(system, "fit_lorentzians")
-    if num < 5:
-        raise ValueError(f"num must be >= 5, got {num}")
-    if not window > 0:
-        raise ValueError(f"window must be > 0, got {window}")
-    guess = jnp.nan if omega_guess is None else omega_guess
-    grid = jnp.linspace(-1.0, 1.0, int(num))
-    return _fit_lorentzians(system, jnp.asarray(guess, jnp.float64),
-                            jnp.asarray(window, jnp.float64), grid, omega_guess is None)
-
-
-@jax.jit
-def _fit_lorentzian(omega, t, n):
-    i = jnp.argmax(t)
-    height0 = t[i]
-    center0 = omega[i]
-    above = t >= 0.5 * height0
-    span = jnp.max(jnp.where(above, omega, -jnp.inf)) - jnp.min(jnp.where(above, omega, jnp.inf))
-    hwhm0 = jnp.maximum(0.5 * span, 0.5 * jnp.min(jnp.abs(jnp.diff(omega))))
-    norm = jnp.mean(t**2)
-
-    def unpack(params):
-        return center0 + params[0] * hwhm0, hwhm0 * jnp.exp(params[1]), height0 * jnp.exp(params[2])
-
-    def loss(params):
-        center, hwhm, height = unpack(params)
-        return jnp.mean((height / (1.0 + ((omega - center) / hwhm) ** 2) - t) ** 2) / norm
-
-    params, ok = _lbfgs(loss, jnp.zeros(3), 500, 1e-11)
-    center, hwhm, height = unpack(params)
-    residual = jnp.sqrt(loss(params) * norm)
-    return LorentzianFit(center, hwhm, height, 1.0 / (n * hwhm), residual, ok)
-
-
-def fit_lorentzian(omega, T, *, n=1):
-    """Least-squares fit of one Lorentzian height/(1 + ((ω − center)/hwhm)²) to (ω, T) data.
-
-    Parameters (center, log hwhm, log height), scaled by a first guess from the data
-    (argmax and the points above half maximum), are fitted with ``optax.lbfgs``. Pass
-    ``n`` = N to get Eq. (28)'s 𝒜 = 1/(N·hwhm). Jitted; vmappable over rows of data.
-
-    Args:
-      omega: (M,) frequencies covering one peak. T: (M,) transmittance values.
-      n: the number of particles N (only used for ``A``).
-
-    Returns:
-      :class:`LorentzianFit`.
-
-    >>> import jax.numpy as jnp, meanfield_jax as mf
-    >>> w = jnp.linspace(0.9, 1.1, 101)
-    >>> fit = mf.fit_lorentzian(w, 0.8 / (1 + ((w - 1.01) / 0.02) ** 2))
-    >>> round(float(fit.center), 9), round(float(fit.hwhm), 9), round(float(fit.height), 9)
-    (1.01, 0.02, 0.8)
-    """
-    omega = jnp.asarray(omega, jnp.float64)
-    T = jnp.asarray(T, jnp.float64)
-    if omega.shape != T.shape or omega.ndim != 1 or omega.shape[0] < 4:
-        raise ValueError(f"omega and T must be 1-d arrays of equal length >= 4, got {omega.shape}, {T.shape}")
-    return _fit_lorentzian(omega, T, jnp.asarray(n, jnp.float64))

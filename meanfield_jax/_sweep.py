@@ -532,7 +532,8 @@ def _dataset(cfg: SweepConfig, plan: _Plan, res: _Results, info: dict):
     for a, k0 in enumerate(cfg.k0):
         for b, nt in enumerate(cfg.n_tilde):
             asym[a, b] = np.asarray(analytic.flux_asymptotic(
-                sizes.astype(float), cfg.m, cfg.k, k0, cfg.gamma, kac=isinstance(nt, str)))
+                sizes.astype(float), cfg.m, cfg.k, k0, "kac" if isinstance(nt, str) else 1,
+                cfg.gamma))
     asym *= cfg.t_left - cfg.t_right
     dims5 = ("masses", "k0", "n_tilde", "N", "realization")
     ds = xr.Dataset(
@@ -640,7 +641,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     """
     import jax
 
-    from ._ensemble import _flux_fn, device_mesh, map_ensemble
+    from ._ensemble import device_mesh, flux_fn, map_ensemble
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     start_time = time.perf_counter()
@@ -669,7 +670,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             f"(checkpoints {out}.partial*.npz)")
 
     mesh = device_mesh(devices)
-    fn = _flux_fn(cfg.method)
+    fn = flux_fn(cfg.method)
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
     work = lambda c: (c[1] - c[0]) * cfg.sizes[plan.size[c[0]]] ** 2  # noqa: E731

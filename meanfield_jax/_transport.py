@@ -1,4 +1,8 @@
-"""Public transport functions: Z(ω), G(ω), T(ω) and the heat flux J (Eqs. 7, 11, 16, 17).
+"""Public transport API: Z(ω), G(ω), T(ω), the heat flux J and local temperatures T_n.
+
+Equations 7, 11, 16, 17 and 31 of the paper; the exact solvers behind J and T_n live in
+``_poles`` (residues, chains) and ``_lyapunov`` (any network); failures follow the package's
+one convention (``_failure``: a plain form with ``throw=`` and a ``*_with_error`` form).
 
 Every function takes a system (:class:`MeanFieldChain` or :class:`HarmonicNetwork`) and is
 jit-compiled once at this boundary; batches go through ``jax.vmap`` (over frequencies, over
@@ -16,29 +20,28 @@ N instead; an integer p >= 2 selects p buckets per octave (less padding, more co
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import _config  # noqa: F401
+from ._buckets import buckets_enabled, pad_chain, trim_particles
+from ._failure import FluxResult, TemperatureResult, raise_if_not_converged
 from ._green import (
     chain_greens_function,
     chain_transmittance,
     network_transmittance,
     network_z,
 )
-from ._green import _chain_as_network as chain_as_network
+from ._lyapunov import flux_lyapunov, temperatures_lyapunov
 from ._model import (
     HarmonicNetwork,
     MeanFieldChain,
-    _check_finite_omega,
-    _is_concrete,
+    as_network,
     bath_components,
+    check_finite_omega,
     check_single_system,
+    is_concrete,
 )
-from ._buckets import buckets_enabled, pad_chain, trim_particles
 from ._poles import flux_by_residues, temperatures_by_residues
 
 __all__ = [
@@ -51,13 +54,11 @@ __all__ = [
     "local_temperatures",
     "local_temperatures_with_error",
     "TemperatureResult",
+    "METHODS",
+    "resolve_method",
+    "flux_residues",
+    "transmittance_grid",
 ]
-
-
-
-
-def _as_network(system) -> HarmonicNetwork:
-    return chain_as_network(system) if isinstance(system, MeanFieldChain) else system
 
 
 def _map_omega(kernel, system, omega):
@@ -88,9 +89,10 @@ def _dense_inverse(network, omega):
     return jnp.linalg.solve(z, jnp.eye(network.n, dtype=z.dtype))
 
 
-_dynamical_matrix = _per_frequency(lambda s, w: network_z(chain_as_network(s), w), network_z)
+_dynamical_matrix = _per_frequency(lambda s, w: network_z(as_network(s), w), network_z)
 _greens_function = _per_frequency(chain_greens_function, _dense_inverse)
-_transmittance = _per_frequency(chain_transmittance, network_transmittance)
+# T on an array of frequencies, jitted: ``transmittance_grid(system, omega[, n])``
+transmittance_grid = _per_frequency(chain_transmittance, network_transmittance)
 
 
 def dynamical_matrix(system, omega):
@@ -111,7 +113,7 @@ def dynamical_matrix(system, omega):
     [[1.0, -1.0], [-1.0, 1.0]]
     """
     check_single_system(system, "dynamical_matrix")
-    return _dynamical_matrix(system, _check_finite_omega(omega))
+    return _dynamical_matrix(system, check_finite_omega(omega))
 
 
 def greens_function(system, omega):
@@ -128,7 +130,7 @@ def greens_function(system, omega):
       ValueError, TypeError: as :func:`transmittance`.
     """
     check_single_system(system, "greens_function")
-    return _greens_function(system, _check_finite_omega(omega))
+    return _greens_function(system, check_finite_omega(omega))
 
 
 def transmittance(system, omega):
@@ -158,88 +160,20 @@ def transmittance(system, omega):
     1.0
     """
     check_single_system(system, "transmittance")
-    omega = _check_finite_omega(omega)
+    omega = check_finite_omega(omega)
     if isinstance(system, MeanFieldChain) and buckets_enabled():
         padded, n = pad_chain(system)
-        return _transmittance(padded, omega, n)
-    return _transmittance(system, omega)
+        return transmittance_grid(padded, omega, n)
+    return transmittance_grid(system, omega)
 
 
 # ---------------------------------------------------------------------------- heat flux
 
 
-class FluxResult(NamedTuple):
-    """Heat flux with its accuracy.
-
-    Attributes:
-      flux: J of Eq. (16), energy per unit time from the left bath into the chain
-        (ΔT = T_L − T_R included).
-      error_estimate: estimated absolute error of ``flux`` (for ``"residues"``, a bound
-        built from the rounding noise of every pole and term; see docs/method.md).
-      converged: True only if every iteration converged, every consistency check passed
-        and (``"residues"``) ``error_estimate <= 1e-9·|flux|``; otherwise ``flux`` must not be
-        trusted to 9 digits.
-    """
-
-    flux: jax.Array
-    error_estimate: jax.Array
-    converged: jax.Array
-
-
-def _lyapunov_velocity_covariance(network: HarmonicNetwork):
-    """Steady-state velocity covariance from A C + C Aᵀ + D = 0, by eigendecomposition.
-
-    State x = (q, v): A = [[0, I], [−M⁻¹K_w, −M⁻¹Γ]], D = diag(0, 2γ M⁻¹ diag(T) M⁻¹).
-    With A = V Λ V⁻¹: C = V X Vᴴ, X_ij = −(V⁻¹ D V⁻ᴴ)_ij / (λ_i + λ̄_j). Pairs with
-    λ_i + λ̄_j = 0 (the momentum zero mode, and modes decoupled from the baths, e.g. the
-    N − 3 bulk modes of identical masses) are not driven: their entry is set to zero, which
-    is the particular solution from rest (paper, Sec. II). O(N³); runs where
-    ``jnp.linalg.eig`` runs (CPU). Accurate for moderate N (cond(V) grows with N when
-    the masses are nearly degenerate).
-    """
-    n = network.n
-    m = network.masses
-    ends = jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
-    k_w = network.stiffness + jnp.diag(jnp.where(ends, network.k_prime, 0.0))
-    gam = jnp.where(ends, network.gamma, 0.0)
-    temps = jnp.zeros(n).at[0].set(network.t_left).at[-1].set(network.t_right)
-    a = jnp.block([[jnp.zeros((n, n)), jnp.eye(n)],
-                   [-k_w / m[:, None], -jnp.diag(gam / m)]])
-    lam, v = jnp.linalg.eig(a)
-    vinv = jnp.linalg.inv(v)
-    noise = 2.0 * gam * temps / m**2  # D_vv diagonal
-    vin = vinv[:, n:]
-    y = (vin * noise[None, :]) @ jnp.conj(vin).T
-    denom = lam[:, None] + jnp.conj(lam)[None, :]
-    scale = jnp.max(jnp.abs(lam))
-    undriven = jnp.abs(denom) <= 1e-11 * scale
-    x = jnp.where(undriven, 0.0, -y / jnp.where(undriven, 1.0, denom))
-    vv = v[n:, :]
-    cvv = (vv @ x @ jnp.conj(vv).T).real
-    return cvv
-
-
 @jax.jit
-def _flux_lyapunov(system):
-    network = _as_network(system)
-    cvv = _lyapunov_velocity_covariance(network)
-    m = network.masses
-    t1 = m[0] * cvv[0, 0]
-    tn = m[-1] * cvv[-1, -1]
-    j_left = network.gamma / m[0] * (network.t_left - t1)
-    j_right = network.gamma / m[-1] * (tn - network.t_right)
-    # the two baths' fluxes agree in the exact steady state: their gap is the error scale
-    err = jnp.abs(j_left - j_right) + 1e-12 * jnp.abs(j_left)
-    # J → 0 (T_L = T_R, weak coupling): rounding in T_1 alone leaves ~eps γT/m, so the test
-    # is relative to |J| with a floor of 1e-13 of the flux scale γ max(T_L, T_R)/min(m_1, m_N)
-    t_max = jnp.maximum(network.t_left, network.t_right)
-    floor = 1e-13 * network.gamma * t_max / jnp.minimum(m[0], m[-1])
-    ok = jnp.isfinite(j_left) & (err <= 1e-6 * jnp.abs(j_left) + floor + 1e-300)
-    return FluxResult(j_left, err, ok)
-
-
-@jax.jit
-def _flux_residues(system, n=None):
+def flux_residues(system, n=None) -> FluxResult:
+    """The residue flux (``_poles``) as a FluxResult, jitted; ``n``: the true N of a chain
+    padded to a size bucket. The per-system program of the ensembles."""
     out = flux_by_residues(system, n)
     return FluxResult(out["flux"], out["error_estimate"], out["converged"])
 
@@ -247,24 +181,33 @@ def _flux_residues(system, n=None):
 def _flux_residues_bucketed(system):
     """The residue flux through the program of the system's size bucket (``_buckets``)."""
     if not buckets_enabled():
-        return _flux_residues(system)
-    return _flux_residues(*pad_chain(system))
+        return flux_residues(system)
+    return flux_residues(*pad_chain(system))
 
 
-_METHODS = ("auto", "residues", "lyapunov")
+METHODS = ("auto", "residues", "lyapunov")
 
 
-def _resolve_method(system, method, what):
-    """Check ``system`` (one system) and ``method``; return the method that will run:
-    residues for chains by default, Lyapunov otherwise."""
-    check_single_system(system, what)
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+def resolve_method(system, method: str) -> str:
+    """The method that runs for ``system`` (one system or a batch): ``"auto"`` is residues
+    for chains, Lyapunov otherwise (the one dispatch rule of the flux and temperatures).
+
+    Raises:
+      ValueError: for a method not in :data:`METHODS`, or ``"residues"`` with networks.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "auto":
         method = "residues" if isinstance(system, MeanFieldChain) else "lyapunov"
     if method == "residues" and not isinstance(system, MeanFieldChain):
         raise ValueError("method='residues' needs a MeanFieldChain; use 'lyapunov' for networks")
     return method
+
+
+def _resolve_method(system, method, what):
+    """Check ``system`` (one system) and ``method``; return the method that will run."""
+    check_single_system(system, what)
+    return resolve_method(system, method)
 
 
 def _left_component(system):
@@ -275,21 +218,17 @@ def _left_component(system):
     bulk at rest). Each component relaxes to its own bath: J = 0 and T_n = T_L or T_R
     exactly. Raises ValueError for a component touching neither bath.
     """
-    if not isinstance(system, HarmonicNetwork) or not _is_concrete(system.stiffness):
+    if not isinstance(system, HarmonicNetwork) or not is_concrete(system.stiffness):
         return None
     return bath_components(system.stiffness)
 
 
 def _raise_unless_converged(result, what, method):
-    """On concrete values, raise RuntimeError if any system did not converge."""
-    if _is_concrete(result.converged):
-        ok = np.asarray(result.converged)
-        if not np.all(ok):
-            advice = f"inspect {what}_with_error(...)"
-            if method == "residues":
-                advice += " or compare with method='lyapunov' (moderate N)"
-            raise RuntimeError(
-                f"{what} ({method}) did not converge for {int(np.sum(~ok))} system(s); {advice}")
+    """``result`` unchanged; NotConvergedError (also under jit/vmap) if it did not converge."""
+    advice = f"inspect {what}_with_error(...)"
+    if method == "residues":
+        advice += " or compare with method='lyapunov' (moderate N)"
+    return raise_if_not_converged(result, result.converged, f"{what} ({method})", advice)
 
 
 def _flux_with_error(system, method, what):
@@ -300,7 +239,7 @@ def _flux_with_error(system, method, what):
     if left is not None:  # decoupled baths: no path carries heat
         zero = jnp.zeros((), dtype=jnp.float64)
         return FluxResult(zero, zero, jnp.asarray(True)), method
-    return _flux_lyapunov(system), method
+    return flux_lyapunov(system), method
 
 
 def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
@@ -330,7 +269,7 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
     and reports ``converged`` as usual).
 
     Returns:
-      FluxResult(flux, error_estimate, converged).
+      FluxResult(flux, error_estimate, converged); never raises for non-convergence.
 
     Raises:
       ValueError: for an unknown ``method``, ``"residues"`` with a network, a stacked batch
@@ -347,43 +286,30 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
     return _flux_with_error(system, method, "heat_flux_with_error")[0]
 
 
-def heat_flux(system, method: str = "auto"):
+def heat_flux(system, method: str = "auto", *, throw: bool = True):
     """Heat flux J = (T_L − T_R)/(4π) ∫ T(ω) dω (Eq. 16), exactly.
 
     See :func:`heat_flux_with_error` for the methods, their cost and the ``ValueError`` /
-    ``TypeError`` raised for bad input. Called on concrete values, raises ``RuntimeError``
-    when the method reports non-convergence; under ``jit``/``vmap`` use
-    :func:`heat_flux_with_error` to get the status.
+    ``TypeError`` raised for bad input.
+
+    Raises:
+      NotConvergedError: (``throw=True``) when the method reports non-convergence; under
+        ``jit``/``vmap`` as a JAX runtime error naming it (package docstring).
+        ``throw=False`` returns the value unchecked; :func:`heat_flux_with_error` returns
+        the status.
 
     >>> import meanfield_jax as mf
     >>> round(float(mf.heat_flux(mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1))), 12)
     0.041666666667
     """
     result, method = _flux_with_error(system, method, "heat_flux")
-    _raise_unless_converged(result, "heat_flux", method)
+    if throw:
+        result = _raise_unless_converged(result, "heat_flux", method)
     return result.flux
 
 
 
 # ---------------------------------------------------------------------- local temperatures
-
-
-class TemperatureResult(NamedTuple):
-    """Local temperatures with their accuracy.
-
-    Attributes:
-      temperatures: (N,) array of T_n = m_n ⟨q̇_n²⟩ (Eq. 31).
-      error_estimate: (N,) estimated absolute errors.
-      converged: False if the underlying iteration or a check failed, or (``"residues"``)
-        if some error_estimate exceeds 1e-9·max(T_L, T_R), or if unequal bulk masses a few
-        ulp apart share one bulk frequency (their difference mode, decoupled to rounding,
-        is thermalised in the exact steady state after ~1e30 time units: T_n is not
-        resolved; J is unaffected).
-    """
-
-    temperatures: jax.Array
-    error_estimate: jax.Array
-    converged: jax.Array
 
 
 @jax.jit
@@ -399,19 +325,6 @@ def _temperatures_residues_bucketed(system):
     return TemperatureResult(trim_particles(temps, system.n), trim_particles(err, system.n), ok)
 
 
-@jax.jit
-def _temperatures_lyapunov(system):
-    network = _as_network(system)
-    cvv = _lyapunov_velocity_covariance(network)
-    temps = network.masses * jnp.diag(cvv)
-    m = network.masses
-    j_left = network.gamma / m[0] * (network.t_left - temps[0])
-    j_right = network.gamma / m[-1] * (temps[-1] - network.t_right)
-    scale = jnp.maximum(network.t_left, network.t_right)
-    err = jnp.full(network.n, jnp.abs(j_left - j_right) * m[0] / network.gamma + 1e-12 * scale)
-    return TemperatureResult(temps, err, jnp.all(jnp.isfinite(temps)))
-
-
 def _temperatures_with_error(system, method, what):
     method = _resolve_method(system, method, what)
     if method == "residues":
@@ -420,7 +333,7 @@ def _temperatures_with_error(system, method, what):
     if left is not None:  # decoupled baths: each component at its own bath's temperature
         temps = jnp.where(jnp.asarray(left), system.t_left, system.t_right)
         return TemperatureResult(temps, jnp.zeros(system.n), jnp.asarray(True)), method
-    return _temperatures_lyapunov(system), method
+    return temperatures_lyapunov(system), method
 
 
 def local_temperatures_with_error(system, method: str = "auto") -> TemperatureResult:
@@ -445,7 +358,8 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
     particle 1's, T_R for particle N's), error 0. Checked on concrete inputs only.
 
     Returns:
-      TemperatureResult(temperatures (N,), error_estimate (N,), converged).
+      TemperatureResult(temperatures (N,), error_estimate (N,), converged); never raises
+      for non-convergence.
 
     Raises:
       ValueError, TypeError: as :func:`heat_flux_with_error` (bad ``method`` or system, a
@@ -460,12 +374,15 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
     return _temperatures_with_error(system, method, "local_temperatures_with_error")[0]
 
 
-def local_temperatures(system, method: str = "auto"):
+def local_temperatures(system, method: str = "auto", *, throw: bool = True):
     """Local temperatures T_n = m_n⟨q̇_n²⟩ of Eq. (31), shape (N,).
 
     See :func:`local_temperatures_with_error` for methods, cost, accuracy and the
-    ``ValueError``/``TypeError`` raised for bad input. Raises ``RuntimeError`` on concrete
-    non-converged results (use the ``_with_error`` variant under ``jit``/``vmap``).
+    ``ValueError``/``TypeError`` raised for bad input.
+
+    Raises:
+      NotConvergedError: (``throw=True``) as :func:`heat_flux`; ``throw=False`` returns
+        the value unchecked, :func:`local_temperatures_with_error` the status.
 
     >>> import meanfield_jax as mf
     >>> t = mf.local_temperatures(mf.MeanFieldChain([1.0] * 20, k=1.0, t_left=1.5, t_right=0.5))
@@ -473,5 +390,6 @@ def local_temperatures(system, method: str = "auto"):
     [1.475, 0.055556, 0.055556]
     """
     result, method = _temperatures_with_error(system, method, "local_temperatures")
-    _raise_unless_converged(result, "local_temperatures", method)
+    if throw:
+        result = _raise_unless_converged(result, "local_temperatures", method)
     return result.temperatures

@@ -1,4 +1,4 @@
-"""Closed forms for identical masses (PRE 105, 054149, Sec. III A) and an exact finite-N flux.
+"""Closed forms of the paper: identical masses (PRE 105, 054149, Sec. III A), exact finite-N flux.
 
 Everything here is plain :mod:`jax.numpy` arithmetic (float64 / complex128), so every
 function works under ``jax.jit``, ``jax.vmap`` and ``jax.grad`` and broadcasts over array
@@ -14,6 +14,13 @@ and N to fixed walls (Sec. IV: c = iωγ + k').  With κ = k/Ñ = -b (Eq. 9),
     a - b       = Nκ + k0 - mω²          (Eq. 8 minus Eq. 9)
     a - b + N b = k0 - mω²
     c           = iωγ + k'               (Eq. 10, Sec. IV)
+
+One argument order everywhere: ``omega`` (when present), then ``n, m, k, k0, n_tilde,
+gamma, k_prime`` (each function takes the subset its formula needs). One spelling of Ñ:
+``n_tilde``, a number or ``"kac"`` (Ñ = N − 1, as in :class:`~meanfield_jax.MeanFieldChain`).
+The large-N formulas (Eqs. 24–30) distinguish only the Kac factor from Ñ = 1: they take
+``n_tilde="kac"`` or ``n_tilde=1`` and raise ValueError for anything else (a static
+choice: not traced, not vmapped).
 
 Units: any consistent set.  ω in 1/time, m in mass, k, k0, k' in mass/time², γ in
 mass/time; transmittance T is dimensionless; heat flux per temperature difference J/ΔT in
@@ -32,8 +39,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from . import _config  # noqa: F401  (x64 before any array)
+from ._model import parse_n_tilde
 
 __all__ = [
     "greens_1n_identical",
@@ -54,6 +63,32 @@ def _f64(*xs):
     return tuple(jnp.asarray(x, dtype=jnp.float64) for x in xs)
 
 
+def _n_tilde_value(n_tilde, n):
+    """Ñ as a number: ``"kac"`` → N − 1 (:func:`parse_n_tilde`, shared with the systems)."""
+    return parse_n_tilde(n_tilde, jnp.asarray(n, dtype=jnp.float64))
+
+
+def _is_kac(n_tilde, what: str, gamma=None) -> bool:
+    """The Kac/Ñ = 1 switch of the large-N formulas: ``"kac"`` → True, 1 → False.
+
+    A bool ``gamma`` is refused (TypeError): it is a call in the former argument order,
+    which ended with the ``kac`` flag after ``gamma``."""
+    if isinstance(gamma, (bool, np.bool_)):
+        raise TypeError(f"{what}: gamma must be a number, got {gamma!r}; the arguments are "
+                        f"(..., k0, n_tilde, gamma) with n_tilde='kac' or 1")
+    if isinstance(n_tilde, str):
+        if n_tilde.lower() == "kac":
+            return True
+    elif not isinstance(n_tilde, (bool, np.bool_)) and np.ndim(n_tilde) == 0:
+        try:
+            if float(n_tilde) == 1.0:
+                return False
+        except TypeError:  # a tracer: the switch is static
+            pass
+    raise ValueError(f"{what}: n_tilde must be 'kac' (Ñ = N − 1) or 1 (Ñ = 1), the two cases "
+                     f"of the paper's large-N formula, got {n_tilde!r}")
+
+
 def greens_1n_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     """Complex Green's function element G_1N(ω) for identical masses (Eqs. 11, 14, 18).
 
@@ -70,7 +105,7 @@ def greens_1n_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         m: mass of every particle.
         k: coupling stiffness k (Eq. 1); the pair spring is k/Ñ.
         k0: pinning stiffness (>= 0).
-        n_tilde: Ñ (``n - 1`` for Kac, ``1`` otherwise).
+        n_tilde: Ñ, a number or ``"kac"`` (Ñ = N − 1); ``1`` for no Kac factor.
         gamma: bath friction γ > 0.
         k_prime: wall-spring stiffness k' on particles 1 and N (Sec. IV), default 0.
 
@@ -89,7 +124,7 @@ def greens_1n_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         (-0.5377325844, -0.8266979305)
     """
     omega, n, m, k, k0, n_tilde, gamma, k_prime = _f64(
-        omega, n, m, k, k0, n_tilde, gamma, k_prime)
+        omega, n, m, k, k0, _n_tilde_value(n_tilde, n), gamma, k_prime)
     kappa = k / n_tilde                          # -b, Eq. 9
     d = n * kappa + k0 - m * omega**2            # a - b
     e = k0 - m * omega**2                        # a - b + N b (no cancellation at large N)
@@ -129,7 +164,7 @@ def transmittance_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         0.9725858006
     """
     omega, n, m, k, k0, n_tilde, gamma, k_prime = _f64(
-        omega, n, m, k, k0, n_tilde, gamma, k_prime)
+        omega, n, m, k, k0, _n_tilde_value(n_tilde, n), gamma, k_prime)
     kappa = k / n_tilde
     w2 = omega * omega
     d = n * kappa + k0 - m * w2
@@ -196,7 +231,7 @@ def eigenvalues_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         [1.5, 0.0, 1.5, 1.5]
     """
     omega, n, m, k, k0, n_tilde, gamma, k_prime = _f64(
-        omega, n, m, k, k0, n_tilde, gamma, k_prime)
+        omega, n, m, k, k0, _n_tilde_value(n_tilde, n), gamma, k_prime)
     b = -k / n_tilde                                       # Eq. 9
     a = (n - 1.0) * k / n_tilde + k0 - m * omega**2        # Eq. 8
     c = 1j * omega * gamma + k_prime                       # Eq. 10
@@ -233,7 +268,7 @@ def lorentzian_k0_zero(omega, n, m, gamma):
     return 1.0 / (1.0 + (n * m / (2.0 * gamma) * omega) ** 2)
 
 
-def amplitude_A(m, k, k0, gamma, kac):
+def amplitude_A(m, k, k0, n_tilde, gamma):
     """Lorentzian width parameter 𝒜 of Eq. 29 (units: time).
 
         𝒜 = (m/γ)(1 + ω0²γ²/k²)   if Ñ = N-1 (Kac),     𝒜 = m/γ   if Ñ = 1,
@@ -242,19 +277,23 @@ def amplitude_A(m, k, k0, gamma, kac):
 
     Args:
         m, k, k0, gamma: mass, coupling, pinning, friction.
-        kac: True for Ñ = N-1, False for Ñ = 1 (bool or boolean array).
+        n_tilde: ``"kac"`` for Ñ = N-1, ``1`` for Ñ = 1.
+
+    Raises:
+        ValueError: for another ``n_tilde``.
 
     Example:
         >>> import meanfield_jax.analytic as an
-        >>> round(float(an.amplitude_A(1.0, 0.1, 0.02, 1.0, True)), 12)
+        >>> round(float(an.amplitude_A(1.0, 0.1, 0.02, "kac", 1.0)), 12)
         3.0
     """
+    kac = _is_kac(n_tilde, "amplitude_A", gamma)
     m, k, k0, gamma = _f64(m, k, k0, gamma)
     w02 = k0 / m
     return jnp.where(jnp.asarray(kac), (m / gamma) * (1.0 + w02 * gamma**2 / k**2), m / gamma)
 
 
-def omega_c_asymptotic(n, m, k, k0, gamma, kac):
+def omega_c_asymptotic(n, m, k, k0, n_tilde, gamma):
     """Resonance frequency ω_c of the pinned chain to first order in 1/N (Eq. 26).
 
         ω_c = ω0 + (ω0/N) (kγ²/m) / (k² + ω0²γ²) + O(N⁻²)   (Ñ = N-1),
@@ -263,20 +302,24 @@ def omega_c_asymptotic(n, m, k, k0, gamma, kac):
     with ω0 = sqrt(k0/m) (1/time).  Meaningful for k0 > 0 (returns 0 for k0 = 0).
 
     Args:
-        n: N.  m, k, k0, gamma: as above.  kac: True for Ñ = N-1, False for Ñ = 1.
+        n: N.  m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Raises:
+        ValueError: for another ``n_tilde``.
 
     Example:
         >>> import meanfield_jax.analytic as an
-        >>> round(float(an.omega_c_asymptotic(100, 1.0, 1.0, 1.0, 1.0, True)), 12)
+        >>> round(float(an.omega_c_asymptotic(100, 1.0, 1.0, 1.0, "kac", 1.0)), 12)
         1.005
     """
+    kac = _is_kac(n_tilde, "omega_c_asymptotic", gamma)
     n, m, k, k0, gamma = _f64(n, m, k, k0, gamma)
     w0 = jnp.sqrt(k0 / m)
     corr = (w0 / n) * (k * gamma**2 / m) / (k**2 + w0**2 * gamma**2)
     return jnp.where(jnp.asarray(kac), w0 + corr, w0)
 
 
-def lorentzian_pinned(omega, n, m, k, k0, n_tilde_is_kac, gamma):
+def lorentzian_pinned(omega, n, m, k, k0, n_tilde, gamma):
     """Two-Lorentzian approximation of T(ω) for k0 > 0, large N (Eqs. 28–29, ω_c of Eq. 26).
 
         T(ω) ≈ Σ_{Ω = ±ω_c} 1 / [1 + N² 𝒜² (ω - Ω)²]
@@ -285,24 +328,27 @@ def lorentzian_pinned(omega, n, m, k, k0, n_tilde_is_kac, gamma):
 
     Args:
         omega: ω (1/time).  n: N.  m, k, k0, gamma: as above.
-        n_tilde_is_kac: True for Ñ = N-1, False for Ñ = 1.
+        n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
 
     Returns:
         float64 array, dimensionless.
 
+    Raises:
+        ValueError: for another ``n_tilde``.
+
     Example:
         >>> import meanfield_jax.analytic as an
-        >>> wc = an.omega_c_asymptotic(100, 1.0, 1.0, 1.0, 1.0, True)
-        >>> round(float(an.lorentzian_pinned(wc, 100, 1.0, 1.0, 1.0, True, 1.0)), 6)
+        >>> wc = an.omega_c_asymptotic(100, 1.0, 1.0, 1.0, "kac", 1.0)
+        >>> round(float(an.lorentzian_pinned(wc, 100, 1.0, 1.0, 1.0, "kac", 1.0)), 6)
         1.000006
     """
     omega, n = _f64(omega, n)
-    wc = omega_c_asymptotic(n, m, k, k0, gamma, n_tilde_is_kac)
-    na = n * amplitude_A(m, k, k0, gamma, n_tilde_is_kac)
+    wc = omega_c_asymptotic(n, m, k, k0, n_tilde, gamma)
+    na = n * amplitude_A(m, k, k0, n_tilde, gamma)
     return 1.0 / (1.0 + (na * (omega - wc)) ** 2) + 1.0 / (1.0 + (na * (omega + wc)) ** 2)
 
 
-def flux_asymptotic(n, m, k, k0, gamma, kac):
+def flux_asymptotic(n, m, k, k0, n_tilde, gamma):
     """Large-N heat flux per temperature difference J/ΔT (Eqs. 25 and 30), units 1/time.
 
         J/ΔT ≈ 1 / (2𝒜N)
@@ -310,18 +356,22 @@ def flux_asymptotic(n, m, k, k0, gamma, kac):
     which is Eq. 30; with 𝒜 = m/γ (k0 = 0, or Ñ = 1) it is Eq. 25, γ/(2mN).
 
     Args:
-        n: N.  m, k, k0, gamma: as above.  kac: True for Ñ = N-1, False for Ñ = 1.
+        n: N.  m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Raises:
+        ValueError: for another ``n_tilde``.
 
     Example:
         >>> import meanfield_jax.analytic as an
-        >>> float(an.flux_asymptotic(100, 1.0, 0.1, 0.0, 1.0, True))
+        >>> float(an.flux_asymptotic(100, 1.0, 0.1, 0.0, "kac", 1.0))
         0.005
     """
+    _is_kac(n_tilde, "flux_asymptotic", gamma)
     (n,) = _f64(n)
-    return 1.0 / (2.0 * amplitude_A(m, k, k0, gamma, kac) * n)
+    return 1.0 / (2.0 * amplitude_A(m, k, k0, n_tilde, gamma) * n)
 
 
-def validity_condition(m, k, k0, gamma, kac):
+def validity_condition(m, k, k0, n_tilde, gamma):
     """Right-hand side of Eq. 27: how large N must be for single-peak (Lorentzian) behaviour.
 
         Ñ = N-1:  N  ≫ (4kγ²/m) (k² - ω0²γ²) / (k² + ω0²γ²)²
@@ -332,13 +382,17 @@ def validity_condition(m, k, k0, gamma, kac):
     A non-positive bound means the condition holds for every N.
 
     Args:
-        m, k, k0, gamma: as above.  kac: True for Ñ = N-1, False for Ñ = 1.
+        m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Raises:
+        ValueError: for another ``n_tilde``.
 
     Example:
         >>> import meanfield_jax.analytic as an
-        >>> float(an.validity_condition(1.0, 1.0, 0.0, 1.0, False))
+        >>> float(an.validity_condition(1.0, 1.0, 0.0, 1, 1.0))
         4.0
     """
+    kac = _is_kac(n_tilde, "validity_condition", gamma)
     m, k, k0, gamma = _f64(m, k, k0, gamma)
     w02 = k0 / m
     g2 = gamma**2
@@ -370,7 +424,7 @@ def flux_identical_exact(n, m, k, k0, n_tilde, gamma, k_prime=0.0):
 
     Args:
         n: N >= 2 (int, float or array).  m, k, k0, gamma: as above.
-        n_tilde: Ñ.  k_prime: wall springs k' (Sec. IV), default 0.
+        n_tilde: Ñ, a number or ``"kac"``.  k_prime: wall springs k' (Sec. IV), default 0.
 
     Returns:
         float64 array J/ΔT (1/time, k_B = 1).
@@ -382,7 +436,8 @@ def flux_identical_exact(n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         >>> round(float(100 * an.flux_identical_exact(100, 1.0, 0.1, 0.02, 99.0, 1.0)), 6)
         0.162866
     """
-    n, m, k, k0, n_tilde, gamma, k_prime = _f64(n, m, k, k0, n_tilde, gamma, k_prime)
+    n, m, k, k0, n_tilde, gamma, k_prime = _f64(n, m, k, k0, _n_tilde_value(n_tilde, n), gamma,
+                                                k_prime)
     kappa = k / n_tilde
     # --- pasted from scripts/derive_identical_flux.py (PY_SOURCE) ---
     x = kappa * m / gamma**2          # dimensionless k/Ñ

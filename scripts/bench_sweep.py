@@ -24,7 +24,7 @@ import jax  # noqa: E402
 
 import meanfield_jax  # noqa: E402,F401
 from meanfield_jax import masses as ms  # noqa: E402
-from meanfield_jax._ensemble import batch_chains, ensemble_flux  # noqa: E402
+from meanfield_jax import batch_chains, ensemble_flux  # noqa: E402
 
 
 def _ints(text):

@@ -3,7 +3,7 @@
 m = k = γ = 1, k0 = 0, identical masses, several N. Panels: (a) Ñ = N − 1 and (c) Ñ = 1,
 T(ω) on log axes with insets of the high-frequency tail T ~ 1/(ω⁶Ñ²); (b), (d) the main
 peak at ω = 0 with the Lorentzian of Eq. (24) (dashed) and a least-squares Lorentzian fit
-(dotted, :func:`fit_lorentzians`). T is the exact O(N) transmittance (Eq. 17).
+(dotted, :func:`fit_resonance_lorentzians`). T is the exact O(N) transmittance (Eq. 17).
 
     python scripts/fig2.py --out figures/       # writes fig2.png (a few seconds)
 """
@@ -16,7 +16,6 @@ import os
 import numpy as np
 
 import meanfield_jax as mf
-from meanfield_jax import _resonances as res
 from meanfield_jax import analytic as an
 
 SIZES = (10, 20, 50, 100, 200)
@@ -40,8 +39,8 @@ def _panels(k0, out, name, lorentzian, title):
             ax_full.plot(w, np.asarray(mf.transmittance(chain, w)), color=c, lw=1, label=f"N={n}")
             tail = np.geomspace(10 * w_bulk, 1000 * w_bulk, 200)
             inset.loglog(tail, np.asarray(mf.transmittance(chain, tail)), color=c, lw=1)
-            guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, k0, 1.0, kac))
-            fit = res.fit_lorentzians(chain, omega_guess=guess)
+            guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, k0, "kac" if kac else 1, 1.0))
+            fit = mf.fit_resonance_lorentzians(chain, omega_guess=guess)
             wc, width = float(fit.omega_c), float(fit.hwhm)
             wp = np.linspace(max(0.0, wc - 6 * width), wc + 6 * width, 2001)
             ax_peak.plot(wp, np.asarray(mf.transmittance(chain, wp)), color=c, lw=1.5, label=f"N={n}")

@@ -22,7 +22,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import meanfield_jax as mf
-from meanfield_jax import _resonances as res
 from meanfield_jax import analytic as an
 
 
@@ -41,7 +40,7 @@ def main(argv=None):
     m, k, k0, gamma = 1.0, args.k, args.k0, args.gamma
     w0 = np.sqrt(k0 / m)
     rng = np.random.default_rng(args.seed)
-    fit = jax.jit(jax.vmap(lambda c, g: res.fit_lorentzians(c, omega_guess=g)))
+    fit = jax.jit(jax.vmap(lambda c, g: mf.fit_resonance_lorentzians(c, omega_guess=g)))
 
     rows = []
     for n in args.sizes:
@@ -55,7 +54,7 @@ def main(argv=None):
             for masses in random:
                 chains.append(mf.MeanFieldChain(masses, k=k, k0=k0, n_tilde=nt, gamma=gamma))
                 labels.append((kac, "random"))
-        guesses = jnp.array([float(an.omega_c_asymptotic(n, m, k, k0, gamma, kac))
+        guesses = jnp.array([float(an.omega_c_asymptotic(n, m, k, k0, "kac" if kac else 1, gamma))
                              for kac, _ in labels])
         out = fit(mf.stack_systems(chains), guesses)
         out = jax.tree_util.tree_map(np.asarray, out)
@@ -72,10 +71,10 @@ def main(argv=None):
                 rows.append(dict(
                     N=n, n_tilde="N-1" if kac else "1", masses=kind, count=cnt,
                     shift=float(np.mean(shift)), shift_se=se(shift),
-                    shift_eq26=float(n * (an.omega_c_asymptotic(n, m, k, k0, gamma, kac) - w0)),
+                    shift_eq26=float(n * (an.omega_c_asymptotic(n, m, k, k0, "kac" if kac else 1, gamma) - w0)),
                     A_fit=float(np.mean(a_fit)), A_fit_se=se(a_fit),
                     A_exact=float(np.mean(a_exact)),
-                    A_eq29=float(an.amplitude_A(m, k, k0, gamma, kac)),
+                    A_eq29=float(an.amplitude_A(m, k, k0, "kac" if kac else 1, gamma)),
                     T_max=float(np.mean(out.height[sel]))))
         print(f"N = {n}: {len(chains)} systems in {time.time() - t0:.1f} s")
 
@@ -110,9 +109,9 @@ def main(argv=None):
             axes[1].errorbar(x, [r["A_fit"] for r in sub], [r["A_fit_se"] for r in sub],
                              fmt=marker, color=color, mfc="none" if kind == "random" else color,
                              label=f"{tag}, {kind}")
-        axes[0].plot(n_line, n_line * (np.asarray(an.omega_c_asymptotic(n_line, m, k, k0, gamma, kac)) - w0),
+        axes[0].plot(n_line, n_line * (np.asarray(an.omega_c_asymptotic(n_line, m, k, k0, "kac" if kac else 1, gamma)) - w0),
                      "--", color=color, label=f"Eq. 26, {tag}")
-        axes[1].axhline(float(an.amplitude_A(m, k, k0, gamma, kac)), ls="--", color=color,
+        axes[1].axhline(float(an.amplitude_A(m, k, k0, "kac" if kac else 1, gamma)), ls="--", color=color,
                         label=f"Eq. 29, {tag}")
     for ax in axes:
         ax.set_xscale("log")

@@ -146,6 +146,11 @@ def ntilde(n, kac):
     return n - 1.0 if kac else 1.0
 
 
+def kac_or_one(kac):
+    """The n_tilde of the large-N formulas: "kac" (Ñ = N − 1) or 1."""
+    return "kac" if kac else 1
+
+
 # ---------------------------------------------------------------- (a) T(ω) vs dense solve
 
 A_CASES = list(itertools.product(
@@ -366,11 +371,11 @@ def test_large_n_limit_of_exact_flux(kac, k0, mkg):
     if k0 == 0.0:
         lim = g / (2 * m)                                      # Eq. 25
     else:
-        lim = 1.0 / (2 * float(an.amplitude_A(m, k, k0, g, kac)))   # Eq. 30 (Ñ=1: γ/2m)
+        lim = 1.0 / (2 * float(an.amplitude_A(m, k, k0, kac_or_one(kac), g)))   # Eq. 30 (Ñ=1: γ/2m)
     ns = np.array([1e3, 1e4, 1e5, 1e6])
     nj = np.array([n * float(an.flux_identical_exact(n, m, k, k0, ntilde(n, kac), g)) for n in ns])
     # the paper's asymptotic formula is the same limit
-    np.testing.assert_allclose(ns * np.asarray(an.flux_asymptotic(ns, m, k, k0, g, kac)), lim, rtol=1e-14)
+    np.testing.assert_allclose(ns * np.asarray(an.flux_asymptotic(ns, m, k, k0, kac_or_one(kac), g)), lim, rtol=1e-14)
     err = np.abs(nj - lim)
     assert np.all(err < 0.1 * lim)
     assert np.all(np.diff(err) < 0)                            # shrinking ...
@@ -384,8 +389,8 @@ _dT = jax.jit(jax.grad(an.transmittance_identical))
 
 
 def exact_peak(n, m, k, k0, nt, g, kac):
-    wc = float(an.omega_c_asymptotic(n, m, k, k0, g, kac))
-    width = 1.0 / (n * float(an.amplitude_A(m, k, k0, g, kac)))
+    wc = float(an.omega_c_asymptotic(n, m, k, k0, kac_or_one(kac), g))
+    width = 1.0 / (n * float(an.amplitude_A(m, k, k0, kac_or_one(kac), g)))
     grid = wc + np.linspace(-8, 8, 1601) * width
     T = np.asarray(an.transmittance_identical(grid, n, m, k, k0, nt, g))
     i = int(np.argmax(T))
@@ -438,11 +443,11 @@ def test_lorentzian_pinned_converges(kac, mkk0g):
     m, k, k0, g = mkk0g
     errs = []
     for n in [100, 1000, 10000]:
-        wc = float(an.omega_c_asymptotic(n, m, k, k0, g, kac))
-        width = 1.0 / (n * float(an.amplitude_A(m, k, k0, g, kac)))
+        wc = float(an.omega_c_asymptotic(n, m, k, k0, kac_or_one(kac), g))
+        width = 1.0 / (n * float(an.amplitude_A(m, k, k0, kac_or_one(kac), g)))
         w = wc + np.linspace(-10, 10, 2001) * width
         T = np.asarray(an.transmittance_identical(w, n, m, k, k0, ntilde(n, kac), g))
-        L = np.asarray(an.lorentzian_pinned(w, n, m, k, k0, kac, g))
+        L = np.asarray(an.lorentzian_pinned(w, n, m, k, k0, kac_or_one(kac), g))
         errs.append(np.max(np.abs(T - L)))
     assert errs[-1] < 1e-2
     assert errs[0] > errs[1] > errs[2]
@@ -456,15 +461,15 @@ def test_validity_condition_and_amplitude():
     m, k, g = 1.0, 0.1, 1.0
     # k0 = 0: both reduce to 4γ²/(mk) (text above Eq. 24)
     for kac in (True, False):
-        assert float(an.validity_condition(m, k, 0.0, g, kac)) == pytest.approx(4 * g**2 / (m * k))
-        assert float(an.amplitude_A(m, k, 0.0, g, kac)) == pytest.approx(m / g)
+        assert float(an.validity_condition(m, k, 0.0, kac_or_one(kac), g)) == pytest.approx(4 * g**2 / (m * k))
+        assert float(an.amplitude_A(m, k, 0.0, kac_or_one(kac), g)) == pytest.approx(m / g)
     k0 = 0.02
     w02 = k0 / m
-    assert float(an.validity_condition(m, k, k0, g, True)) == pytest.approx(
+    assert float(an.validity_condition(m, k, k0, "kac", g)) == pytest.approx(
         4 * k * g**2 / m * (k**2 - w02 * g**2) / (k**2 + w02 * g**2) ** 2)
-    assert float(an.validity_condition(m, k, k0, g, False)) == pytest.approx(
+    assert float(an.validity_condition(m, k, k0, 1, g)) == pytest.approx(
         4 * g**2 / (m * k) - 2 * w02 * g**2 / k**2)
-    assert float(an.amplitude_A(m, k, k0, g, True)) == pytest.approx(3.0)
+    assert float(an.amplitude_A(m, k, k0, "kac", g)) == pytest.approx(3.0)
 
 
 def test_doctests():
@@ -486,3 +491,21 @@ def test_flux_identical_exact_is_the_derived_formula_verbatim():
                   and any(getattr(t, "id", None) == "PY_SOURCE" for t in node.targets))
     with open(an.__file__) as fh:
         assert source.strip("\n") in fh.read()
+
+
+def test_one_spelling_of_n_tilde():
+    """"kac" means Ñ = N − 1 wherever Ñ is a number; the large-N formulas take only "kac" or
+    1, and a call in the former argument order (a bool after gamma) is refused."""
+    w = np.array([0.0, 0.3, 1.1])
+    for n in (2, 10):
+        np.testing.assert_array_equal(an.transmittance_identical(w, n, 1.0, 0.7, 0.2, "kac", 0.6),
+                                      an.transmittance_identical(w, n, 1.0, 0.7, 0.2, n - 1.0, 0.6))
+        assert (float(an.flux_identical_exact(n, 1.0, 0.7, 0.2, "Kac", 0.6))
+                == float(an.flux_identical_exact(n, 1.0, 0.7, 0.2, n - 1.0, 0.6)))
+    assert float(an.amplitude_A(1.0, 0.1, 0.02, 1, 1.0)) == 1.0
+    with pytest.raises(ValueError, match="n_tilde"):
+        an.amplitude_A(1.0, 0.1, 0.02, 2.0, 1.0)
+    with pytest.raises(ValueError, match="n_tilde"):
+        an.omega_c_asymptotic(10, 1.0, 0.1, 0.02, "none", 1.0)
+    with pytest.raises(TypeError, match="gamma"):
+        an.flux_asymptotic(100, 1.0, 0.1, 0.02, 1.0, True)  # the old (…, gamma, kac) order

@@ -305,15 +305,15 @@ def test_new_values_same_shape_do_not_recompile():
     chain = mf.MeanFieldChain(masses_of("random", 33, seed=1), k=0.3, k0=0.1)
     mf.heat_flux(chain)
     mf.transmittance(chain, jnp.linspace(0, 1, 7))
-    n_flux = _transport._flux_residues._cache_size()
-    n_t = _transport._transmittance._cache_size()
+    n_flux = _transport.flux_residues._cache_size()
+    n_t = _transport.transmittance_grid._cache_size()
     for s in range(3):
         other = mf.MeanFieldChain(masses_of("random", 33, seed=10 + s), k=0.2 + s, k0=0.3 * s,
                                   n_tilde=1.0 + s, gamma=0.5 + s, t_left=2.0, k_prime=0.1 * s)
         mf.heat_flux(other)
         mf.transmittance(other, jnp.linspace(0, 2, 7))
-    assert _transport._flux_residues._cache_size() == n_flux
-    assert _transport._transmittance._cache_size() == n_t
+    assert _transport.flux_residues._cache_size() == n_flux
+    assert _transport.transmittance_grid._cache_size() == n_t
 
 
 def test_gradients_match_finite_differences():

@@ -36,8 +36,8 @@ MASS_CASES = list(_mass_cases())
 
 @jax.jit
 def _both_paths(chain):
-    c = _poles._Chain(chain)
-    return _poles._gap_roots(c, fast=True), _poles._gap_roots(c, fast=False)
+    c = _poles.PoleChain(chain)
+    return _poles.gap_roots(c, fast=True), _poles.gap_roots(c, fast=False)
 
 
 @pytest.mark.parametrize("name, masses", MASS_CASES, ids=[c[0] for c in MASS_CASES])
@@ -66,13 +66,13 @@ def test_fast_guesses_give_the_direct_zeros_and_terms(name, masses, k0, n_tilde)
 def test_fast_path_flux_equals_direct_path_flux():
     masses = np.random.default_rng(7).uniform(0.9, 1.1, 600)
     chain = mf.MeanFieldChain(masses, k=0.1, k0=0.02, n_tilde=1.0, gamma=1.0)
-    c = _poles._Chain(chain)
+    c = _poles.PoleChain(chain)
     for fast in (True, False):
-        roots, terms, ok, valid, _ = _poles._gap_roots(c, fast=fast)
+        roots, terms, ok, valid, _ = _poles.gap_roots(c, fast=fast)
         assert bool(jnp.all(ok))
     flux = mf.heat_flux(chain)
-    _, terms_d, _, valid_d, _ = _poles._gap_roots(c, fast=False)
-    _, terms_f, _, valid_f, _ = _poles._gap_roots(c, fast=True)
+    _, terms_d, _, valid_d, _ = _poles.gap_roots(c, fast=False)
+    _, terms_f, _, valid_f, _ = _poles.gap_roots(c, fast=True)
     gap_sum_d = 2.0 * float(jnp.sum(jnp.where(valid_d, terms_d.real, 0.0)))
     gap_sum_f = 2.0 * float(jnp.sum(jnp.where(valid_f, terms_f.real, 0.0)))
     assert gap_sum_f == pytest.approx(gap_sum_d, rel=1e-13, abs=1e-16 * abs(float(flux)))

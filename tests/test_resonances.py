@@ -15,6 +15,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 import meanfield_jax as mf
+from meanfield_jax import _lorentzian as lz
 from meanfield_jax import _resonances as res
 from meanfield_jax import analytic as an
 
@@ -52,8 +53,8 @@ def test_resonance_frequency_matches_exact_maximum_of_eq20(kac):
     for n in SIZES:
         n_tilde = n - 1.0 if kac else 1.0
         chain = mf.MeanFieldChain(np.ones(n), k=1.0, k0=1.0, n_tilde=n_tilde)
-        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, 1.0, kac))
-        r = res.resonance_frequency_with_status(chain, guess)
+        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, "kac" if kac else 1, 1.0))
+        r = res.resonance_frequency_with_error(chain, guess)
         assert bool(r.converged)
         exact = _exact_peak(n, 1.0, 1.0, 1.0, n_tilde, 1.0, guess)
         assert abs(float((mp.mpf(float(r.omega)) - exact) / exact)) <= 1e-10
@@ -78,7 +79,7 @@ def test_resonance_frequency_public_pair_and_failure():
     assert abs(float(wc) - 1.0050634543126) < 1e-12 and abs(float(tmax) - 1.0) < 1e-12
     # a guess exactly on the bulk resonance (T = 0 there, u = 1/T infinite): explicit failure
     bulk = float(np.sqrt(chain.kappa_bar + chain.k0))
-    r = res.resonance_frequency_with_status(chain, bulk)
+    r = res.resonance_frequency_with_error(chain, bulk)
     assert not bool(r.converged)
     with pytest.raises(RuntimeError, match="did not converge"):
         mf_resonance_frequency()(chain, bulk)
@@ -94,10 +95,10 @@ def test_resonance_frequency_vmap_equals_loop_and_random_masses():
               for _ in range(4)]
     batch = mf.stack_systems(chains)
     guesses = jnp.full(4, 1.0)
-    out = jax.vmap(res.resonance_frequency_with_status)(batch, guesses)
+    out = jax.vmap(res.resonance_frequency_with_error)(batch, guesses)
     assert np.all(np.asarray(out.converged))
     for i, chain in enumerate(chains):
-        one = res.resonance_frequency_with_status(chain, 1.0)
+        one = res.resonance_frequency_with_error(chain, 1.0)
         assert float(out.omega[i]) == pytest.approx(float(one.omega), rel=1e-13)
         # oracle: dense solve (reference_numpy) confirms a local maximum with that height
         kmat = ref.chain_stiffness(np.asarray(chain.masses), 1.0, 1.0, "kac")
@@ -116,7 +117,7 @@ def test_resonance_frequency_gradients_implicit_function():
     guess = 0.78
 
     def peak(c):
-        r = res.resonance_frequency_with_status(c, guess)
+        r = res.resonance_frequency_with_error(c, guess)
         return r.omega, r.height
 
     g_w = jax.grad(lambda c: peak(c)[0])(chain)
@@ -186,12 +187,12 @@ def test_find_resonances_matches_dense_grid_scan():
 
 def test_fit_lorentzians_width_and_eq29():
     # A fitted (Eq. 28) = 1/(N·HWHM) to 1e-2 (acceptance; measured ~1e-6) and → Eq. (29).
-    a29 = float(an.amplitude_A(1.0, 1.0, 1.0, 1.0, True))  # = 2
+    a29 = float(an.amplitude_A(1.0, 1.0, 1.0, "kac", 1.0))  # = 2
     gaps = []
     for n in (1000, 10_000):
         chain = mf.MeanFieldChain(np.ones(n), k=1.0, k0=1.0)
-        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, 1.0, True))
-        fit = res.fit_lorentzians(chain, omega_guess=guess)
+        guess = float(an.omega_c_asymptotic(n, 1.0, 1.0, 1.0, "kac", 1.0))
+        fit = lz.fit_resonance_lorentzians(chain, omega_guess=guess)
         assert bool(fit.converged)
         assert float(fit.A) == pytest.approx(float(fit.A_exact), rel=1e-2)
         assert float(fit.A) == pytest.approx(float(fit.A_exact), rel=1e-5)
@@ -204,14 +205,14 @@ def test_fit_lorentzians_width_and_eq29():
 def test_fit_lorentzian_user_data():
     w = jnp.linspace(0.9, 1.1, 101)
     t = 0.8 / (1 + ((w - 1.01) / 0.02) ** 2)
-    fit = res.fit_lorentzian(w, t, n=50)
+    fit = lz.fit_lorentzian_curve(w, t, n=50)
     assert bool(fit.converged)
     assert float(fit.center) == pytest.approx(1.01, rel=1e-9)
     assert float(fit.hwhm) == pytest.approx(0.02, rel=1e-8)
     assert float(fit.height) == pytest.approx(0.8, rel=1e-8)
     assert float(fit.A) == pytest.approx(1.0, rel=1e-8)
     with pytest.raises(ValueError):
-        res.fit_lorentzian(w, t[:-1])
+        lz.fit_lorentzian_curve(w, t[:-1])
 
 
 # ----------------------------------------------------------------------- parameter gradients
