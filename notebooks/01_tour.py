@@ -77,12 +77,12 @@ def closed_J(n, m, k, k0, n_tilde, gamma):
 
 def eq30_J(n, m, k, k0, gamma, kac):
     """Eqs. 25/30: J/dT ~ 1/(2 A N) at large N."""
-    return an.flux_asymptotic(n, m, k, k0, gamma, kac)
+    return an.flux_asymptotic(n, m, k, k0, "kac" if kac else 1, gamma)
 
 
 def eq28_T(omega, n, m, k, k0, gamma, kac):
     """Eq. 28 with omega_c of Eq. 26 and A of Eq. 29: two Lorentzians."""
-    return an.lorentzian_pinned(omega, n, m, k, k0, kac, gamma)
+    return an.lorentzian_pinned(omega, n, m, k, k0, "kac" if kac else 1, gamma)
 
 
 # %% [markdown]
