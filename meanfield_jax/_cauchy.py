@@ -355,7 +355,6 @@ class _BoundTable(NamedTuple):
     gap: jax.Array  # (boxes, 4) g (1 where not live)
     cell_c: jax.Array  # (boxes,) target cell
     cell_r: jax.Array
-    offset: tuple  # static: first row of each level
 
 
 def _bound_table(geo: _Geometry, shape: TreeShape, p: int) -> _BoundTable:
@@ -390,9 +389,10 @@ def _bound_table(geo: _Geometry, shape: TreeShape, p: int) -> _BoundTable:
             rows[name].append(jnp.stack(cols[name], axis=1))
         rows["cc"].append(tc)
         rows["cr"].append(tr)
+    del offsets
     cat = {name: jnp.concatenate(v) for name, v in rows.items()}
     return _BoundTable(cat["k1"], cat["k2"], cat["lo"], cat["hi"], cat["bad"], cat["gap"], cat["cc"],
-                       cat["cr"], tuple(offsets))
+                       cat["cr"])
 
 
 def _bound_terms(table: _BoundTable, shape: TreeShape, p: int, leaf_index, x):
@@ -400,7 +400,8 @@ def _bound_terms(table: _BoundTable, shape: TreeShape, p: int, leaf_index, x):
     ``leaf_index``: Σ over the target's ancestors T and their interaction lists of E_TS, and
     its Cauchy estimate for the derivative (module docstring). O(log N), no log/exp."""
     levels = np.arange(2, shape.levels + 1)
-    rows = jnp.asarray(np.array(table.offset)) + (leaf_index >> jnp.asarray(shape.levels - levels))
+    offsets = np.cumsum([0] + [2**level for level in levels])[:-1]
+    rows = jnp.asarray(offsets) + (leaf_index >> jnp.asarray(shape.levels - levels))
     tc, tr = table.cell_c[rows], table.cell_r[rows]  # (levels,)
     xr, xi = x.real, x.imag
     ur, ui = (xr - tc) / tr, xi / tr  # t_x
@@ -429,24 +430,37 @@ def _bound_terms(table: _BoundTable, shape: TreeShape, p: int, leaf_index, x):
 # ---------------------------------------------------------------------------- evaluation
 
 
-def _cauchy_sums(d, weights, origin, tau, split, p, leaf):
+class CauchyTree(NamedTuple):
+    """The sources' side, built once (O(N p + p² N/B)) and evaluated at any number of target
+    sets (O(3B + p + log N) per target): the secular iteration's every step reuses it."""
+
+    d: jax.Array  # (N,) sources
+    dwin: jax.Array  # near-field windows: sources padded by B on either side
+    wwin_r: jax.Array
+    wwin_i: jax.Array
+    awin: jax.Array
+    cell_c: jax.Array  # (n_leaves,) leaf target cells
+    cell_r: jax.Array
+    coef: jax.Array  # (n_leaves, 12, p) local series (empty when L < 2)
+    table: _BoundTable | None
+
+
+def _build(d, weights, p, leaf) -> CauchyTree:
     n = d.shape[0]
     shape = tree_shape(n, leaf)
     levels, n_leaves, b = shape
-    weights = weights.astype(jnp.complex128)
-    tau = jnp.asarray(tau).astype(jnp.complex128)
-    origin = jnp.asarray(origin).astype(jnp.int32)
-    split = origin if split is None else jnp.asarray(split).astype(jnp.int32)
+    weights = jnp.asarray(weights).astype(jnp.complex128)
     w_abs = jax.lax.stop_gradient(jnp.abs(weights))
     geo = _geometry(d, w_abs, shape)
     geo_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, geo)
     geo = geo_fixed._replace(dpad=geo.dpad)  # sources keep their derivative (anterpolation)
-    use_far = levels >= 2
-    if use_far:
+    if levels >= 2:
         charges = jnp.stack([weights.real, weights.imag, w_abs], axis=1)
         # (n_leaves, 12, p): rows [value, derivative] × [left, right] × [Re w, Im w, |w|]
         coef = _far_field(geo, charges, shape, p).reshape(n_leaves, 12, p)
         table = _bound_table(geo_fixed, shape, p)
+    else:
+        coef, table = jnp.zeros((n_leaves, 12, 0)), None
     # near-field window: B weight-0 points on either side
     pad_left = geo.dpad[0] - geo.spacing * jnp.arange(b, 0, -1)
     pad_right = geo.dpad[-1] + geo.spacing * jnp.arange(1, b + 1)
@@ -454,6 +468,19 @@ def _cauchy_sums(d, weights, origin, tau, split, p, leaf):
     wwin_r, wwin_i = (jnp.concatenate([jnp.zeros(b), part, jnp.zeros(n_leaves * b - n + b)])
                       for part in (weights.real, weights.imag))
     awin = jnp.concatenate([jnp.zeros(b), w_abs, jnp.zeros(n_leaves * b - n + b)])
+    return CauchyTree(d, dwin, wwin_r, wwin_i, awin, geo.cell_c[levels], geo.cell_r[levels],
+                      coef, table)
+
+
+def _evaluate(tree: CauchyTree, origin, tau, split, p, leaf) -> CauchySums:
+    d, dwin, wwin_r, wwin_i, awin = tree.d, tree.dwin, tree.wwin_r, tree.wwin_i, tree.awin
+    coef, table = tree.coef, tree.table
+    shape = tree_shape(d.shape[0], leaf)
+    levels, n_leaves, b = shape
+    use_far = levels >= 2
+    tau = jnp.asarray(tau).astype(jnp.complex128)
+    origin = jnp.asarray(origin).astype(jnp.int32)
+    split = origin if split is None else jnp.asarray(split).astype(jnp.int32)
 
     def one(args):
         # real arithmetic throughout: this is the per-target hot loop
@@ -485,7 +512,7 @@ def _cauchy_sums(d, weights, origin, tau, split, p, leaf):
         if not use_far:
             zero = jnp.zeros(())
             return near, mag, mag2, zero, zero
-        c_leaf, r_leaf = geo.cell_c[levels][lf], geo.cell_r[levels][lf]
+        c_leaf, r_leaf = tree.cell_c[lf], tree.cell_r[lf]
         tr_ = ((d_o - c_leaf) + t.real) / r_leaf
         ti_ = t.imag / r_leaf
         cheb_r, cheb_i = _chebyshev_vector(tr_, ti_, p)
@@ -514,7 +541,17 @@ def _cauchy_sums(d, weights, origin, tau, split, p, leaf):
                       dbound + rounding_allowance(levels) * mag2)
 
 
+def _cauchy_sums(d, weights, origin, tau, split, p, leaf):
+    return _evaluate(_build(d, weights, p, leaf), origin, tau, split, p, leaf)
+
+
 _cauchy_sums_jit = jax.jit(_cauchy_sums, static_argnames=("p", "leaf"))
+build_tree = jax.jit(_build, static_argnames=("p", "leaf"))
+build_tree.__doc__ = """build_tree(d, weights, p=DEFAULT_DEGREE, leaf=DEFAULT_LEAF) -> CauchyTree:
+the sources' side of :func:`cauchy_sums` (jitted; p and leaf static, by keyword)."""
+evaluate_tree = jax.jit(_evaluate, static_argnames=("p", "leaf"))
+evaluate_tree.__doc__ = """evaluate_tree(tree, origin, tau, split, p=..., leaf=...) -> CauchySums:
+:func:`cauchy_sums` at a new set of targets from a built tree (same p and leaf)."""
 
 
 def cauchy_sums(d, weights, origin, tau, split=None, *, p: int = DEFAULT_DEGREE,
