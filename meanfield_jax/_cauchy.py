@@ -31,12 +31,12 @@ Chebyshev nodes per box: upward pass — leaf charges W_k = Σ_j w_j L_k(d_j) on
 hull (anterpolation), parent charges from children by the same Lagrange basis (M2M);
 interaction — values Σ_k W_k/(x_l − y_k) at the target-cell nodes x_l of T for each S in
 T's list (M2L, p×p per pair); downward pass — parents' local polynomials evaluated at the
-children's nodes (L2L); at a target, the leaf's local polynomial (value and exact
-derivative by Clenshaw). Both M2M and L2L reproduce polynomials of degree < p exactly, so the
+children's nodes (L2L); at a target, the leaf's local polynomials (S, and S' from its own
+channels). Both M2M and L2L reproduce polynomials of degree < p exactly, so the
 far field of a pair (T, S) is exactly the tensor interpolant I_x^T I_y^S K of the kernel
 K(x, y) = 1/(x − y) (x on T's cell, y on S's hull). Cost: O(N(3B + p)) for the near field,
 anterpolation and evaluation, O(p²·N/B) for M2M/M2L/L2L; memory O(N + p²·batch). With the
-defaults (p = 40, B ∈ [48, 96)) that is O(N) with a constant of a few hundred flops per target.
+defaults (p = 44, B ∈ [48, 96)) that is O(N) with a constant of a few hundred flops per target.
 
 Error bound (exact arithmetic). For f(x) = 1/(x − y) interpolated at the p nodes of an
 interval mapped to [−1, 1], Hermite's formula gives the error exactly:
@@ -52,14 +52,19 @@ polynomials of degree p − 1, the far-field error of one pair at a target x is 
 with A_S = Σ_{j∈S}|w_j|, g the gap between T's cell and S's hull, ρ_x = ρ(t_x) in T's cell
 (1 for a real target inside the cell), ρ_1 = ρ(1 + g/r_T), ρ_2 = ρ(1 + g/r_S) (r: half
 widths): the separation ratios. The bound returned is the sum of E_TS over the target's
-pairs. Typical ratio: S is at least one box away, so g ≥ 2 r_T on a uniform grid: ρ_1 ≥
-3 + √8 = 5.83 and 2ρ_1^{−40} ≈ 1e-30; graded points (box widths changing by a factor R
-between neighbours at the coarse levels: R ≈ 2.4 for masses uniform in [0.1, 1.9]) give
-ρ_1 = ρ(1 + 2/R) ≈ 3.4 and ≈ 1e-21. So with p = 40 the bound is ≤ 1e-16·Σ|w_j|/|x − d_j|
-for the distributions of the project (tests), and it says so when it is not.
-For S' the same bound is carried to the derivative by Cauchy's estimate on a circle of radius
-r = 2 r_T/p² around x (ρ grows to at most ρ(a_x + 2/p²), distances shrink by r): a factor
-≈ 3.7 p²/r_T, so about 10⁴ times the value bound relative to S'.
+pairs (O(log N) per target). Typical ratio: S is at least one box away, so g ≥ 2 r_T on a
+uniform grid: ρ_1 ≥ 3 + √8 = 5.83 and 2ρ_1^{−44} ≈ 1e-33; graded points (box widths changing
+by a factor R between neighbours at the coarse levels: R ≈ 2.4 for masses uniform in
+[0.1, 1.9]) give ρ_1 = ρ(1 + 2/R) ≈ 3.4 at worst. Measured with p = 44 (tests): the bound is
+≤ 3e-17·Σ|w_j|/|x − d_j| for those (δ = 0.9), ≤ 1e-21 for log-uniform masses (p = 40 gave
+up to 1.6e-15, hence 44), and it says so when a point set is worse.
+
+S' is interpolated as such (kernel −1/(x − y)², its own M2L/L2L channels; differentiating
+S's polynomial would amplify rounding by p²/r). Hermite's formula for the double pole,
+f − I f = (ω(x)/ω(y)) (x − y)^{−2} [1 + (y − x) ω'(y)/ω(y)] with |ω'/ω| ≤ p/dist, gives
+
+    E'_TS(x) = A_S [ 2 ρ_x^p ρ_1^{−p} (1/dist(x, S) + p/g) / dist(x, S)
+                     + 2 Λ_p ρ_x^{p−1} ρ_2^{−p} (1 + p) / g² ].
 
 Rounding is not part of that bound; ``error`` adds an allowance (32 + 16L) ε_mach × the
 magnitude (``rounding_allowance``; the direct sum has a rounding error of the same kind,
@@ -69,7 +74,7 @@ growth of T_q off the interval, which amplifies the rounding of the leaf coeffic
 
 Differentiation: the tree geometry (intervals, nodes) is gradient-stopped; the result is
 differentiable in the weights, the sources (through the near field and the anterpolation)
-and the offsets τ, forward and reverse.
+and the offsets τ (forward mode tested; reverse mode goes through lax.map and is untested).
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
+from . import _config  # noqa: F401  (x64 on)
 
 EPS = float(np.finfo(np.float64).eps)
 DEFAULT_DEGREE = 44  # Chebyshev nodes per box (p)
@@ -391,8 +396,8 @@ def _bound_table(geo: _Geometry, shape: TreeShape, p: int) -> _BoundTable:
         rows["cr"].append(tr)
     del offsets
     cat = {name: jnp.concatenate(v) for name, v in rows.items()}
-    return _BoundTable(cat["k1"], cat["k2"], cat["lo"], cat["hi"], cat["bad"], cat["gap"], cat["cc"],
-                       cat["cr"])
+    return _BoundTable(cat["k1"], cat["k2"], cat["lo"], cat["hi"], cat["bad"], cat["gap"],
+                       cat["cc"], cat["cr"])
 
 
 def _bound_terms(table: _BoundTable, shape: TreeShape, p: int, leaf_index, x):

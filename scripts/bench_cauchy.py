@@ -2,8 +2,10 @@
 loop, N sources (bulk frequencies of random masses, δ = 0.9) and N − 1 gap targets.
 
 Prints warm times (best of ``--repeat``, one process, so the ratios are comparable on a
-shared machine), the speed-up where the direct sum is run, the time ratio per factor 10 in N
-(1.0·10 = linear) and the largest error / bound and bound / magnitude seen.
+shared machine) of the whole call and of its two halves (build_tree: sources, once per
+system; evaluate_tree: targets, once per secular-iteration step), the speed-up where the
+direct sum is run, the time ratio per factor 10 in N (10 = linear) and the largest
+error / bound and truncation bound / magnitude seen.
 
     python scripts/bench_cauchy.py                   # N = 1e3, 1e4, 1e5; direct up to 1e4
     python scripts/bench_cauchy.py --sizes 1000 10000 100000 1000000 --direct-max 10000
@@ -51,11 +53,14 @@ def main():
     args = parser.parse_args()
     direct = jax.jit(_cauchy.direct_cauchy_sums)
     rows = []
-    print(f"{'N':>9} {'levels':>6} {'fmm [s]':>9} {'direct [s]':>10} {'speed-up':>8} "
-          f"{'err/bound':>9} {'bound/mag':>9}")
+    print(f"{'N':>9} {'levels':>6} {'fmm [s]':>9} {'build':>7} {'eval':>7} {'direct [s]':>10} "
+          f"{'speed-up':>8} {'err/bound':>9} {'bound/mag':>9}")
+    kw = dict(p=_cauchy.DEFAULT_DEGREE, leaf=_cauchy.DEFAULT_LEAF)
     for n in args.sizes:
         a = problem(n)
         t_fast, fast = best(_cauchy.cauchy_sums, a, args.repeat)
+        t_build, tree = best(lambda d, w: _cauchy.build_tree(d, w, **kw), a[:2], args.repeat)
+        t_eval, _ = best(lambda *t: _cauchy.evaluate_tree(tree, *t, **kw), a[2:], args.repeat)
         t_direct, ratio, speedup = float("nan"), float("nan"), float("nan")
         if n <= args.direct_max:
             t_direct, ref = best(direct, a, args.repeat)
@@ -64,7 +69,8 @@ def main():
         allowance = _cauchy.rounding_allowance(_cauchy.tree_shape(n).levels)
         trunc = (fast.error - allowance * fast.magnitude) / fast.magnitude
         rows.append((n, t_fast, t_direct))
-        print(f"{n:>9} {_cauchy.tree_shape(n).levels:>6} {t_fast:>9.4f} {t_direct:>10.4f} "
+        print(f"{n:>9} {_cauchy.tree_shape(n).levels:>6} {t_fast:>9.4f} {t_build:>7.4f} "
+              f"{t_eval:>7.4f} {t_direct:>10.4f} "
               f"{speedup:>8.1f} {ratio:>9.2e} {float(jnp.max(trunc)):>9.1e}", flush=True)
     print("growth per factor 10 in N (time ratio; 10 = linear, 100 = quadratic):")
     for (n0, f0, d0), (n1, f1, d1) in zip(rows, rows[1:]):
