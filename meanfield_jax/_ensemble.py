@@ -46,7 +46,14 @@ from ._model import (
     check_system_batch,
     parse_n_tilde,
 )
-from ._transport import FluxResult, _flux_lyapunov, _flux_residues, _transmittance
+from ._transport import (
+    FluxResult,
+    _flux_lyapunov,
+    _flux_residues,
+    _flux_secular,
+    _transmittance,
+    _transmittance_secular,
+)
 
 __all__ = [
     "batch_chains",
@@ -221,6 +228,8 @@ def _flux_fn(method: str) -> Callable:
 
 
 def _flux_residues_one(system):
+    if isinstance(system, HarmonicNetwork):  # networks: the secular normal-mode solver
+        return tuple(_flux_secular(system))
     return tuple(_flux_residues(system))
 
 
@@ -233,9 +242,10 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     """Heat flux J (Eq. 16) of every system of an ensemble, chunked over devices.
 
     Args:
-      systems: a batch of R :class:`MeanFieldChain` (``method`` "residues"/"auto") or any
-        systems (``method="lyapunov"``), leading axis R on every leaf.
-      method: as in :func:`heat_flux_with_error` ("auto" = "residues" for chains).
+      systems: a batch of R :class:`MeanFieldChain` or :class:`HarmonicNetwork`, leading
+        axis R on every leaf.
+      method: as in :func:`heat_flux_with_error` ("auto" = "residues": the chain residue
+        solver, or the secular normal-mode solver for networks).
       chunk_size, batch_size, devices: see :func:`map_ensemble`.
 
     Returns:
@@ -244,8 +254,7 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
       :func:`heat_flux_with_error`; checked on concrete K).
 
     Raises:
-      ValueError: for a single system or malformed batch, ``method="residues"`` with
-        networks, or a network with a component coupled to neither bath (naming the
+      ValueError: for a single system or malformed batch, or a network with a component coupled to neither bath (naming the
         realization and the particles).
 
     Cost: O(R·N²) time for "residues", O(R·N³) for "lyapunov"; memory O(chunk_size·N)
@@ -258,10 +267,6 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     ([0.041666666667, 0.041666666667], [True, True])
     """
     r = check_system_batch(systems, "ensemble_flux")
-    if method == "auto" and not isinstance(systems, MeanFieldChain):
-        method = "lyapunov"
-    if method in ("auto", "residues") and not isinstance(systems, MeanFieldChain):
-        raise ValueError("method='residues' needs MeanFieldChain systems; use 'lyapunov'")
     decoupled = _decoupled_networks(systems, r)
     flux, err, ok = map_ensemble(_flux_fn(method), systems, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
@@ -287,6 +292,8 @@ def _decoupled_networks(systems, r: int) -> np.ndarray:
 
 
 def _transmittance_one(system, omega):
+    if isinstance(system, HarmonicNetwork):  # one eigh, then O(N) per frequency
+        return _transmittance_secular(system, omega)
     return _transmittance(system, omega)
 
 
@@ -295,7 +302,7 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
     """Transmittance T(ω) (Eq. 17) of every system of an ensemble on a frequency grid.
 
     Returns a NumPy array of shape (R,) + omega.shape. Cost O(R·N·n_ω) for chains
-    (O(R·N³·n_ω) for networks); memory O(chunk_size·N·n_ω).
+    (O(R·(N³ + N·n_ω)) for networks); memory O(chunk_size·N·n_ω).
 
     Raises:
       ValueError: for a single system or malformed batch, or non-finite ``omega``.

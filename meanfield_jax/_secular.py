@@ -558,6 +558,13 @@ def _pole_factors(md, gamma, h, sigma, tau, t_left, t_right):
     return w, wm, pref
 
 
+def _real_gemm(u, w, wm):
+    """(U W, U W⁻) for complex (batch, N, 2) W, W⁻ and real U, by one real product."""
+    stacked = jnp.concatenate([w.real, w.imag, wm.real, wm.imag], axis=-1)  # (batch, N, 8)
+    out = jnp.einsum("nj,pjc->pnc", u, stacked)
+    return out[..., 0:2] + 1j * out[..., 2:4], out[..., 4:6] + 1j * out[..., 6:8]
+
+
 def temperatures_by_secular(network, flux=None):
     """Local temperatures T_n (Eq. 31 for networks) by residues over the secular poles.
 
@@ -589,9 +596,8 @@ def temperatures_by_secular(network, flux=None):
         w, wm, pref = jax.vmap(lambda hh, ss, tt: _pole_factors(mdx, gamma, hh, ss, tt, t_l,
                                                                 t_r))(h, s, tau)
         pref = jnp.where(act, pref, 0.0)
-        # (batch, N, 2) → (N, batch, 2) products with U
-        a = jnp.einsum("nj,pjb->pnb", mdx.u, w)
-        b = jnp.einsum("nj,pjb->pnb", mdx.u, wm)
+        # U·W for the chunk's poles as ONE real GEMM (U is real): (N, N) × (N, batch·8)
+        a, b = _real_gemm(mdx.u, w, wm)
         val = pref[:, None] * (t_l * a[..., 0] * b[..., 0] + t_r * a[..., 1] * b[..., 1])
         return val, (w, wm, pref, a, b)
 
@@ -604,8 +610,9 @@ def temperatures_by_secular(network, flux=None):
                           (dlt.astype(tau.dtype),))
         # rounding of the sums Y = U W: |U| |W| bounds each entry's noise
         wf, wmf, af, bf = jax.lax.stop_gradient((w, wm, a, b))
-        na = jnp.einsum("nj,pjb->pnb", u_abs, jnp.abs(wf))
-        nb = jnp.einsum("nj,pjb->pnb", u_abs, jnp.abs(wmf))
+        stacked = jnp.concatenate([jnp.abs(wf), jnp.abs(wmf)], axis=-1)  # (batch, N, 4)
+        nab = jnp.einsum("nj,pjc->pnc", u_abs, stacked)
+        na, nb = nab[..., :2], nab[..., 2:]
         ap = jnp.abs(jax.lax.stop_gradient(pref))[:, None]
         noise = ap * (t_l * (na[..., 0] * jnp.abs(bf[..., 0]) + jnp.abs(af[..., 0]) * nb[..., 0])
                       + t_r * (na[..., 1] * jnp.abs(bf[..., 1])

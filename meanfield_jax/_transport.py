@@ -40,6 +40,12 @@ from ._model import (
 )
 from ._buckets import buckets_enabled, pad_chain, trim_particles
 from ._poles import flux_by_residues, temperatures_by_residues
+from ._secular import (
+    flux_by_secular,
+    network_modes,
+    secular_transmittance,
+    temperatures_by_secular,
+)
 
 __all__ = [
     "dynamical_matrix",
@@ -131,18 +137,31 @@ def greens_function(system, omega):
     return _greens_function(system, _check_finite_omega(omega))
 
 
-def transmittance(system, omega):
+@jax.jit
+def _transmittance_secular(network, omega):
+    """Networks: one eigendecomposition, then O(N) per frequency (``_secular``)."""
+    modes = network_modes(network)
+    flat = jnp.ravel(omega)
+    out = jax.vmap(lambda w: secular_transmittance(modes, network.gamma, w))(flat)
+    return out.reshape(jnp.shape(omega))
+
+
+def transmittance(system, omega, method: str = "auto"):
     """Transmission coefficient T(ω) = 4 γ² ω² |G_1N(ω)|² (Eq. 17).
 
     Mean-field chain: O(N) per frequency from the Sherman–Morrison form of Eq. (14),
     written as T = 4γ²κ̄²/|Q(ω)|² with Q = A_1 A_N Σ_n (A_n − κ̄)/(ω A_n) (κ̄ = Nk/Ñ), which
     is exact at ω = 0 (finite T(0) of the momentum-conserving chain, Eq. 23) and at the
-    bulk resonances (T = 0). Agrees with dense solves to ~1e-12 relative. Networks: dense LU
-    solve, O(N³) per frequency. 0 ≤ T ≤ 1 always.
+    bulk resonances (T = 0). Agrees with dense solves to ~1e-12 relative. Networks
+    (``method="auto"``): normal-mode secular form, T = 4γ²ω²|S_1N|²/|Δ|² with
+    S(ω) = Σ_j b_j b_jᵀ/(λ_j − ω²) over the modes of (K + k'P, M) (``_secular``): one O(N³)
+    ``eigh`` per call, then O(N) per frequency; ``method="dense"``: an LU solve per
+    frequency, O(N³) each. 0 ≤ T ≤ 1 always.
 
     Args:
       system: MeanFieldChain or HarmonicNetwork (or a batch of them under ``jax.vmap``).
       omega: real frequency, scalar or array of any shape (T is even in ω).
+      method: ``"auto"`` or, for networks, ``"dense"`` (the reference LU path).
 
     Returns:
       float64 array with the shape of ``omega``.
@@ -159,6 +178,10 @@ def transmittance(system, omega):
     """
     check_single_system(system, "transmittance")
     omega = _check_finite_omega(omega)
+    if method not in ("auto", "dense"):
+        raise ValueError(f"method must be 'auto' or 'dense', got {method!r}")
+    if isinstance(system, HarmonicNetwork) and method == "auto":
+        return _transmittance_secular(system, omega)
     if isinstance(system, MeanFieldChain) and buckets_enabled():
         padded, n = pad_chain(system)
         return _transmittance(padded, omega, n)
@@ -261,9 +284,7 @@ def _resolve_method(system, method, what):
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "auto":
-        method = "residues" if isinstance(system, MeanFieldChain) else "lyapunov"
-    if method == "residues" and not isinstance(system, MeanFieldChain):
-        raise ValueError("method='residues' needs a MeanFieldChain; use 'lyapunov' for networks")
+        method = "residues"
     return method
 
 
@@ -292,14 +313,27 @@ def _raise_unless_converged(result, what, method):
                 f"{what} ({method}) did not converge for {int(np.sum(~ok))} system(s); {advice}")
 
 
+@jax.jit
+def _flux_secular(network):
+    out = flux_by_secular(network)
+    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+
+
+@jax.jit
+def _temperatures_secular(network):
+    return TemperatureResult(*temperatures_by_secular(network))
+
+
 def _flux_with_error(system, method, what):
     method = _resolve_method(system, method, what)
-    if method == "residues":
+    if method == "residues" and isinstance(system, MeanFieldChain):
         return _flux_residues_bucketed(system), method
     left = _left_component(system)
     if left is not None:  # decoupled baths: no path carries heat
         zero = jnp.zeros((), dtype=jnp.float64)
         return FluxResult(zero, zero, jnp.asarray(True)), method
+    if method == "residues":
+        return _flux_secular(system), method
     return _flux_lyapunov(system), method
 
 
@@ -320,7 +354,14 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         bounds the error against 40–50-digit references over γ ∈ [1e-6, 1e6], k, k0, k' over
         8 decades and mass ratios to 1e4 (tests/test_extremes.py). Typical size: 4e-12
         relative at N = 10³, 4e-11 at N = 10⁴ (random masses, δ = 0.1).
-      ``"lyapunov"`` (any system; the default for HarmonicNetwork): steady-state covariance
+        HarmonicNetwork (its default too): the normal-mode secular form (``_secular``):
+        one ``eigh`` of (K + k'P, M) (O(N³), CPU or GPU), the poles of G as the zeros of
+        the 2×2 secular determinant Δ(ω) = det(I + iωγS(ω)) (Aberth iteration, O(N²) per
+        sweep, Newton polish with exact offsets from the nearest mode), J as the residue
+        sum Re Σ_p −γω_p S_1N²/(Δ′ tr S), O(N²). Modes without amplitude at particles 1
+        and N are deflated. Error estimate: each pole's position error times its term's
+        derivative, plus rounding.
+      ``"lyapunov"`` (any system): steady-state covariance
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
 
@@ -333,7 +374,7 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
       FluxResult(flux, error_estimate, converged).
 
     Raises:
-      ValueError: for an unknown ``method``, ``"residues"`` with a network, a stacked batch
+      ValueError: for an unknown ``method``, a stacked batch
         passed without ``jax.vmap``, or (concrete K) a network with a component coupled to
         neither bath, whose steady state depends on the initial state.
       TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
@@ -414,12 +455,14 @@ def _temperatures_lyapunov(system):
 
 def _temperatures_with_error(system, method, what):
     method = _resolve_method(system, method, what)
-    if method == "residues":
+    if method == "residues" and isinstance(system, MeanFieldChain):
         return _temperatures_residues_bucketed(system), method
     left = _left_component(system)
     if left is not None:  # decoupled baths: each component at its own bath's temperature
         temps = jnp.where(jnp.asarray(left), system.t_left, system.t_right)
         return TemperatureResult(temps, jnp.zeros(system.n), jnp.asarray(True)), method
+    if method == "residues":
+        return _temperatures_secular(system), method
     return _temperatures_lyapunov(system), method
 
 
@@ -437,7 +480,10 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         ill-conditioned). End particles from the exact energy balance
         J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N. Identical masses give the paper's
         particular solution (decoupled modes carry no energy). O(N²) time.
-      ``"lyapunov"`` (any system; default for HarmonicNetwork): the steady-state covariance
+        HarmonicNetwork (its default too): the same poles as ``heat_flux`` (secular form),
+        T_n = 2γ m_n Re i Σ_p ω_p² Σ_b T_b [Res_p G_{:,b}]_n G_{nb}(−ω_p), with the columns
+        of G from one product U·W over all poles: O(N³) (a GEMM), like the ``eigh``.
+      ``"lyapunov"`` (any system): the steady-state covariance
         by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
 
     A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered
