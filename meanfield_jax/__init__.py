@@ -11,7 +11,8 @@ Public API
 ----------
 Systems (pytrees; batch with :func:`stack_systems` and ``jax.vmap``):
   MeanFieldChain, HarmonicNetwork, stack_systems, batch_chains; mass configurations in
-  ``meanfield_jax.masses``.
+  ``meanfield_jax.masses``; power-law, nearest-neighbour and random-spring networks in
+  ``meanfield_jax.networks``.
 Green's operator and transmittance (Eqs. 7, 11, 17):
   dynamical_matrix, greens_function, transmittance
 Heat flux (Eq. 16) and local temperatures (Eq. 31), exact:
@@ -61,6 +62,7 @@ _interrupt.install_if_command_line()
 from . import _config  # noqa: E402, F401  (enables x64 first)
 from . import analytic as analytic
 from . import masses as masses
+from . import networks as networks
 from ._ensemble import EnsembleMean as EnsembleMean
 from ._ensemble import batch_chains as batch_chains
 from ._ensemble import ensemble_flux as ensemble_flux

@@ -48,7 +48,14 @@ from ._model import (
     is_concrete,
     parse_n_tilde,
 )
-from ._transport import METHODS, flux_residues, resolve_method, transmittance_grid
+from ._transport import (
+    METHODS,
+    flux_residues,
+    flux_secular,
+    resolve_method,
+    transmittance_grid,
+    transmittance_secular,
+)
 
 __all__ = [
     "batch_chains",
@@ -225,6 +232,8 @@ def flux_fn(method: str) -> Callable:
 
 
 def _flux_residues_one(system):
+    if isinstance(system, HarmonicNetwork):  # networks: the secular normal-mode solver
+        return tuple(flux_secular(system))
     return tuple(flux_residues(system))
 
 
@@ -238,9 +247,10 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     """Heat flux J (Eq. 16) of every system of an ensemble, chunked over devices.
 
     Args:
-      systems: a batch of R :class:`MeanFieldChain` (``method`` "residues"/"auto") or any
-        systems (``method="lyapunov"``), leading axis R on every leaf.
-      method: as in :func:`heat_flux_with_error` ("auto" = "residues" for chains).
+      systems: a batch of R :class:`MeanFieldChain` or :class:`HarmonicNetwork`, leading
+        axis R on every leaf.
+      method: as in :func:`heat_flux_with_error` ("auto" = "residues": the chain residue
+        solver, or the secular normal-mode solver for networks).
       chunk_size, batch_size, devices: see :func:`map_ensemble`.
       throw: raise NotConvergedError if some system did not converge (after all are
         computed). Default False: like the ``*_with_error`` forms, the result carries the
@@ -253,8 +263,8 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
 
     Raises:
       NotConvergedError: with ``throw=True``, naming how many systems failed.
-      ValueError: for a single system or malformed batch, ``method="residues"`` with
-        networks, or a network with a component coupled to neither bath (naming the
+      ValueError: for a single system or malformed batch, or a network with a component
+        coupled to neither bath (naming the
         realization and the particles).
 
     Cost: O(R·N²) time for "residues", O(R·N³) for "lyapunov"; memory O(chunk_size·N)
@@ -297,6 +307,8 @@ def _decoupled_networks(systems, r: int) -> np.ndarray:
 
 
 def _transmittance_one(system, omega):
+    if isinstance(system, HarmonicNetwork):  # one eigh, then O(N) per frequency
+        return transmittance_secular(system, omega)
     return transmittance_grid(system, omega)
 
 
@@ -305,7 +317,7 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
     """Transmittance T(ω) (Eq. 17) of every system of an ensemble on a frequency grid.
 
     Returns a NumPy array of shape (R,) + omega.shape. Cost O(R·N·n_ω) for chains
-    (O(R·N³·n_ω) for networks); memory O(chunk_size·N·n_ω).
+    (O(R·(N³ + N·n_ω)) for networks); memory O(chunk_size·N·n_ω).
 
     Raises:
       ValueError: for a single system or malformed batch, or non-finite ``omega``.

@@ -57,7 +57,7 @@ def _check_real_dtype(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be real numbers (int or float), got dtype {dtype}")
 
 
-def _scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False,
+def checked_scalar(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False,
             batched: bool = False):
     """Validate a scalar parameter and return it as a float64 array.
 
@@ -90,7 +90,7 @@ def _shape_message(name, shape, batched, *, scalar):
     return f"{name} must be {want} (one system), got shape {tuple(shape)}; {_BATCH_HINT}"
 
 
-def _masses(value: Any, *, batched: bool = False):
+def checked_masses(value: Any, *, batched: bool = False):
     """Validate masses: shape (N,) (``batched``: (R, N)), N >= 2; concrete values finite, > 0."""
     want = 2 if batched else 1
     if not is_concrete(value):
@@ -260,7 +260,7 @@ class HarmonicNetwork(_System):
     _init_fields = _fields
 
     def __init__(self, masses, stiffness, gamma=1.0, t_left=1.0, t_right=0.0, k_prime=0.0):
-        masses = _masses(masses)
+        masses = checked_masses(masses)
         n = masses.shape[-1]
         if is_concrete(stiffness):
             kmat = _real_array("stiffness", stiffness)
@@ -284,10 +284,10 @@ class HarmonicNetwork(_System):
         self._set(
             masses=masses,
             stiffness=stiffness,
-            gamma=_scalar("gamma", gamma, positive=True),
-            t_left=_scalar("t_left", t_left, nonnegative=True),
-            t_right=_scalar("t_right", t_right, nonnegative=True),
-            k_prime=_scalar("k_prime", k_prime, nonnegative=True),
+            gamma=checked_scalar("gamma", gamma, positive=True),
+            t_left=checked_scalar("t_left", t_left, nonnegative=True),
+            t_right=checked_scalar("t_right", t_right, nonnegative=True),
+            k_prime=checked_scalar("k_prime", k_prime, nonnegative=True),
         )
 
     def stiffness_matrix(self):
@@ -331,19 +331,19 @@ def stack_systems(systems):
 
 def _chain_leaves(masses, k, k0, n_tilde, gamma, t_left, t_right, k_prime, *, batched):
     """Validated leaves of a MeanFieldChain (``batched``: masses (R, N), parameters (R,))."""
-    masses = _masses(masses, batched=batched)
+    masses = checked_masses(masses, batched=batched)
     n_tilde = parse_n_tilde(n_tilde, masses.shape[-1])
     if batched and isinstance(n_tilde, float):
         n_tilde = np.full(masses.shape[0], n_tilde)
     return dict(
         masses=masses,
-        k=_scalar("k", k, nonnegative=True, batched=batched),
-        k0=_scalar("k0", k0, nonnegative=True, batched=batched),
-        n_tilde=_scalar("n_tilde", n_tilde, positive=True, batched=batched),
-        gamma=_scalar("gamma", gamma, positive=True, batched=batched),
-        t_left=_scalar("t_left", t_left, nonnegative=True, batched=batched),
-        t_right=_scalar("t_right", t_right, nonnegative=True, batched=batched),
-        k_prime=_scalar("k_prime", k_prime, nonnegative=True, batched=batched),
+        k=checked_scalar("k", k, nonnegative=True, batched=batched),
+        k0=checked_scalar("k0", k0, nonnegative=True, batched=batched),
+        n_tilde=checked_scalar("n_tilde", n_tilde, positive=True, batched=batched),
+        gamma=checked_scalar("gamma", gamma, positive=True, batched=batched),
+        t_left=checked_scalar("t_left", t_left, nonnegative=True, batched=batched),
+        t_right=checked_scalar("t_right", t_right, nonnegative=True, batched=batched),
+        k_prime=checked_scalar("k_prime", k_prime, nonnegative=True, batched=batched),
     )
 
 

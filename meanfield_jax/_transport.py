@@ -43,6 +43,12 @@ from ._model import (
     is_concrete,
 )
 from ._poles import flux_by_residues, temperatures_by_residues
+from ._secular import (
+    flux_by_secular,
+    network_modes,
+    secular_transmittance,
+    temperatures_by_secular,
+)
 
 __all__ = [
     "dynamical_matrix",
@@ -133,18 +139,31 @@ def greens_function(system, omega):
     return _greens_function(system, check_finite_omega(omega))
 
 
-def transmittance(system, omega):
+@jax.jit
+def transmittance_secular(network, omega):
+    """Networks: one eigendecomposition, then O(N) per frequency (``_secular``)."""
+    modes = network_modes(network)
+    flat = jnp.ravel(omega)
+    out = jax.vmap(lambda w: secular_transmittance(modes, network.gamma, w))(flat)
+    return out.reshape(jnp.shape(omega))
+
+
+def transmittance(system, omega, method: str = "auto"):
     """Transmission coefficient T(ω) = 4 γ² ω² |G_1N(ω)|² (Eq. 17).
 
     Mean-field chain: O(N) per frequency from the Sherman–Morrison form of Eq. (14),
     written as T = 4γ²κ̄²/|Q(ω)|² with Q = A_1 A_N Σ_n (A_n − κ̄)/(ω A_n) (κ̄ = Nk/Ñ), which
     is exact at ω = 0 (finite T(0) of the momentum-conserving chain, Eq. 23) and at the
-    bulk resonances (T = 0). Agrees with dense solves to ~1e-12 relative. Networks: dense LU
-    solve, O(N³) per frequency. 0 ≤ T ≤ 1 always.
+    bulk resonances (T = 0). Agrees with dense solves to ~1e-12 relative. Networks
+    (``method="auto"``): normal-mode secular form, T = 4γ²ω²|S_1N|²/|Δ|² with
+    S(ω) = Σ_j b_j b_jᵀ/(λ_j − ω²) over the modes of (K + k'P, M) (``_secular``): one O(N³)
+    ``eigh`` per call, then O(N) per frequency; ``method="dense"``: an LU solve per
+    frequency, O(N³) each. 0 ≤ T ≤ 1 always.
 
     Args:
       system: MeanFieldChain or HarmonicNetwork (or a batch of them under ``jax.vmap``).
       omega: real frequency, scalar or array of any shape (T is even in ω).
+      method: ``"auto"`` or, for networks, ``"dense"`` (the reference LU path).
 
     Returns:
       float64 array with the shape of ``omega``.
@@ -161,6 +180,10 @@ def transmittance(system, omega):
     """
     check_single_system(system, "transmittance")
     omega = check_finite_omega(omega)
+    if method not in ("auto", "dense"):
+        raise ValueError(f"method must be 'auto' or 'dense', got {method!r}")
+    if isinstance(system, HarmonicNetwork) and method == "auto":
+        return transmittance_secular(system, omega)
     if isinstance(system, MeanFieldChain) and buckets_enabled():
         padded, n = pad_chain(system)
         return transmittance_grid(padded, omega, n)
@@ -189,18 +212,18 @@ METHODS = ("auto", "residues", "lyapunov")
 
 
 def resolve_method(system, method: str) -> str:
-    """The method that runs for ``system`` (one system or a batch): ``"auto"`` is residues
-    for chains, Lyapunov otherwise (the one dispatch rule of the flux and temperatures).
+    """The method that runs for ``system`` (one system or a batch): ``"auto"`` is
+    ``"residues"``, a residue sum over the poles of G (the chain's own pole solver, or the
+    secular normal-mode solver of ``_secular`` for networks); ``"lyapunov"`` is the dense
+    O(N³) reference (the one dispatch rule of the flux and temperatures).
 
     Raises:
-      ValueError: for a method not in :data:`METHODS`, or ``"residues"`` with networks.
+      ValueError: for a method not in :data:`METHODS`.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "auto":
-        method = "residues" if isinstance(system, MeanFieldChain) else "lyapunov"
-    if method == "residues" and not isinstance(system, MeanFieldChain):
-        raise ValueError("method='residues' needs a MeanFieldChain; use 'lyapunov' for networks")
+        method = "residues"
     return method
 
 
@@ -231,14 +254,27 @@ def _raise_unless_converged(result, what, method):
     return raise_if_not_converged(result, result.converged, f"{what} ({method})", advice)
 
 
+@jax.jit
+def flux_secular(network):
+    out = flux_by_secular(network)
+    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+
+
+@jax.jit
+def temperatures_secular(network):
+    return TemperatureResult(*temperatures_by_secular(network))
+
+
 def _flux_with_error(system, method, what):
     method = _resolve_method(system, method, what)
-    if method == "residues":
+    if method == "residues" and isinstance(system, MeanFieldChain):
         return _flux_residues_bucketed(system), method
     left = _left_component(system)
     if left is not None:  # decoupled baths: no path carries heat
         zero = jnp.zeros((), dtype=jnp.float64)
         return FluxResult(zero, zero, jnp.asarray(True)), method
+    if method == "residues":
+        return flux_secular(system), method
     return flux_lyapunov(system), method
 
 
@@ -259,7 +295,14 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         bounds the error against 40–50-digit references over γ ∈ [1e-6, 1e6], k, k0, k' over
         8 decades and mass ratios to 1e4 (tests/test_extremes.py). Typical size: 4e-12
         relative at N = 10³, 4e-11 at N = 10⁴ (random masses, δ = 0.1).
-      ``"lyapunov"`` (any system; the default for HarmonicNetwork): steady-state covariance
+        HarmonicNetwork (its default too): the normal-mode secular form (``_secular``):
+        one ``eigh`` of (K + k'P, M) (O(N³), CPU or GPU), the poles of G as the zeros of
+        the 2×2 secular determinant Δ(ω) = det(I + iωγS(ω)) (Aberth iteration, O(N²) per
+        sweep, Newton polish with exact offsets from the nearest mode), J as the residue
+        sum Re Σ_p −γω_p S_1N²/(Δ′ tr S), O(N²). Modes without amplitude at particles 1
+        and N are deflated. Error estimate: each pole's position error times its term's
+        derivative, plus rounding.
+      ``"lyapunov"`` (any system): steady-state covariance
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
 
@@ -272,7 +315,7 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
       FluxResult(flux, error_estimate, converged); never raises for non-convergence.
 
     Raises:
-      ValueError: for an unknown ``method``, ``"residues"`` with a network, a stacked batch
+      ValueError: for an unknown ``method``, a stacked batch
         passed without ``jax.vmap``, or (concrete K) a network with a component coupled to
         neither bath, whose steady state depends on the initial state.
       TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
@@ -327,12 +370,14 @@ def _temperatures_residues_bucketed(system):
 
 def _temperatures_with_error(system, method, what):
     method = _resolve_method(system, method, what)
-    if method == "residues":
+    if method == "residues" and isinstance(system, MeanFieldChain):
         return _temperatures_residues_bucketed(system), method
     left = _left_component(system)
     if left is not None:  # decoupled baths: each component at its own bath's temperature
         temps = jnp.where(jnp.asarray(left), system.t_left, system.t_right)
         return TemperatureResult(temps, jnp.zeros(system.n), jnp.asarray(True)), method
+    if method == "residues":
+        return temperatures_secular(system), method
     return temperatures_lyapunov(system), method
 
 
@@ -350,7 +395,10 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         ill-conditioned). End particles from the exact energy balance
         J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N. Identical masses give the paper's
         particular solution (decoupled modes carry no energy). O(N²) time.
-      ``"lyapunov"`` (any system; default for HarmonicNetwork): the steady-state covariance
+        HarmonicNetwork (its default too): the same poles as ``heat_flux`` (secular form),
+        T_n = 2γ m_n Re i Σ_p ω_p² Σ_b T_b [Res_p G_{:,b}]_n G_{nb}(−ω_p), with the columns
+        of G from one product U·W over all poles: O(N³) (a GEMM), like the ``eigh``.
+      ``"lyapunov"`` (any system): the steady-state covariance
         by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
 
     A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered

@@ -90,8 +90,8 @@ def test_nan_frequency_raises():
 def test_unknown_method_raises():
     with pytest.raises(ValueError, match="method"):
         mf.heat_flux(mf.MeanFieldChain([1.0, 1.0]), method="magic")
-    with pytest.raises(ValueError, match="residues"):
-        mf.heat_flux(mf.MeanFieldChain([1.0, 1.0]).to_network(), method="residues")
+    with pytest.raises(ValueError, match="method"):
+        mf.heat_flux(mf.MeanFieldChain([1.0, 1.0]).to_network(), method="magic")
 
 
 # ----------------------------------------------------------------------------- Z, G, T

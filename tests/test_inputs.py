@@ -207,7 +207,9 @@ def test_connected_and_chain_cases_are_unchanged():
     assert float(mf.heat_flux(chain, method="lyapunov")) == 0.0
     masses = ref.random_masses(4, 1.0, 0.3, seed=2)
     net = mf.HarmonicNetwork(masses, _path(4, 0.8))
-    assert float(mf.heat_flux(net)) == float(_lyapunov.flux_lyapunov(net).flux)
+    # networks default to the secular solver; the Lyapunov path agrees to its accuracy
+    assert float(mf.heat_flux(net)) == pytest.approx(
+        float(_lyapunov.flux_lyapunov(net).flux), rel=1e-10)
 
 
 def test_nonconvergence_message_advises_lyapunov_only_when_not_used():

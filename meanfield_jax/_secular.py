@@ -1,0 +1,640 @@
+"""Exact transport through any harmonic network by its normal modes: the 2×2 secular form.
+
+Notation (paper, Sec. II, for any K): Z(ω) = K_w − ω² M + iωγ P with K_w = K + k'P and
+P = e₁e₁ᵀ + e_Ne_Nᵀ (Eq. 7); G = Z⁻¹ (Eq. 11).
+
+Normal modes. One symmetric eigendecomposition M^{-1/2} K_w M^{-1/2} = Φ Λ Φᵀ (``eigh``,
+O(N³), runs on CPU and GPU) gives U = M^{-1/2} Φ with Uᵀ M U = I, UᵀK_wU = Λ, and the
+bath amplitudes b_j = (U_1j, U_Nj). Then UᵀZU = D(ω) + iωγ BᵀB, D = diag(λ_j − ω²), a
+diagonal plus a rank-2 term, and Woodbury gives the bath block and columns of G exactly:
+
+    S(ω) = Σ_j b_j b_jᵀ / (λ_j − ω²)                      (2×2, the undamped G on 1, N)
+    E(ω) = I + iωγ S(ω),   Δ(ω) = det E = 1 + iωγ tr S − γ²ω² det S
+    G_{1N} = S_{1N}/Δ,     G_{:,(1,N)} = Y(ω) E(ω)⁻¹,  Y_{na} = Σ_j U_nj b_{aj}/(λ_j − ω²)
+
+so T(ω) = 4γ²ω²|S_1N|²/|Δ|² (Eq. 17) costs O(N) per frequency.
+
+Deflation. Modes are grouped by eigenvalue (|λ_i − λ_j| ≤ δ·λ_max, δ = 32 N ε: equal to
+the accuracy of ``eigh``); a group g enters only through R_g = Σ_{j∈g} b_j b_jᵀ, whose rank
+r_g ∈ {0, 1, 2} (eigenvalues of R_g below (8Nε)² max tr R count as zero) is the number of
+modes of the group that touch a bath. Rank-0 groups (modes with no amplitude at particles
+1 and N, e.g. the N − 3 relative bulk modes of identical masses) carry no flux and are
+dropped: in T_n they keep zero energy (the particular solution from rest, as in the paper
+and as ``method="lyapunov"``). A mode whose bath amplitude is below rounding cannot be
+told from a decoupled one by any float64 method; it is treated as decoupled.
+
+Poles. The poles of G that couple to the baths are the zeros of
+
+    f(ω) = Δ(ω) Π_g (λ_g − ω²)^{r_g},   a polynomial of degree 2 Σ r_g ≤ 2N,
+
+all in the upper half plane (ω and −ω̄ together), except ω = 0 for a momentum-conserving
+network (λ = 0 mode, k0 = k' = 0), which is a zero of f but not a pole of T (T(0) is finite)
+and is deflated. Σ_p ω_p = iγ(1/m_1 + 1/m_N) (trace of the state matrix): a sum rule we check.
+They are found by Aberth–Ehrlich iteration on f (all zeros at once, started from the
+first-order positions Ω_g ± iγμ/2, μ an eigenvalue of R_g), O(N²) per sweep, then
+polished by Newton steps on the home-scaled secular function below with exact offsets.
+
+Exact offsets. Near its nearest ("home") node Ω_h a zero is written ω = σΩ_h + τ,
+σ = ±1, and every λ_g − ω² = ((Ω_g − σΩ_h) − τ)((Ω_g + σΩ_h) + τ) (exact differences, as
+in the chain solver, docs/method.md). With S = R_h/d_h + S′ (S′ without group h) the scaled
+secular function
+
+    F = d_h Δ = d_h + iωγ(tr R_h + d_h tr S′) − γ²ω²(d_h det S′ + R_h : adj S′)   (r_h = 1)
+    F = d_h² Δ = d_h F₁ − γ²ω² det R_h                                             (r_h = 2)
+
+(R : A = R₁₁A₁₁ + R_NN A_NN + 2R_1N A_1N) has no cancellation however narrow the resonance.
+
+Residue sums. Eq. (16) closed in the upper half plane, using Δ(−ω_p) = −2iγω_p tr S(ω_p):
+
+    J/ΔT = Re Σ_p t_p,  t_p = −γ ω_p S_1N² /(Δ′ tr S) = −γ ω_p s̃² d_h^{r−1} / (F′ t̃)
+
+with s̃ = d_h S_1N, t̃ = d_h tr S (or, where t̃ cancels, the equivalent
+2iγ²ω² S_1N²/(Δ′Δ(−ω)) in scaled form). O(N) per pole, O(N²) in all. For T_n (Eq. 31 for
+networks: T_n = 2γ m_n ∫ dω/2π ω² Σ_b T_b |G_nb|²) the same poles give
+
+    T_n = 2γ m_n Re i Σ_p ω_p² Σ_b T_b [Res_p G_{:,b}]_n [G_{:,b}(−ω_p)]_n,
+
+Res_p G_{:,b} = Y(ω_p) adj E(ω_p) e_b / Δ′(ω_p), G_{:,b}(−ω_p) = Y(ω_p) E(−ω_p)⁻¹ e_b,
+with the home group's term of Y scaled out analytically (adj R_h = 0 for rank 1). Y for
+all poles is one product U·W (N × N times N × 2P): O(N³), the cost of the eigh.
+
+Error estimate (never smaller than the error we can bound): each zero ω_p carries a
+position error δ_p = max(last Newton step, η_F/|F′|), η_F a first-order bound on the
+rounding noise of F; its term's error |t_p′|δ_p (forward-mode derivative), summed; plus
+16(N+4)ε Σ|t_p| rounding. T_n the same with the per-site derivative of each pole's
+contribution. ``converged`` needs error ≤ 1e-9|J| (T_n: ≤ 1e-9 max(T_L, T_R) at every
+site), the sum rule to 1e-8 and Aberth's convergence. A near-degenerate pair of zeros
+(strong damping with symmetric ends) makes |t_p′| large and shows as converged = False
+(the chain solver's contour rule for such pairs is not ported yet).
+
+Derivatives: zeros are located on gradient-stopped modal data, then one Newton step on the
+live data carries the implicit-function derivative (as in the chain solver). ``eigh``'s
+derivative is singular for exactly degenerate eigenvalues, so gradients are finite only
+for networks without degenerate modes (e.g. random masses or springs).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _config  # noqa: F401
+
+__all__ = [
+    "NetworkModes",
+    "network_modes",
+    "secular_transmittance",
+    "network_poles",
+    "flux_by_secular",
+    "temperatures_by_secular",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+_MAX_ABERTH_ITERATIONS = 300
+_NEWTON_REFINEMENTS = 3
+_CHUNK_ELEMENTS = 400_000
+CONVERGED_RTOL = 1e-9
+
+
+class NetworkModes(NamedTuple):
+    """Modal data of a network with its baths (see module docstring). Groups are indexed
+    0..N−1 (only the first ``n_groups`` are used); all arrays, traceable.
+
+    Attributes:
+      u: (N, N) mass-normalised modes, column j is mode j (Uᵀ M U = I).
+      lam: (N,) eigenvalues λ_j of (K_w, M), ascending, snapped to their group's value.
+      group: (N,) group index of each mode.
+      b1, bn: (N,) bath amplitudes U_1j, U_Nj (zero for modes of rank-0 groups).
+      omega: (N,) group frequencies Ω_g = √λ_g (0 for the zero mode and unused groups).
+      r11, rnn, r1n, det_r: (N,) R_g entries and det R_g (rank-1 groups: det 0).
+      mu1, mu2: (N,) eigenvalues of R_g (μ₁ ≥ μ₂, thresholded to 0).
+      rank: (N,) r_g.
+      zero_mode: () True if a coupled group has λ_g = 0 (momentum conservation).
+      lam_max: () largest eigenvalue (scale).
+    """
+
+    u: jax.Array
+    lam: jax.Array
+    group: jax.Array
+    b1: jax.Array
+    bn: jax.Array
+    omega: jax.Array
+    r11: jax.Array
+    rnn: jax.Array
+    r1n: jax.Array
+    det_r: jax.Array
+    mu1: jax.Array
+    mu2: jax.Array
+    rank: jax.Array
+    zero_mode: jax.Array
+    lam_max: jax.Array
+
+
+def _safe_div(num, den, ok):
+    """num/den where ok, else 0, without NaN in either branch's gradient (double where)."""
+    return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
+
+
+def network_modes(network) -> NetworkModes:
+    """Eigendecomposition of (K_w, M), grouping of degenerate modes, bath amplitudes. O(N³).
+
+    ``network``: a HarmonicNetwork (masses (N,), stiffness (N, N), k_prime, ...)."""
+    m = network.masses
+    n = m.shape[-1]
+    ends = jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
+    k_w = network.stiffness + jnp.diag(jnp.where(ends, network.k_prime, 0.0))
+    s = 1.0 / jnp.sqrt(m)
+    kh = s[:, None] * k_w * s[None, :]
+    kh = 0.5 * (kh + kh.T)
+    lam, phi = jnp.linalg.eigh(kh)
+    u = s[:, None] * phi
+    lam_max = jnp.maximum(jnp.max(jnp.abs(lam)), 1e-300)
+    tol = 32.0 * n * _EPS
+    lam_f = jax.lax.stop_gradient(lam)
+    new = jnp.concatenate([jnp.ones(1, bool), (lam_f[1:] - lam_f[:-1]) > tol * lam_max])
+    group = jnp.cumsum(new) - 1
+    used = jnp.arange(n) <= group[-1]
+
+    def seg(x):
+        return jax.ops.segment_sum(x, group, num_segments=n, indices_are_sorted=True)
+
+    count = seg(jnp.ones(n))
+    lam_g = _safe_div(seg(lam), count, count > 0)
+    single = count == 1
+    is_zero = used & (jax.lax.stop_gradient(lam_g) <= tol * lam_max)
+    lam_g = jnp.where(is_zero, 0.0, jnp.maximum(lam_g, 0.0))
+    b1, bn = u[0], u[-1]
+    r11, rnn, r1n = seg(b1 * b1), seg(bn * bn), seg(b1 * bn)
+    tr = r11 + rnn
+    # eigenvalues of R_g (2×2 symmetric): μ₁ = tr/2 + √(((r11 − rnn)/2)² + r1n²), μ₂ = det/μ₁
+    disc2 = (0.5 * (r11 - rnn)) ** 2 + r1n**2
+    disc = jnp.sqrt(jnp.where(disc2 > 0, disc2, 1.0)) * (disc2 > 0)
+    mu1 = 0.5 * tr + disc
+    det_full = r11 * rnn - r1n**2
+    mu2 = jnp.where(single, 0.0, _safe_div(det_full, mu1, mu1 > 0))
+    thr = (8.0 * n * _EPS) ** 2 * jnp.max(jax.lax.stop_gradient(tr))
+    keep1 = used & (jax.lax.stop_gradient(mu1) > thr)
+    keep2 = keep1 & (jax.lax.stop_gradient(mu2) > thr)
+    rank = keep1.astype(jnp.int32) + keep2.astype(jnp.int32)
+    # rank-1 groups of several modes: project R_g on its leading eigenvector (drop the noise)
+    vx = jnp.where(r11 >= rnn, mu1 - rnn, r1n)
+    vy = jnp.where(r11 >= rnn, r1n, mu1 - r11)
+    vnorm2 = vx**2 + vy**2
+    proj = keep1 & ~keep2 & ~single
+    ok_v = vnorm2 > 0
+    p11 = _safe_div(mu1 * vx * vx, vnorm2, ok_v)
+    pnn = _safe_div(mu1 * vy * vy, vnorm2, ok_v)
+    p1n = _safe_div(mu1 * vx * vy, vnorm2, ok_v)
+    r11 = jnp.where(proj, p11, r11) * keep1
+    rnn = jnp.where(proj, pnn, rnn) * keep1
+    r1n = jnp.where(proj, p1n, r1n) * keep1
+    det_r = jnp.where(keep2, det_full, 0.0)
+    mu2 = jnp.where(keep2, mu2, 0.0)
+    mu1 = jnp.where(keep1, mu1, 0.0)
+    omega = jnp.sqrt(jnp.where(lam_g > 0, lam_g, 1.0)) * (lam_g > 0)
+    coupled_mode = keep1[group]
+    zero_mode = jnp.any(is_zero & keep1)
+    return NetworkModes(u, lam_g[group], group, jnp.where(coupled_mode, b1, 0.0),
+                        jnp.where(coupled_mode, bn, 0.0), omega, r11, rnn, r1n, det_r,
+                        mu1, mu2, rank, zero_mode, lam_max)
+
+
+# ------------------------------------------------------------------ the secular function
+
+
+class _Home(NamedTuple):
+    z: jax.Array  # ω = σΩ_h + τ
+    d: jax.Array  # (N,) λ_g − ω², exact offsets
+    dh: jax.Array
+    s11: jax.Array  # S′ entries (groups other than h)
+    snn: jax.Array
+    s1n: jax.Array
+    abs11: jax.Array  # Σ |R_g,ab / d_g|, for noise bounds
+    absnn: jax.Array
+    abs1n: jax.Array
+
+
+def _home_sums(md: NetworkModes, h, sigma, tau) -> _Home:
+    """λ_g − ω² with exact offsets from the home node σΩ_h, and S′ = Σ_{g≠h} R_g/d_g. O(N)."""
+    oh = sigma * md.omega[h]
+    d = ((md.omega - oh) - tau) * ((md.omega + oh) + tau)
+    other = (md.rank > 0) & (jnp.arange(md.omega.shape[0]) != h)
+    inv = _safe_div(1.0, d, other)
+    ainv = jnp.abs(inv)
+    return _Home(oh + tau, d, d[h], jnp.sum(md.r11 * inv), jnp.sum(md.rnn * inv),
+                 jnp.sum(md.r1n * inv), jnp.sum(jnp.abs(md.r11) * ainv),
+                 jnp.sum(jnp.abs(md.rnn) * ainv), jnp.sum(jnp.abs(md.r1n) * ainv))
+
+
+def _scaled(md: NetworkModes, gamma, h, e: _Home, sign=1.0):
+    """(F, s̃, t̃) at the home point: F = d_h^{r_h} Δ(±ω) (``sign`` = −1: Δ(−ω)), s̃ = d_h S_1N,
+    t̃ = d_h tr S (module docstring)."""
+    r11, rnn, r1n = md.r11[h], md.rnn[h], md.r1n[h]
+    dh, z = e.dh, e.z
+    tr_s = e.s11 + e.snn
+    det_s = e.s11 * e.snn - e.s1n**2
+    r_adj = r11 * e.snn + rnn * e.s11 - 2.0 * r1n * e.s1n
+    t_t = (r11 + rnn) + dh * tr_s
+    g = sign * 1j * gamma * z
+    core = dh + g * t_t + g * g * (dh * det_s + r_adj)
+    f = jnp.where(md.rank[h] == 2, dh * core + g * g * md.det_r[h], core)
+    s_t = r1n + dh * e.s1n
+    return f, s_t, t_t
+
+
+def _noise_f(md: NetworkModes, gamma, h, e: _Home):
+    """First-order bound on the rounding noise of F (each term's size times a few ε)."""
+    r11, rnn, r1n = jnp.abs(md.r11[h]), jnp.abs(md.rnn[h]), jnp.abs(md.r1n[h])
+    adh = jnp.abs(e.dh)
+    g = jnp.abs(gamma * e.z)
+    t_abs = r11 + rnn + adh * (e.abs11 + e.absnn)
+    det_abs = e.abs11 * e.absnn + e.abs1n**2
+    radj_abs = r11 * e.absnn + rnn * e.abs11 + 2.0 * r1n * e.abs1n
+    core = adh + g * t_abs + g * g * (adh * det_abs + radj_abs)
+    n = md.omega.shape[0]
+    rank2 = md.rank[h] == 2
+    size = jnp.where(rank2, adh * core + g * g * jnp.abs(md.det_r[h]), core)
+    return 8.0 * (n + 4) * _EPS * size
+
+
+def _home_of(md: NetworkModes, z):
+    """Nearest active node ±Ω_g of z: (h, σ, τ = z − σΩ_h)."""
+    active = md.rank > 0
+    dp = jnp.where(active, jnp.abs(z - md.omega), jnp.inf)
+    dm = jnp.where(active, jnp.abs(z + md.omega), jnp.inf)
+    best = jnp.minimum(dp, dm)
+    h = jnp.argmin(best)
+    sigma = jnp.where(dp[h] <= dm[h], 1.0, -1.0)
+    return h, sigma, z - sigma * md.omega[h]
+
+
+def _f_and_derivative(md, gamma, h, sigma, tau):
+    """F(τ) and dF/dω at the home point (holomorphic: forward mode with tangent 1)."""
+    def fn(t):
+        return _scaled(md, gamma, h, _home_sums(md, h, sigma, t))[0]
+    return jax.jvp(fn, (tau,), (jnp.ones_like(tau),))
+
+
+def _log_derivative(md, gamma, z):
+    """f′/f at z (module docstring), the zero mode's ω = 0 deflated. O(N)."""
+    h, sigma, tau = _home_of(md, z)
+    f, df = _f_and_derivative(md, gamma, h, sigma, tau)
+    e = _home_sums(md, h, sigma, tau)
+    other = (md.rank > 0) & (jnp.arange(md.omega.shape[0]) != h)
+    nodes = jnp.sum(_safe_div(-2.0 * z * md.rank, e.d, other))
+    zero = jnp.where(md.zero_mode, 1.0 / jnp.where(z == 0, 1.0, z), 0.0)
+    return df / f + nodes - zero
+
+
+# ------------------------------------------------------------------------- transmittance
+
+
+def secular_transmittance(md: NetworkModes, gamma, omega):
+    """T(ω) = 4γ²ω²|S_1N|²/|Δ|² (Eq. 17) at one real ω from the modal data. O(N).
+
+    Home-scaled (exact at a mode frequency); at ω = 0 with a zero mode the finite limit
+    4 R_1N²/(tr R)² of the zero-mode group (T(0) = 1 for identical masses, Eq. 23)."""
+    h, sigma, tau = _home_of(md, omega + 0j)
+    e = _home_sums(md, h, sigma, tau)
+    f, s_t, _ = _scaled(md, gamma, h, e)
+    # ω G_1N = ω s̃ d_h^{r−1}/F; for the zero-mode home F/ω is finite at ω = 0
+    zero_home = (md.omega[h] == 0) & md.zero_mode
+    w_is_zero = omega == 0
+    safe_w = jnp.where(w_is_zero, 1.0, omega)
+    tr_s = e.s11 + e.snn
+    det_s = e.s11 * e.snn - e.s1n**2
+    r_adj = md.r11[h] * e.snn + md.rnn[h] * e.s11 - 2.0 * md.r1n[h] * e.s1n
+    # zero-mode home: d_h = −ω², F/ω = −ω + iγ(tr R + d tr S′) − γ²ω(d det S′ + R:adj S′)
+    f_over_w = (-omega + 1j * gamma * ((md.r11[h] + md.rnn[h]) + e.dh * tr_s)
+                - gamma**2 * omega * (e.dh * det_s + r_adj))
+    wg = jnp.where(zero_home, s_t / f_over_w,
+                   jnp.where(w_is_zero, 0.0, safe_w * s_t
+                             * jnp.where(md.rank[h] == 2, e.dh, 1.0) / f))
+    t = 4.0 * gamma**2 * (wg.real**2 + wg.imag**2)
+    return jnp.where(jnp.isfinite(t), t, 0.0)
+
+
+# ---------------------------------------------------------------------------------- poles
+
+
+class NetworkPoles(NamedTuple):
+    """Zeros of f (module docstring): 2N slots, ``active`` marks the real ones.
+
+    home/sigma/tau: ω_p = σΩ_home + τ with τ to full relative precision.
+    step: size of the last Newton step; noise: η_F/|F′| (position-error bound);
+    """
+
+    omega: jax.Array
+    active: jax.Array
+    home: jax.Array
+    sigma: jax.Array
+    tau: jax.Array
+    step: jax.Array
+    noise: jax.Array
+    aberth_rel: jax.Array
+    aberth_iterations: jax.Array
+
+
+def _chunk(n_items, per_item):
+    return int(max(1, min(n_items, _CHUNK_ELEMENTS // max(per_item, 1))))
+
+
+def _start_points(md: NetworkModes, gamma):
+    """First-order zeros ±Ω_g + iγμ/2 of every coupled direction, compacted to N slots;
+    returns (z0 (2N,), active (2N,))."""
+    n = md.omega.shape[0]
+    # slot (g, k): k = 0 for μ₁, 1 for μ₂; active if rank_g > k
+    act = jnp.concatenate([md.rank > 0, md.rank > 1])
+    mu = jnp.concatenate([md.mu1, md.mu2])
+    om = jnp.concatenate([md.omega, md.omega])
+    order = jnp.argsort(~act, stable=True)[:n]  # Σ r_g ≤ N: the active slots fit
+    act, mu, om = act[order], mu[order], om[order]
+    scale = jnp.sqrt(md.lam_max)
+    width = 0.5 * gamma * mu + 1e-3 * scale / n
+    # break the mirror symmetry (a symmetric start cannot resolve zeros on the imaginary axis)
+    zp = om + 1j * width * 1.01 + 1e-7 * scale
+    zm = -om + 1j * width * 0.97
+    # the zero mode: one zero is ω = 0 (deflated), its partner iγ tr R (overdamped drift)
+    is_zero = act & (om == 0) & md.zero_mode
+    first_zero = is_zero & (jnp.cumsum(is_zero) == 1)
+    zp = jnp.where(first_zero, 1j * (gamma * mu + 1e-3 * scale / n), zp)
+    z0 = jnp.concatenate([zp, zm])
+    active = jnp.concatenate([act, act & ~first_zero])
+    return z0, active
+
+
+def _aberth(md: NetworkModes, gamma, z0, active, scale):
+    """Aberth–Ehrlich on f: all zeros at once. O(N²) per sweep, chunked."""
+    p = z0.shape[0]
+    batch = _chunk(p, 4 * md.omega.shape[0] + p)
+
+    def correction(z):
+        def one(zi):
+            ld = _log_derivative(md, gamma, zi)
+            diff = zi - z
+            ok = active & (diff != 0)
+            inter = jnp.sum(_safe_div(1.0, diff, ok))
+            return ld - inter
+        den = jax.lax.map(one, z, batch_size=batch)
+        w = 1.0 / den
+        return jnp.where(active & jnp.isfinite(w), w, 0.0)
+
+    def body(state):
+        it, z, _ = state
+        w = correction(z)
+        new = z - w
+        rel = jnp.max(jnp.abs(w) / jnp.maximum(jnp.abs(new), scale))
+        return it + 1, new, rel
+
+    def cond(state):
+        it, _, rel = state
+        return (it < _MAX_ABERTH_ITERATIONS) & (rel > 1e-12)
+
+    it, z, rel = jax.lax.while_loop(cond, body, (0, z0, jnp.inf))
+    return z, rel, it
+
+
+def _newton_step(md, gamma, h, sigma, tau):
+    f, df = _f_and_derivative(md, gamma, h, sigma, tau)
+    step = _safe_div(f, df, df != 0)
+    return jnp.where(jnp.isfinite(step), step, 0.0)
+
+
+def network_poles(md: NetworkModes, gamma, md_live: NetworkModes | None = None,
+                  gamma_live=None) -> NetworkPoles:
+    """All coupled zeros of f, located on ``md`` (gradient-stopped), the last Newton step on
+    ``md_live`` (carries the implicit-function derivative). O(N²)."""
+    md_live = md if md_live is None else md_live
+    gamma_live = gamma if gamma_live is None else gamma_live
+    scale = jnp.sqrt(md.lam_max) + gamma * jnp.max(md.mu1)
+    z0, active = _start_points(md, gamma)
+    z, rel, iters = _aberth(md, gamma, z0, active, 1e-6 * scale)
+    z = jnp.where(active, z, 1j * scale)
+    p = z.shape[0]
+    batch = _chunk(p, 4 * md.omega.shape[0])
+
+    def polish(zi):
+        h, sigma, tau = _home_of(md, zi)
+        tau = jax.lax.fori_loop(0, _NEWTON_REFINEMENTS,
+                                lambda _, t: t - _newton_step(md, gamma, h, sigma, t), tau)
+        e = _home_sums(md, h, sigma, tau)
+        _, df = _f_and_derivative(md, gamma, h, sigma, tau)
+        noise = _noise_f(md, gamma, h, e) / jnp.abs(df)
+        return h, sigma, tau, noise
+
+    h, sigma, tau, noise = jax.lax.map(polish, z, batch_size=batch)
+    tau = jax.lax.stop_gradient(tau)
+    step = jax.vmap(lambda hh, ss, tt: _newton_step(md_live, gamma_live, hh, ss, tt))(
+        h, sigma, tau)
+    tau = tau - step
+    omega = sigma * md_live.omega[h] + tau
+    return NetworkPoles(omega, active, h, sigma, tau, jnp.abs(jax.lax.stop_gradient(step)),
+                        jax.lax.stop_gradient(noise), rel, iters)
+
+
+# ------------------------------------------------------------------------------ residues
+
+
+def _term(md, gamma, h, sigma, tau):
+    """t_p (module docstring) at the zero σΩ_h + τ, holomorphic in τ."""
+    e = _home_sums(md, h, sigma, tau)
+    f, df = jax.jvp(lambda t: _scaled(md, gamma, h, _home_sums(md, h, sigma, t))[0],
+                    (tau,), (jnp.ones_like(tau),))
+    del f
+    _, s_t, t_t = _scaled(md, gamma, h, e)
+    fm, _, _ = _scaled(md, gamma, h, e, sign=-1.0)
+    z = e.z
+    dpow = jnp.where(md.rank[h] == 2, e.dh, 1.0)
+    # t̃ = d_h tr S cancels when tr S ≈ 0: then use Δ(−ω) directly
+    t_scale = jnp.abs(md.r11[h] + md.rnn[h]) + jnp.abs(e.dh) * (e.abs11 + e.absnn)
+    use_trace = jnp.abs(t_t) >= 0.25 * t_scale
+    form1 = -gamma * z * s_t**2 * dpow / (df * jnp.where(use_trace, t_t, 1.0))
+    form2 = 2j * gamma**2 * z**2 * s_t**2 * dpow**2 / (df * jnp.where(use_trace, 1.0, fm))
+    return jnp.where(use_trace, form1, form2)
+
+
+def _terms_with_error(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
+    """Residue terms t_p (live) and their error bounds |t_p′|δ_p (fixed data)."""
+    p = poles.omega.shape[0]
+    batch = _chunk(p, 4 * md.omega.shape[0])
+    terms = jax.lax.map(lambda a: _term(md, gamma, *a), (poles.home, poles.sigma, poles.tau),
+                        batch_size=batch)
+
+    def err(args):
+        h, s, t, delta = args
+        val, dval = jax.jvp(lambda x: _term(md_fixed, gamma_fixed, h, s, x), (t,),
+                            (jnp.ones_like(t),))
+        return jnp.abs(dval) * delta + 4.0 * _EPS * jnp.abs(val)
+
+    delta = jnp.maximum(poles.step, poles.noise)
+    errors = jax.lax.map(err, (poles.home, poles.sigma, jax.lax.stop_gradient(poles.tau), delta),
+                         batch_size=batch)
+    terms = jnp.where(poles.active, terms, 0.0)
+    errors = jnp.where(poles.active, errors, 0.0)
+    return terms, errors
+
+
+def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None):
+    """J (ΔT included), error estimate and status for a HarmonicNetwork. O(N³) eigh + O(N²).
+
+    Returns a dict with flux, error_estimate, converged and diagnostics."""
+    md = network_modes(network) if md is None else md
+    md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
+    gamma_fixed = jax.lax.stop_gradient(network.gamma)
+    if poles is None:
+        poles = network_poles(md_fixed, gamma_fixed, md, network.gamma)
+    terms, errors = _terms_with_error(md, network.gamma, poles, md_fixed, gamma_fixed)
+    total = jnp.sum(terms)
+    value = total.real
+    m = network.masses
+    trace = network.gamma * (1.0 / m[0] + 1.0 / m[-1])
+    im_sum = jnp.sum(jnp.where(poles.active, poles.omega, 0.0))
+    sum_rule_error = jnp.abs(im_sum - 1j * trace) / trace
+    magnitude = jnp.sum(jnp.abs(terms))
+    n = network.n
+    error = (jnp.sum(errors) + 16.0 * _EPS * (n + 4) * magnitude
+             + jnp.abs(jax.lax.stop_gradient(total.imag)))
+    error = jnp.where(jnp.isfinite(error), error, jnp.inf)
+    converged = ((sum_rule_error < 1e-8) & jnp.isfinite(value) & (poles.aberth_rel <= 1e-8)
+                 & (error <= CONVERGED_RTOL * jnp.abs(value)))
+    dt = network.t_left - network.t_right
+    return {
+        "flux": value * dt,
+        "error_estimate": jax.lax.stop_gradient(error * jnp.abs(dt)),
+        "converged": converged,
+        "sum_rule_error": sum_rule_error,
+        "aberth_iterations": poles.aberth_iterations,
+        "poles": poles,
+        "modes": md,
+    }
+
+
+def _pole_factors(md, gamma, h, sigma, tau, t_left, t_right):
+    """For one pole: per-mode right factors W (N, 2), W⁻ (N, 2) with N_p = U W and
+    G(−ω_p) = U W⁻ / den⁻, and the scalar prefactor i ω² /(den den⁻) of T_n (module doc)."""
+    e = _home_sums(md, h, sigma, tau)
+    z = e.z
+    _, df = jax.jvp(lambda t: _scaled(md, gamma, h, _home_sums(md, h, sigma, t))[0],
+                    (tau,), (jnp.ones_like(tau),))
+    fm, _, _ = _scaled(md, gamma, h, e, sign=-1.0)
+    rank2 = md.rank[h] == 2
+    dh = e.dh
+    r11, rnn, r1n = md.r11[h], md.rnn[h], md.r1n[h]
+
+    def adj_e(g):  # adj(d I + g (R + d S′)) as (a11, ann, a1n)
+        return (dh + g * (rnn + dh * e.snn), dh + g * (r11 + dh * e.s11),
+                -g * (r1n + dh * e.s1n))
+
+    def home_x(g):  # r = 1: I + g adj S′; r = 2: adj Ẽ
+        one = (1.0 + g * e.snn, 1.0 + g * e.s11, -g * e.s1n)
+        two = adj_e(g)
+        return tuple(jnp.where(rank2, b, a) for a, b in zip(one, two))
+
+    g = 1j * gamma * z
+    group = md.group
+    in_home = group == h
+    d_mode = e.d[group]
+    coupled = md.rank[group] > 0
+    c = jnp.where(rank2, dh, 1.0)
+    scale_other = _safe_div(c, d_mode, coupled & ~in_home)
+
+    def right(gg):
+        hx = home_x(gg)
+        ae = adj_e(gg)
+        x11 = jnp.where(in_home, hx[0], ae[0] * scale_other)
+        xnn = jnp.where(in_home, hx[1], ae[1] * scale_other)
+        x1n = jnp.where(in_home, hx[2], ae[2] * scale_other)
+        # row vector b_jᵀ X (X symmetric): components for b = 1 and b = N
+        w1 = md.b1 * x11 + md.bn * x1n
+        wn = md.b1 * x1n + md.bn * xnn
+        return jnp.stack([w1, wn], axis=1)
+
+    w = right(g)
+    wm = right(-g)
+    pref = 1j * z**2 / (df * fm)
+    return w, wm, pref
+
+
+def _real_gemm(u, w, wm):
+    """(U W, U W⁻) for complex (batch, N, 2) W, W⁻ and real U, by one real product."""
+    stacked = jnp.concatenate([w.real, w.imag, wm.real, wm.imag], axis=-1)  # (batch, N, 8)
+    out = jnp.einsum("nj,pjc->pnc", u, stacked)
+    return out[..., 0:2] + 1j * out[..., 2:4], out[..., 4:6] + 1j * out[..., 6:8]
+
+
+def temperatures_by_secular(network, flux=None):
+    """Local temperatures T_n (Eq. 31 for networks) by residues over the secular poles.
+
+    O(N³): the eigendecomposition and one product U·W per chunk of poles (GEMM).
+    End particles from the energy balance J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N.
+    Returns (temperatures (N,), error_estimate (N,), converged)."""
+    flux = flux_by_secular(network) if flux is None else flux
+    md, poles = flux["modes"], flux["poles"]
+    md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
+    gamma = network.gamma
+    t_l, t_r = network.t_left, network.t_right
+    n = network.n
+    p = poles.omega.shape[0]
+    batch = _chunk(p, 8 * n)
+    n_chunks = -(-p // batch)
+    pad = n_chunks * batch - p
+    delta = jnp.maximum(poles.step, poles.noise)
+
+    def padded(x, fill):
+        x = jnp.concatenate([x, jnp.full((pad,) + x.shape[1:], fill, x.dtype)]) if pad else x
+        return x.reshape((n_chunks, batch) + x.shape[1:])
+
+    xs = (padded(poles.home, 0), padded(poles.sigma, 1.0), padded(poles.tau, 1j),
+          padded(poles.active, False), padded(delta, 0.0))
+    u = md.u
+    u_abs = jnp.abs(jax.lax.stop_gradient(u))
+
+    def contributions(mdx, tau, h, s, act):
+        w, wm, pref = jax.vmap(lambda hh, ss, tt: _pole_factors(mdx, gamma, hh, ss, tt, t_l,
+                                                                t_r))(h, s, tau)
+        pref = jnp.where(act, pref, 0.0)
+        # U·W for the chunk's poles as ONE real GEMM (U is real): (N, N) × (N, batch·8)
+        a, b = _real_gemm(mdx.u, w, wm)
+        val = pref[:, None] * (t_l * a[..., 0] * b[..., 0] + t_r * a[..., 1] * b[..., 1])
+        return val, (w, wm, pref, a, b)
+
+    def body(carry, x):
+        acc, acc_abs, acc_err = carry
+        h, s, tau, act, dlt = x
+        val, (w, wm, pref, a, b) = contributions(md, tau, h, s, act)
+        # position error: derivative of each pole's contribution along its own τ
+        _, dval = jax.jvp(lambda t: contributions(md_fixed, t, h, s, act)[0], (tau,),
+                          (dlt.astype(tau.dtype),))
+        # rounding of the sums Y = U W: |U| |W| bounds each entry's noise
+        wf, wmf, af, bf = jax.lax.stop_gradient((w, wm, a, b))
+        stacked = jnp.concatenate([jnp.abs(wf), jnp.abs(wmf)], axis=-1)  # (batch, N, 4)
+        nab = jnp.einsum("nj,pjc->pnc", u_abs, stacked)
+        na, nb = nab[..., :2], nab[..., 2:]
+        ap = jnp.abs(jax.lax.stop_gradient(pref))[:, None]
+        noise = ap * (t_l * (na[..., 0] * jnp.abs(bf[..., 0]) + jnp.abs(af[..., 0]) * nb[..., 0])
+                      + t_r * (na[..., 1] * jnp.abs(bf[..., 1])
+                               + jnp.abs(af[..., 1]) * nb[..., 1]))
+        acc = acc + jnp.sum(val, axis=0)
+        acc_abs = acc_abs + jnp.sum(jnp.abs(jax.lax.stop_gradient(val)), axis=0)
+        acc_err = acc_err + jnp.sum(jnp.abs(dval), axis=0) + 4.0 * (n + 4) * _EPS * jnp.sum(
+            noise, axis=0)
+        return (acc, acc_abs, acc_err), None
+
+    init = (jnp.zeros(n, jnp.complex128), jnp.zeros(n), jnp.zeros(n))
+    (acc, acc_abs, acc_err), _ = jax.lax.scan(body, init, xs)
+    m = network.masses
+    temps = 2.0 * gamma * m * acc.real
+    err = 2.0 * gamma * m * (jax.lax.stop_gradient(acc_err) + 16.0 * (n + 4) * _EPS * acc_abs)
+    j = flux["flux"]
+    t1 = t_l - m[0] * j / gamma
+    tn = t_r + m[-1] * j / gamma
+    temps = temps.at[0].set(t1).at[-1].set(tn)
+    end_err = flux["error_estimate"] * jnp.array([m[0], m[-1]]) / gamma
+    err = err.at[0].set(end_err[0]).at[-1].set(end_err[1])
+    scale = jnp.maximum(t_l, t_r)
+    converged = flux["converged"] & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
+        jnp.isfinite(temps))
+    return temps, err, converged

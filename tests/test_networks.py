@@ -1,0 +1,206 @@
+"""Harmonic networks: constructors (meanfield_jax.networks) and the secular normal-mode solver.
+
+References: the refined Lyapunov oracle of tests/reference_numpy.py (long-double residual
+refinement; never imports the package), dense NumPy transmittance, the mean-field chain's
+own residue solver (α = 0), and the closed form of the ordered free-end chain.
+Tolerances: J 1e-9 relative and T_n 1e-8 absolute (issue 13's acceptance); T(ω) 1e-9.
+Default tests use one size N = 9 (each new N compiles the solver again); other sizes,
+vmap/ensembles and gradients are marked slow (their compilations take 20–50 s on 2 cores).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import meanfield_jax as mf
+import reference_numpy as ref
+from meanfield_jax import networks
+
+RNG = np.random.default_rng(13)
+
+
+def _oracle(net):
+    m = np.asarray(net.masses)
+    return ref.lyapunov_steady_state(m, np.asarray(net.stiffness), float(net.gamma),
+                                     float(net.t_left), float(net.t_right), float(net.k_prime))
+
+
+def _check_against_oracle(net, rtol_j=1e-9, atol_t=1e-8):
+    expected = _oracle(net)
+    flux = mf.heat_flux_with_error(net)
+    temps = mf.local_temperatures_with_error(net)
+    assert bool(flux.converged) and bool(temps.converged)
+    assert float(flux.flux) == pytest.approx(expected["flux"], rel=rtol_j)
+    np.testing.assert_allclose(temps.temperatures, expected["temperatures"], rtol=0, atol=atol_t)
+    # the error estimate never lies (the oracle is accurate to ~1e-15 relative)
+    assert abs(float(flux.flux) - expected["flux"]) <= float(flux.error_estimate) + 1e-14 * abs(
+        expected["flux"])
+
+
+# One size (N = 9) for most tests: each new N compiles the solver again (~5 s on 2 cores).
+N = 9
+
+
+@pytest.mark.parametrize("n", [pytest.param(2, marks=pytest.mark.slow), N])
+@pytest.mark.parametrize("k_prime", [0.0, 0.4])
+def test_random_springs_match_refined_lyapunov(n, k_prime):
+    masses = RNG.uniform(0.5, 1.5, n)
+    net = networks.random_springs(jax.random.key(n), masses, gamma=0.7, t_left=1.3,
+                                  t_right=0.4, k_prime=k_prime)
+    _check_against_oracle(net)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 3.0])
+@pytest.mark.parametrize("n_tilde", ["kac", 1.0])
+@pytest.mark.parametrize("k0", [0.0, 0.3])
+def test_power_law_matches_refined_lyapunov(alpha, n_tilde, k0):
+    masses = RNG.uniform(0.9, 1.1, N)
+    net = networks.power_law(masses, alpha, k=1.2, k0=k0, n_tilde=n_tilde, gamma=0.8,
+                             t_left=2.0, t_right=0.5)
+    _check_against_oracle(net)
+
+
+@pytest.mark.parametrize("kind", ["identical", "random"])
+@pytest.mark.parametrize("k0, k_prime, gamma", [(0.0, 0.0, 1.0), (0.3, 0.2, 0.5),
+                                                 (0.0, 0.0, 5.0)])
+def test_power_law_alpha_zero_is_the_mean_field_chain(kind, k0, k_prime, gamma):
+    """α = 0 with the Kac factor is MeanFieldChain(Ñ = N − 1) exactly; identical masses have
+    N − 3 modes decoupled from the baths (deflated: they keep zero energy)."""
+    n = N
+    masses = np.ones(n) if kind == "identical" else RNG.uniform(0.9, 1.1, n)
+    kw = dict(k=1.3, k0=k0, gamma=gamma, t_left=1.5, t_right=0.5, k_prime=k_prime)
+    chain = mf.MeanFieldChain(masses, **kw)
+    net = networks.power_law(masses, 0.0, **kw)
+    np.testing.assert_allclose(net.stiffness, chain.stiffness_matrix(), rtol=0, atol=1e-15)
+    assert float(mf.heat_flux(net)) == pytest.approx(float(mf.heat_flux(chain)), rel=1e-12)
+    np.testing.assert_allclose(mf.local_temperatures(net), mf.local_temperatures(chain),
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [pytest.param(2, marks=pytest.mark.slow), N,
+                               pytest.param(40, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("m, k, gamma", [(1.0, 1.0, 1.0), (2.0, 0.5, 0.3)])
+def test_ordered_free_chain_closed_form(n, m, k, gamma):
+    """Ordered nearest-neighbour chain, free ends: J = kγΔT/(2(km + γ²)) at every N."""
+    net = networks.nearest_neighbour(np.full(n, m), k=k, gamma=gamma, t_left=1.7, t_right=0.2)
+    expected = k * gamma * 1.5 / (2.0 * (k * m + gamma**2))
+    assert float(mf.heat_flux(net)) == pytest.approx(expected, rel=1e-11)
+
+
+@pytest.mark.parametrize("k_prime", [0.0, 1.0])
+def test_disordered_nearest_neighbour_matches_refined_lyapunov(k_prime):
+    net = networks.nearest_neighbour(RNG.uniform(0.5, 1.5, N), k=1.0, gamma=1.0,
+                                     t_left=1.0, t_right=0.0, k_prime=k_prime)
+    _check_against_oracle(net)
+
+
+@pytest.mark.parametrize("gamma", [1e-3, 30.0])
+def test_weak_and_strong_damping(gamma):
+    net = networks.nearest_neighbour(RNG.uniform(0.8, 1.2, N), gamma=gamma, t_left=1.0,
+                                     t_right=0.0, k_prime=1.0)
+    _check_against_oracle(net, rtol_j=1e-9, atol_t=1e-8)
+
+
+def test_invariants_random_springs():
+    masses = RNG.uniform(0.5, 1.5, N)
+    key = mf.masses.realization_key(3, N, 0)
+    net = networks.random_springs(key, masses, t_left=2.0, t_right=0.5)
+    t = np.asarray(mf.local_temperatures(net))
+    assert np.all(t <= 2.0 + 1e-12) and np.all(t >= 0.5 - 1e-12)
+    j = float(mf.heat_flux(net))
+    # energy balance at both baths
+    m = np.asarray(masses)
+    assert j == pytest.approx(1.0 / m[0] * (2.0 - t[0]), rel=1e-12)
+    assert j == pytest.approx(1.0 / m[-1] * (t[-1] - 0.5), rel=1e-9)
+    # linear in ΔT, antisymmetric under swapping the baths
+    swapped = float(mf.heat_flux(net.replace(t_left=0.5, t_right=2.0)))
+    assert swapped == pytest.approx(-j, rel=1e-12)
+    # equilibrium: every T_n equals T
+    eq = mf.local_temperatures(net.replace(t_left=0.8, t_right=0.8))
+    np.testing.assert_allclose(eq, 0.8, rtol=0, atol=1e-11)
+    # reproducible from the realization key
+    again = networks.random_springs(mf.masses.realization_key(3, N, 0), masses)
+    np.testing.assert_array_equal(again.stiffness, net.stiffness)
+
+
+@pytest.mark.parametrize("k0, k_prime", [(0.0, 0.0), (0.2, 0.5)])
+def test_transmittance_matches_dense(k0, k_prime):
+    masses = RNG.uniform(0.5, 1.5, N)
+    net = networks.power_law(masses, 1.0, k0=k0, k_prime=k_prime, gamma=0.6)
+    omega = np.concatenate([[0.0], np.linspace(0.01, 3.0, 200)])
+    got = np.asarray(mf.transmittance(net, omega))
+    want = ref.transmittance_dense(np.asarray(masses), np.asarray(net.stiffness), 0.6, k_prime,
+                                   omega)
+    if k0 == 0 and k_prime == 0:  # dense solve at ω = 0 is singular; its limit is finite
+        want[0] = ref.transmittance_dense(np.asarray(masses), np.asarray(net.stiffness), 0.6,
+                                          0.0, [1e-7])[0]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    assert np.all((got >= 0) & (got <= 1 + 1e-12))
+    dense = np.asarray(mf.transmittance(net, omega[1:], method="dense"))
+    np.testing.assert_allclose(got[1:], dense, rtol=1e-9, atol=1e-12)
+
+
+def test_identical_nearest_neighbour_transmittance_at_zero_is_one():
+    net = networks.nearest_neighbour(np.ones(N))
+    assert float(mf.transmittance(net, 0.0)) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.slow  # compiles the vmapped solver (~30 s on 2 shared cores)
+def test_vmap_and_jit_over_stacked_networks():
+    nets = [networks.random_springs(jax.random.key(i), RNG.uniform(0.5, 1.5, N),
+                                    t_left=1.0, t_right=0.0) for i in range(3)]
+    batch = mf.stack_systems(nets)
+    mapped = jax.vmap(mf.heat_flux_with_error)(batch)
+    loop = [float(mf.heat_flux(s)) for s in nets]
+    np.testing.assert_allclose(mapped.flux, loop, rtol=1e-13)
+    assert bool(jnp.all(mapped.converged))
+    ens = mf.ensemble_flux(batch, chunk_size=2)
+    np.testing.assert_allclose(ens.flux, loop, rtol=1e-13)
+
+
+@pytest.mark.slow  # compiles reverse mode of the solver (~50 s on 2 shared cores)
+def test_gradient_matches_finite_differences():
+    masses = jnp.asarray(RNG.uniform(0.5, 1.5, 6))
+    springs = RNG.uniform(0.0, 1.0, (6, 6))
+    springs = np.triu(springs, 1) + np.triu(springs, 1).T
+
+    def flux(m, gamma):
+        net = networks.from_springs(m, springs, gamma=gamma, t_left=1.0, t_right=0.0)
+        return mf.heat_flux_with_error(net).flux
+
+    g_m, g_gamma = jax.grad(flux, argnums=(0, 1))(masses, 0.7)
+    h = 1e-6
+    for i in (0, 2, 5):
+        e = jnp.zeros(6).at[i].set(h)
+        fd = (flux(masses + e, 0.7) - flux(masses - e, 0.7)) / (2 * h)
+        assert float(g_m[i]) == pytest.approx(float(fd), rel=1e-6, abs=1e-10)
+    fd = (flux(masses, 0.7 + h) - flux(masses, 0.7 - h)) / (2 * h)
+    assert float(g_gamma) == pytest.approx(float(fd), rel=1e-6)
+
+
+def test_lyapunov_method_still_available():
+    net = networks.nearest_neighbour(RNG.uniform(0.8, 1.2, N), t_left=1.0, t_right=0.0)
+    a = float(mf.heat_flux(net))
+    b = float(mf.heat_flux(net, method="lyapunov"))
+    assert a == pytest.approx(b, rel=1e-9)
+
+
+def test_constructors_validate():
+    with pytest.raises(ValueError, match="alpha"):
+        networks.power_law([1.0, 1.0], -1.0)
+    with pytest.raises(ValueError, match="n_tilde"):
+        networks.power_law([1.0, 1.0], 1.0, n_tilde="bad")
+    with pytest.raises(ValueError, match="gamma"):
+        networks.nearest_neighbour([1.0, 1.0], gamma=0.0)
+    with pytest.raises(ValueError, match="springs"):
+        networks.from_springs([1.0, 1.0], [[0.0, -1.0], [-1.0, 0.0]])
+    assert float(networks.kac_factor(7, 0.0)) == pytest.approx(6.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [100, 300])
+def test_larger_random_springs_match_refined_lyapunov(n):
+    net = networks.random_springs(mf.masses.realization_key(0, n, 0), RNG.uniform(0.5, 1.5, n),
+                                  t_left=1.0, t_right=0.0)
+    _check_against_oracle(net)
