@@ -7,7 +7,10 @@ it with :func:`stack_systems`, or pass an (R, N) mass array and scalar parameter
 
 1. **Chunks** of ``chunk_size`` systems are one compiled call each; memory and the
    compiled program depend on the chunk, never on R. The last chunk is padded (by repeating
-   its last system) to the same shape, so an ensemble costs one compilation per N.
+   its last system) to the same shape, so an ensemble costs one compilation per N, and
+   the residue flux of chains (:func:`ensemble_flux`, sweeps) one per size bucket: the
+   batch is padded to the bucket's size B on the host (``_buckets``, inert padding, true N
+   passed as a traced argument), so ensembles of different N in one bucket share it.
 2. Inside a chunk, systems are spread over a 1-d :class:`jax.sharding.Mesh` of devices
    (axis ``"realization"``) with :func:`jax.shard_map`; a chunk is padded to a multiple of
    ``devices × batch_size``.
@@ -46,13 +49,17 @@ from ._model import (
     check_system_batch,
     parse_n_tilde,
 )
+from ._buckets import buckets_enabled, pad_chain
 from ._transport import FluxResult, _flux_lyapunov, _flux_residues, _transmittance
 
 __all__ = [
     "batch_chains",
     "device_mesh",
+    "flux_fn",
+    "pads_to_buckets",
     "default_batch_size",
     "map_ensemble",
+    "compile_ensemble",
     "ensemble_flux",
     "ensemble_transmittance",
     "ensemble_mean",
@@ -166,6 +173,31 @@ def _compiled(fn: Callable, mesh: Mesh, batch_size: int):
     return jax.jit(run)
 
 
+def _chunks(fn: Callable, systems, chunk_size: int, batch_size: int | None, devices):
+    """(compiled runner, iterator of (start, stop, device chunk)) of :func:`map_ensemble`."""
+    r = _batch_length(systems)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    mesh = device_mesh(devices) if not isinstance(devices, Mesh) else devices
+    n = systems.masses.shape[-1] if hasattr(systems, "masses") else 1
+    width = int(batch_size or default_batch_size(n))
+    if width < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    step = mesh.devices.size * width
+    padded = -(-min(chunk_size, r) // step) * step
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+    host = jax.tree_util.tree_map(np.asarray, systems)
+
+    def chunks():
+        for start in range(0, r, chunk_size):
+            stop = min(start + chunk_size, r)
+            idx = np.minimum(np.arange(start, start + padded), stop - 1)  # pad: repeat last
+            chunk = jax.tree_util.tree_map(lambda x: x[idx], host)
+            yield start, stop, jax.device_put(chunk, sharding)
+
+    return _compiled(fn, mesh, width), chunks()
+
+
 def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
                  batch_size: int | None = None, devices=None, on_chunk=None) -> Any:
     """Apply a per-system function to every system of a batch, chunked and sharded.
@@ -185,26 +217,9 @@ def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
 
     Cost: R × cost(fn); one compilation per (N, chunk shape, batch_size, mesh).
     """
-    r = _batch_length(systems)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    mesh = device_mesh(devices) if not isinstance(devices, Mesh) else devices
-    n = systems.masses.shape[-1] if hasattr(systems, "masses") else 1
-    width = int(batch_size or default_batch_size(n))
-    if width < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    ndev = mesh.devices.size
-    step = ndev * width
-    padded = -(-min(chunk_size, r) // step) * step
-    run = _compiled(fn, mesh, width)
-    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
-    host = jax.tree_util.tree_map(np.asarray, systems)
+    run, chunks = _chunks(fn, systems, chunk_size, batch_size, devices)
     outs = []
-    for start in range(0, r, chunk_size):
-        stop = min(start + chunk_size, r)
-        idx = np.minimum(np.arange(start, start + padded), stop - 1)  # pad: repeat last
-        chunk = jax.tree_util.tree_map(lambda x: x[idx], host)
-        chunk = jax.device_put(chunk, sharding)
+    for start, stop, chunk in chunks:
         out = run(chunk, *args)
         outs.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[: stop - start], out))
         if on_chunk is not None:
@@ -212,7 +227,28 @@ def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
 
 
-def _flux_fn(method: str) -> Callable:
+def compile_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
+                     batch_size: int | None = None, devices=None) -> None:
+    """Compile, without running, the program that :func:`map_ensemble` with the same
+    arguments would run (its later calls then find it in JAX's cache).
+
+    The compilation itself runs outside Python's GIL, so programs for several sizes can be
+    compiled at once from threads (the sweep does). Cost: one compilation (or none if
+    cached); nothing is evaluated.
+    """
+    run, chunks = _chunks(fn, systems, chunk_size, batch_size, devices)
+    _, _, chunk = next(chunks)
+    run.lower(chunk, *args).compile()
+
+
+def flux_fn(method: str) -> Callable:
+    """The per-system flux function of ``method`` for :func:`map_ensemble`.
+
+    ``fn(system)`` returns (flux, error_estimate, converged); the residue function also
+    takes ``fn(system, n)``, the true N of chains padded to a size bucket
+    (:func:`meanfield_jax._buckets.pad_chain`), passed to :func:`map_ensemble` as an
+    unbatched argument (traced: one compiled program serves every N of the bucket).
+    """
     if method in ("auto", "residues"):
         return _flux_residues_one
     if method == "lyapunov":
@@ -220,12 +256,19 @@ def _flux_fn(method: str) -> Callable:
     raise ValueError(f"method must be 'auto', 'residues' or 'lyapunov', got {method!r}")
 
 
-def _flux_residues_one(system):
-    return tuple(_flux_residues(system))
+def _flux_residues_one(system, n=None):
+    return tuple(_flux_residues(system, n))
 
 
 def _flux_lyapunov_one(system):
     return tuple(_flux_lyapunov(system))
+
+
+def pads_to_buckets(systems, method: str) -> bool:
+    """Whether ``method`` on these systems runs through size buckets (``_buckets``): the
+    residue flux of mean-field chains, unless ``MEANFIELD_JAX_BUCKETS`` turns them off."""
+    return (method in ("auto", "residues") and isinstance(systems, MeanFieldChain)
+            and buckets_enabled())
 
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
@@ -248,8 +291,9 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
         networks, or a network with a component coupled to neither bath (naming the
         realization and the particles).
 
-    Cost: O(R·N²) time for "residues", O(R·N³) for "lyapunov"; memory O(chunk_size·N)
-    resp. O(chunk_size·N²).
+    Cost: O(R·N²) time for "residues" (O(R·B²) with B the size bucket of N, one
+    compilation per bucket; results equal the unpadded ones to rounding), O(R·N³) for
+    "lyapunov"; memory O(chunk_size·N) resp. O(chunk_size·N²).
 
     >>> import numpy as np
     >>> from meanfield_jax._ensemble import batch_chains, ensemble_flux
@@ -263,7 +307,11 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     if method in ("auto", "residues") and not isinstance(systems, MeanFieldChain):
         raise ValueError("method='residues' needs MeanFieldChain systems; use 'lyapunov'")
     decoupled = _decoupled_networks(systems, r)
-    flux, err, ok = map_ensemble(_flux_fn(method), systems, chunk_size=chunk_size,
+    args = ()
+    if pads_to_buckets(systems, method):  # one program per size bucket, not per N
+        systems, n = pad_chain(systems)
+        args = (n,)
+    flux, err, ok = map_ensemble(flux_fn(method), systems, *args, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
     ok = ok.astype(bool)
     flux[decoupled], err[decoupled], ok[decoupled] = 0.0, 0.0, True  # exact: no path for heat

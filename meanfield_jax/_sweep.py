@@ -65,6 +65,7 @@ import math
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import numpy as np
@@ -72,6 +73,7 @@ import numpy as np
 from . import _interrupt
 from ._config import enable_compile_cache
 from ._configfile import fail, number, read_toml
+from ._buckets import ENV_VAR, active_ladder, buckets_enabled, merged_buckets, pad_chain
 from ._io import atomic_write, atomic_write_bytes, check_writable, netcdf_engine
 
 __all__ = [
@@ -329,6 +331,7 @@ class _Plan:
     size: np.ndarray
     rep: np.ndarray
     chunks: tuple[tuple[int, int], ...]  # [start, stop) task ranges, each at one size
+    padded: tuple[int, ...]  # per size: the size of its compiled program (size bucket)
 
     @property
     def n_tasks(self) -> int:
@@ -355,29 +358,64 @@ def _plan(cfg: SweepConfig) -> _Plan:
         for lo in range(start, len(rows), cfg.chunk_size):
             chunks.append((lo, min(lo + cfg.chunk_size, len(rows))))
     cols = np.array(rows, dtype=np.int64).reshape(-1, 5).T
-    return _Plan(*cols, chunks=tuple(chunks))
+    padded = tuple(cfg.sizes)
+    if cfg.method == "residues" and buckets_enabled():
+        counts = np.bincount(cols[3], minlength=len(cfg.sizes))
+        padded = tuple(merged_buckets(cfg.sizes, counts, active_ladder()))
+    return _Plan(*cols, chunks=tuple(chunks), padded=padded)
 
 
-def _chunk_systems(cfg: SweepConfig, plan: _Plan, start: int, stop: int):
-    """The chains of tasks [start, stop), padded to ``chunk_size`` by repeating the last."""
+def _mass_table(cfg: SweepConfig, plan: _Plan, chunks) -> dict:
+    """The masses of every (size, kind, realization) the chunks need, by
+    :func:`meanfield_jax.masses.from_kind` (shared by every k0 and Ñ). Drawn before the
+    compilations start: each new N compiles a few small programs, which would otherwise wait
+    behind the large ones. Memory O(Σ_N R_N·N)."""
     from . import masses as ms
+
+    table: dict[tuple[int, int, int], np.ndarray] = {}
+    for lo, hi in chunks:
+        for t in range(lo, hi):
+            key = (int(plan.size[t]), int(plan.kind[t]), int(plan.rep[t]))
+            if key not in table:
+                table[key] = np.asarray(ms.from_kind(
+                    cfg.masses[key[1]], cfg.sizes[key[0]], m=cfg.m, delta=cfg.delta,
+                    seed=cfg.seed, realization=key[2]))
+    return table
+
+
+def _chunk_systems(cfg: SweepConfig, plan: _Plan, start: int, stop: int, table: dict):
+    """The chains of tasks [start, stop), padded to ``chunk_size`` by repeating the last."""
     from ._ensemble import batch_chains
 
     idx = np.minimum(np.arange(start, start + cfg.chunk_size), stop - 1)
-    n = cfg.sizes[plan.size[start]]
-    rows = np.empty((idx.size, n))
-    cache: dict[tuple[int, int], np.ndarray] = {}
-    for j, t in enumerate(idx):
-        key = (int(plan.kind[t]), int(plan.rep[t]))
-        if key not in cache:
-            cache[key] = np.asarray(ms.from_kind(cfg.masses[key[0]], n, m=cfg.m, delta=cfg.delta,
-                                                 seed=cfg.seed, realization=key[1]))
-        rows[j] = cache[key]
+    rows = np.stack([table[int(plan.size[t]), int(plan.kind[t]), int(plan.rep[t])]
+                     for t in idx])
+    n = rows.shape[1]
     nt = np.array([n - 1.0 if isinstance(cfg.n_tilde[i], str) else float(cfg.n_tilde[i])
                    for i in plan.nt[idx]])
     k0 = np.asarray(cfg.k0, dtype=np.float64)[plan.k0[idx]]
     return batch_chains(rows, k=cfg.k, k0=k0, n_tilde=nt, gamma=cfg.gamma, t_left=cfg.t_left,
                         t_right=cfg.t_right, k_prime=cfg.k_prime)
+
+
+def _padded_chunk(cfg: SweepConfig, plan: _Plan, start: int, stop: int, table: dict):
+    """(systems, extra map_ensemble args) of tasks [start, stop): the chains padded to the
+    size bucket of their N with the true N as the extra argument, or unpadded and none."""
+    systems = _chunk_systems(cfg, plan, start, stop, table)
+    bucket = plan.padded[plan.size[start]]
+    if bucket == systems.n:
+        return systems, ()
+    systems, n_true = pad_chain(systems, bucket)
+    return systems, (n_true,)
+
+
+def _checkpoint_key(cfg: SweepConfig, plan: _Plan) -> str:
+    """The configuration hash, plus the size buckets where they pad: a checkpoint is resumed
+    only by a run that computes every chain with the same program (bit for bit)."""
+    chash = cfg.config_hash()
+    if plan.padded == cfg.sizes:
+        return chash
+    return chash + "-" + hashlib.sha256(repr(plan.padded).encode()).hexdigest()[:8]
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -414,6 +452,10 @@ class _Results:
 
 class _HashMismatch(Exception):
     pass
+
+
+def _buckets_env_note() -> str:
+    return f"{ENV_VAR}={os.environ.get(ENV_VAR, '1')}"
 
 
 def _checkpoint_paths(out: str) -> list[str]:
@@ -579,6 +621,9 @@ def _dataset(cfg: SweepConfig, plan: _Plan, res: _Results, info: dict):
         "n_tilde_kac_means": "N - 1",
         "elapsed_s": info["elapsed_s"],
         "seconds_per_size": np.asarray(info["seconds_per_size"]),
+        "size_buckets": np.asarray(plan.padded, dtype=np.int64),
+        "size_buckets_note": "per N, the size of the compiled program that computed it "
+                             "(inert padding, meanfield_jax._buckets; equal to N: unpadded)",
         "seconds_per_size_note": "process 0's wall time per size in the last run, compilation "
                                  "included (0 for sizes restored from checkpoints)",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -640,7 +685,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     """
     import jax
 
-    from ._ensemble import _flux_fn, device_mesh, map_ensemble
+    from ._ensemble import compile_ensemble, device_mesh, flux_fn, map_ensemble
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     start_time = time.perf_counter()
@@ -649,7 +694,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
         check_writable(out, "--out")
     plan = _plan(cfg)
     chash = cfg.config_hash()
-    res = _Results(plan.n_tasks, chash)
+    res = _Results(plan.n_tasks, _checkpoint_key(cfg, plan))
     own = _own_checkpoint(out, rank, count)
     for path in _checkpoint_paths(out):
         if fresh:
@@ -660,8 +705,9 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             with open(path, "rb") as fh:
                 res.merge_bytes(fh.read(), path)
         except _HashMismatch:
-            raise ValueError(f"checkpoint {path} belongs to a different sweep configuration; "
-                             "delete it or rerun with --fresh") from None
+            raise ValueError(f"checkpoint {path} belongs to a different sweep configuration "
+                             f"(or size buckets, {_buckets_env_note()}); delete it or rerun "
+                             "with --fresh") from None
         except (OSError, ValueError, KeyError) as exc:
             log(f"warning: ignoring unreadable checkpoint {path} ({exc})")
     if res.done.any():
@@ -669,7 +715,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             f"(checkpoints {out}.partial*.npz)")
 
     mesh = device_mesh(devices)
-    fn = _flux_fn(cfg.method)
+    fn = flux_fn(cfg.method)
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
     work = lambda c: (c[1] - c[0]) * cfg.sizes[plan.size[c[0]]] ** 2  # noqa: E731
@@ -683,14 +729,26 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
                bar_format="{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}] {postfix}",
                file=sys.stderr)
     seconds = np.zeros(len(cfg.sizes))  # compute time per size in this run (incl. compiling)
+    options = dict(chunk_size=cfg.chunk_size, batch_size=cfg.batch_size or None, devices=mesh)
+    # One program per size bucket, all compiled at once in threads (XLA compiles outside the
+    # GIL): with two cores, two compilations take the time of one.
+    table = _mass_table(cfg, plan, todo)
+    first = {}
+    for lo, hi in todo:
+        first.setdefault(plan.padded[plan.size[lo]], (lo, hi))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(first), os.cpu_count() or 1, 4)))
+    programs = {}
+    for bucket, (lo, hi) in first.items():
+        systems, args = _padded_chunk(cfg, plan, lo, hi, table)
+        programs[bucket] = pool.submit(compile_ensemble, fn, systems, *args, **options)
     try:
         for lo, hi in todo:
             n = cfg.sizes[plan.size[lo]]
             bar.set_postfix_str(f"N = {n}")
             tick = time.perf_counter()
-            systems = _chunk_systems(cfg, plan, lo, hi)
-            flux, err, ok = map_ensemble(fn, systems, chunk_size=cfg.chunk_size,
-                                         batch_size=cfg.batch_size or None, devices=mesh)
+            programs[plan.padded[plan.size[lo]]].result()  # compiled (or raises its error)
+            systems, args = _padded_chunk(cfg, plan, lo, hi, table)
+            flux, err, ok = map_ensemble(fn, systems, *args, **options)
             sl = slice(lo, hi)
             new = ~res.done[sl]
             res.flux[sl] = np.where(new, flux[: hi - lo], res.flux[sl])
@@ -701,6 +759,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             seconds[plan.size[lo]] += time.perf_counter() - tick
             bar.update(work((lo, hi)))
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
 
     info = {"devices": [str(d) for d in mesh.devices.flat], "process_count": count,
