@@ -31,7 +31,7 @@ system in flight).
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -62,8 +62,6 @@ __all__ = [
     "compile_ensemble",
     "ensemble_flux",
     "ensemble_transmittance",
-    "ensemble_mean",
-    "EnsembleMean",
 ]
 
 AXIS = "realization"
@@ -352,28 +350,3 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
     omega = _check_finite_omega(omega)
     return map_ensemble(_transmittance_one, systems, omega, chunk_size=chunk_size,
                         batch_size=batch_size or 8, devices=devices)
-
-
-class EnsembleMean(NamedTuple):
-    """Mean over realizations with its standard error (std / sqrt(R), ddof = 1)."""
-
-    mean: np.ndarray
-    stderr: np.ndarray
-    count: np.ndarray
-
-
-def ensemble_mean(values, axis: int = -1) -> EnsembleMean:
-    """Mean, standard error and count over an axis, ignoring NaN (unfilled realizations).
-
-    The standard error is 0 for a single value (deterministic masses), NaN for none.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    count = np.sum(np.isfinite(values), axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = np.nansum(values, axis=axis)
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        dev = np.where(np.isfinite(values), values - np.expand_dims(mean, axis), 0.0)
-        var = np.sum(dev**2, axis=axis) / np.maximum(count - 1, 1)
-        stderr = np.where(count > 1, np.sqrt(var / np.maximum(count, 1)),
-                          np.where(count == 1, 0.0, np.nan))
-    return EnsembleMean(mean, stderr, count)
