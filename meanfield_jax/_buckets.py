@@ -176,16 +176,15 @@ MERGE_BUDGET_S = 5.0
 
 
 def merged_buckets(sizes, counts, ladder: tuple[int, ...] | None = LADDER) -> list[int]:
-    """Bucket sizes for a batch job (a sweep) over several N, merging small buckets.
+    """Program sizes for a batch job over several N (a sweep): one per group of sizes.
 
-    Starts from :func:`bucket_size` of every N, then, from the smallest bucket up, moves all
-    the chains of a bucket into the next bucket the job uses when the extra work,
-    ``count × COST_PER_B2 × (B'² − B²)`` seconds, stays below ``MERGE_BUDGET_S`` and both
-    buckets lie on the same side of the switch to the fast gap path (N = 259), so that every
-    N keeps its code path. A sweep of small sizes thus compiles one program instead of one
-    per bucket; large buckets, where the work dominates, are never merged. Finally a bucket
-    that serves one size of the job only is dropped (that size runs unpadded: padding would
-    save no compilation). O(len(sizes)²).
+    The sizes are grouped by their bucket on ``ladder`` (:func:`bucket_size`), and every
+    size of a group runs padded to the group's largest size: the job knows all its sizes,
+    so padding beyond them (to the ladder's rung) would be wasted work. Then, from the smallest group up, a group joins the next one when the
+    extra work, ``count × COST_PER_B2 × (B'² − B²)`` seconds (B, B' the two groups' largest
+    sizes), stays below ``MERGE_BUDGET_S``, i.e. below one compilation, and both lie on the
+    same side of the switch to the fast gap path (N = 259), so that every N keeps its code
+    path. Large groups, where the work dominates, never merge. O(len(sizes)²).
 
     Args:
       sizes: the distinct sizes N of the job.
@@ -193,22 +192,26 @@ def merged_buckets(sizes, counts, ladder: tuple[int, ...] | None = LADDER) -> li
       ladder: as in :func:`bucket_size` (None: exact sizes, nothing merged).
 
     Returns:
-      the padded size for each entry of ``sizes``.
+      the program size for each entry of ``sizes`` (a size alone in its group: itself).
 
     >>> merged_buckets([10, 25, 63, 158, 398, 1000], [72] * 6)
-    [258, 258, 258, 258, 1024, 1024]
+    [158, 158, 158, 158, 1000, 1000]
     >>> merged_buckets([10, 19, 35, 66, 123, 231, 433, 811, 1520, 2848, 5337, 10000], [408] * 12)
-    [64, 64, 64, 258, 258, 258, 1024, 1024, 4096, 4096, 5337, 10000]
+    [35, 35, 35, 231, 231, 231, 811, 811, 2848, 2848, 5337, 10000]
     """
-    out = [bucket_size(int(n), ladder) for n in sizes]
+    sizes = [int(n) for n in sizes]
     if ladder is None:
-        return out
-    for b in sorted(set(out)):
-        bigger = sorted({x for x in out if x > b})
-        if not bigger or (b >= _FAST_PATH_FIRST_N) != (bigger[0] >= _FAST_PATH_FIRST_N):
+        return sizes
+    group = [bucket_size(n, ladder) for n in sizes]
+
+    def largest(g):
+        return max(n for n, x in zip(sizes, group) if x == g)
+
+    for g in sorted(set(group)):
+        bigger = sorted({x for x in group if x > g})
+        if not bigger or (g >= _FAST_PATH_FIRST_N) != (bigger[0] >= _FAST_PATH_FIRST_N):
             continue
-        count = sum(c for x, c in zip(out, counts) if x == b)
-        if count * COST_PER_B2 * (bigger[0] ** 2 - b**2) < MERGE_BUDGET_S:
-            out = [bigger[0] if x == b else x for x in out]
-    # a bucket that serves a single size of the job saves no compilation: no padding
-    return [n if out.count(b) == 1 else b for n, b in zip(sizes, out)]
+        count = sum(c for x, c in zip(group, counts) if x == g)
+        if count * COST_PER_B2 * (largest(bigger[0]) ** 2 - largest(g) ** 2) < MERGE_BUDGET_S:
+            group = [bigger[0] if x == g else x for x in group]
+    return [largest(g) for g in group]

@@ -107,7 +107,8 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
         "seconds_per_size": np.asarray(info["seconds_per_size"]),
         "size_buckets": np.asarray(padded, dtype=np.int64),
         "size_buckets_note": "per N, the size of the compiled program that computed it "
-                             "(inert padding, meanfield_jax._buckets; equal to N: unpadded)",
+                             "(inert padding, meanfield_jax._buckets); sizes with the same value "
+                             "share one compiled program",
         "seconds_per_size_note": "process 0's wall time per size in the last run, compilation "
                                  "included (0 for sizes restored from checkpoints)",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -18,8 +18,9 @@ Work layout
   where one chain costs seconds); entries beyond a size's count are NaN.
 
 Size buckets
-  With the residue method every chain runs padded to a size bucket (``_buckets``: inert
-  padding, results equal to the unpadded ones to rounding), chosen per sweep by
+  With the residue method the sizes are grouped by size bucket and every chain runs padded
+  to the largest size of its group (``_buckets``: inert padding, results equal to the
+  unpadded ones to rounding), the groups chosen by
   :func:`meanfield_jax._buckets.merged_buckets`: fig4-quick (6 sizes) compiles 2 programs,
   fig4 (12 sizes) 6. The programs of all buckets are compiled at once, in threads, before
   the first chunk runs. The buckets are part of the checkpoint's key (a resumed run uses
@@ -173,10 +174,12 @@ def _chunk_systems(cfg: SweepConfig, plan: Plan, start: int, stop: int, table: d
 
 def _padded_chunk(cfg: SweepConfig, plan: Plan, start: int, stop: int, table: dict):
     """(systems, extra map_ensemble args) of tasks [start, stop): the chains padded to the
-    size bucket of their N with the true N as the extra argument, or unpadded and none."""
+    program size of their group with the true N as the (traced) extra argument, so that one
+    program serves the group (its largest size too, padded by nothing); a group of one
+    size runs unpadded, with no extra argument."""
     systems = _chunk_systems(cfg, plan, start, stop, table)
     bucket = plan.padded[plan.size[start]]
-    if bucket == systems.n:
+    if plan.padded.count(bucket) == 1:  # a group of one size: its own, unpadded program
         return systems, ()
     systems, n_true = pad_chain(systems, bucket)
     return systems, (n_true,)
@@ -282,7 +285,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     fn = flux_fn(cfg.method)
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
-    work = lambda c: (c[1] - c[0]) * cfg.sizes[plan.size[c[0]]] ** 2  # noqa: E731
+    work = lambda c: (c[1] - c[0]) * plan.padded[plan.size[c[0]]] ** 2  # noqa: E731
     total = sum(work(c) for c in mine)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -294,8 +297,8 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
                file=sys.stderr)
     seconds = np.zeros(len(cfg.sizes))  # compute time per size in this run (incl. compiling)
     options = dict(chunk_size=cfg.chunk_size, batch_size=cfg.batch_size or None, devices=mesh)
-    # One program per size bucket, all compiled at once in threads (XLA compiles outside the
-    # GIL): with two cores, two compilations take the time of one.
+    # One program per size bucket, all compiled at once in threads: XLA compiles outside the
+    # GIL, so the compilations overlap on a machine with several cores.
     table = _mass_table(cfg, plan, todo)
     first = {}
     for lo, hi in todo:
