@@ -237,7 +237,7 @@ def _log_sizes(lo, hi, count) -> list[int]:
 
 #: Built-in configurations (``--builtin NAME``); ``configs/fig4*.toml`` hold the same values.
 BUILTINS: dict[str, dict] = {
-    # Fig. 4 at modest sizes: a couple of minutes on a 2-core CPU (first run, compiling).
+    # Fig. 4 at modest sizes (make run): 2 compiled programs, under a minute cold on 2 cores.
     "fig4-quick": dict(
         sizes=[10, 25, 63, 158, 398, 1000], masses=["identical", "graded", "random"],
         delta=0.1, m=1.0, k=0.1, k0=[0.0, 0.02], n_tilde=["kac", 1], gamma=1.0,
