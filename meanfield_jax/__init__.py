@@ -26,7 +26,8 @@ Resonances (Eqs. 24, 26, 28–29):
   ResonanceLorentzianFit
 Disorder ensembles and sweeps:
   ensemble_flux, ensemble_transmittance, map_ensemble, ensemble_mean, EnsembleMean,
-  run_sweep, load_config, fit_power_law, plot_fig4
+  run_sweep, SweepConfig, load_config, fit_power_law, plot_fig4
+Compilation: enable_compile_cache (persistent cache on disk; off unless called, README)
 Langevin simulation (Eqs. 2–5):
   simulate, LangevinResult, relaxation_time
 Failures: NotConvergedError (below).
@@ -63,10 +64,9 @@ from . import _config  # noqa: E402, F401  (enables x64 first)
 from . import analytic as analytic
 from . import masses as masses
 from . import networks as networks
-from ._ensemble import EnsembleMean as EnsembleMean
+from ._cache import enable_compile_cache as enable_compile_cache
 from ._ensemble import batch_chains as batch_chains
 from ._ensemble import ensemble_flux as ensemble_flux
-from ._ensemble import ensemble_mean as ensemble_mean
 from ._ensemble import ensemble_transmittance as ensemble_transmittance
 from ._ensemble import map_ensemble as map_ensemble
 from ._langevin import LangevinResult as LangevinResult
@@ -88,9 +88,12 @@ from ._resonances import Resonances as Resonances
 from ._resonances import find_resonances as find_resonances
 from ._resonances import resonance_frequency as resonance_frequency
 from ._resonances import resonance_frequency_with_error as resonance_frequency_with_error
-from ._sweep import fit_power_law as fit_power_law
-from ._sweep import load_config as load_config
+from ._stats import EnsembleMean as EnsembleMean
+from ._stats import ensemble_mean as ensemble_mean
+from ._stats import fit_power_law as fit_power_law
 from ._sweep import run_sweep as run_sweep
+from ._sweep_config import SweepConfig as SweepConfig
+from ._sweep_config import load_config as load_config
 from ._failure import FluxResult as FluxResult
 from ._failure import TemperatureResult as TemperatureResult
 from ._transport import dynamical_matrix as dynamical_matrix
@@ -100,8 +103,8 @@ from ._transport import heat_flux_with_error as heat_flux_with_error
 from ._transport import local_temperatures as local_temperatures
 from ._transport import local_temperatures_with_error as local_temperatures_with_error
 from ._transport import transmittance as transmittance
+from ._version import __version__ as __version__
 
-__version__ = "0.1.0"
 
 _DEPRECATED = {
     "fit_lorentzian": "fit_lorentzian_curve",

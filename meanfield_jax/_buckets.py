@@ -53,7 +53,8 @@ import numpy as np
 from . import _config  # noqa: F401
 from ._model import MeanFieldChain
 
-__all__ = ["active_ladder", "buckets_enabled", "bucket_size", "pad_chain", "trim_particles"]
+__all__ = ["active_ladder", "buckets_enabled", "bucket_size", "merged_buckets", "pad_chain",
+           "trim_particles"]
 
 ENV_VAR = "MEANFIELD_JAX_BUCKETS"
 _FAST_PATH_FIRST_N = 259  # _poles._FAST_MIN_GAPS + 3: the first N of the fast gap path
@@ -135,21 +136,24 @@ def pad_chain(chain: MeanFieldChain, size: int | None = None):
 
     ``size`` defaults to :func:`bucket_size` of the chain's (static) N on the ladder
     selected by ``MEANFIELD_JAX_BUCKETS``. Works on concrete
-    arrays and on tracers (shapes are static), so under ``jax.vmap``/``jit`` too. The
+    arrays and on tracers (shapes are static), so under ``jax.vmap``/``jit`` too, and on a
+    batch of chains of one N (masses (R, N): every chain padded along the last axis). The
     padded particles carry the first mass (gradient-stopped: only its finiteness matters);
-    the solvers ignore them given the true N. O(size).
+    the solvers ignore them given the true N. O(size) per chain.
     """
     n = chain.n
     size = bucket_size(n, active_ladder()) if size is None else int(size)
     if size < n:
         raise ValueError(f"pad_chain: size {size} < N = {n}")
     masses = chain.masses
+    fill_shape = masses.shape[:-1] + (size - n,)
     if isinstance(masses, jax.core.Tracer):
-        fill = jnp.full((size - n,), jax.lax.stop_gradient(masses[0]))
-        padded = jnp.concatenate([masses[:-1], fill, masses[-1:]])
+        fill = jnp.broadcast_to(jax.lax.stop_gradient(masses[..., :1]), fill_shape)
+        padded = jnp.concatenate([masses[..., :-1], fill, masses[..., -1:]], axis=-1)
     else:  # concrete: in NumPy, so that a new N compiles no small slicing programs
         host = np.asarray(masses)
-        padded = jnp.asarray(np.concatenate([host[:-1], np.full(size - n, host[0]), host[-1:]]))
+        fill = np.broadcast_to(host[..., :1], fill_shape)
+        padded = jnp.asarray(np.concatenate([host[..., :-1], fill, host[..., -1:]], axis=-1))
     leaves = [padded if f == "masses" else getattr(chain, f) for f in chain._fields]
     return MeanFieldChain.tree_unflatten(None, leaves), jnp.asarray(n)
 
@@ -162,3 +166,52 @@ def trim_particles(x, n: int):
         host = np.asarray(x)
         return jnp.asarray(np.concatenate([host[..., : n - 1], host[..., -1:]], axis=-1))
     return jnp.concatenate([x[..., : n - 1], x[..., -1:]], axis=-1)
+
+
+#: Warm cost of one residue-flux chain padded to B, ≈ COST_PER_B2 · B² seconds (measured
+#: on a 2-core CPU: 12 ms at B = 258 with its O(N) overhead, 80 ms at 1024).
+COST_PER_B2 = 8e-8
+#: Extra padded work (seconds) worth one compilation saved (a compilation: 5–25 s).
+MERGE_BUDGET_S = 5.0
+
+
+def merged_buckets(sizes, counts, ladder: tuple[int, ...] | None = LADDER) -> list[int]:
+    """Program sizes for a batch job over several N (a sweep): one per group of sizes.
+
+    The sizes are grouped by their bucket on ``ladder`` (:func:`bucket_size`), and every
+    size of a group runs padded to the group's largest size: the job knows all its sizes,
+    so padding beyond them (to the ladder's rung) would be wasted work. Then, from the smallest group up, a group joins the next one when the
+    extra work, ``count × COST_PER_B2 × (B'² − B²)`` seconds (B, B' the two groups' largest
+    sizes), stays below ``MERGE_BUDGET_S``, i.e. below one compilation, and both lie on the
+    same side of the switch to the fast gap path (N = 259), so that every N keeps its code
+    path. Large groups, where the work dominates, never merge. O(len(sizes)²).
+
+    Args:
+      sizes: the distinct sizes N of the job.
+      counts: the number of chains at each size.
+      ladder: as in :func:`bucket_size` (None: exact sizes, nothing merged).
+
+    Returns:
+      the program size for each entry of ``sizes`` (a size alone in its group: itself).
+
+    >>> merged_buckets([10, 25, 63, 158, 398, 1000], [72] * 6)
+    [158, 158, 158, 158, 1000, 1000]
+    >>> merged_buckets([10, 19, 35, 66, 123, 231, 433, 811, 1520, 2848, 5337, 10000], [408] * 12)
+    [35, 35, 35, 231, 231, 231, 811, 811, 2848, 2848, 5337, 10000]
+    """
+    sizes = [int(n) for n in sizes]
+    if ladder is None:
+        return sizes
+    group = [bucket_size(n, ladder) for n in sizes]
+
+    def largest(g):
+        return max(n for n, x in zip(sizes, group) if x == g)
+
+    for g in sorted(set(group)):
+        bigger = sorted({x for x in group if x > g})
+        if not bigger or (g >= _FAST_PATH_FIRST_N) != (bigger[0] >= _FAST_PATH_FIRST_N):
+            continue
+        count = sum(c for x, c in zip(group, counts) if x == g)
+        if count * COST_PER_B2 * (largest(bigger[0]) ** 2 - largest(g) ** 2) < MERGE_BUDGET_S:
+            group = [bigger[0] if x == g else x for x in group]
+    return [largest(g) for g in group]

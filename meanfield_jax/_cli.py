@@ -1,24 +1,37 @@
-"""The ``meanfield-jax`` command line.
+"""The ``meanfield-jax`` command line: argument parsing and printing for every subcommand.
 
 Subcommands:
   flux       J, N·J/ΔT and the paper's asymptotic prediction (Eq. 25 or 30) for one chain.
-  sweep      disorder-averaged J(N) sweeps to netCDF (see ``meanfield_jax._sweep``).
-  plot       Fig. 4 from a sweep's netCDF file.
-  simulate   Langevin ensemble simulation to netCDF (see ``meanfield_jax._simulate_command``).
-Each capability module registers its own subcommand through an ``add_*_command`` hook.
+  sweep      disorder-averaged J(N) sweeps to netCDF (the pipeline: ``_sweep``).
+  plot       Fig. 4 from a sweep's netCDF file (``_plot``).
+  simulate   Langevin ensemble simulation to netCDF (the pipeline: ``_simulation``).
+Every subcommand uses JAX's persistent compilation cache (``_cache``; ``--compile-cache DIR``
+to choose the folder, ``--no-compile-cache`` to do without). Signal handling:
+``_interrupt``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import os
 import sys
 import time
 
-_HOOKS = (
-    ("meanfield_jax._sweep", "add_sweep_commands"),
-    ("meanfield_jax._simulate_command", "add_simulate_command"),
-)
+import jax
+import numpy as np
+
+from . import _interrupt, masses
+from ._cache import enable_compile_cache
+from ._configfile import read_toml
+from ._io import check_writable, netcdf_engine
+from ._plot import plot_fig4
+from ._report import format_exponents, simulation_report
+from ._simulate_config import WHAT as SIMULATE_CONFIG
+from ._simulation import prepare_simulation, run_simulation
+from ._sweep import run_sweep
+from ._sweep_config import BUILTINS, METHODS, SweepConfig, builtin_config, load_config
+
+__all__ = ["main", "build_parser", "flux_masses"]
 
 
 def _positive_int(text):
@@ -32,17 +45,22 @@ def _n_tilde(text):
     return text if text.lower() == "kac" else float(text)
 
 
-def _add_flux_command(subparsers):
+# ----------------------------------------------------------------------------- flux
+
+
+def _add_flux_command(subparsers, common):
     p = subparsers.add_parser(
-        "flux", help="exact heat flux of one mean-field chain",
+        "flux", parents=[common], help="exact heat flux of one mean-field chain",
         description="Exact heat flux J (Eq. 16) of a mean-field chain, with N·J/ΔT and the "
                     "paper's large-N prediction (Eq. 25 for k0 = 0 or Ñ = 1, else Eq. 30).")
     p.add_argument("--n", type=_positive_int, default=1000, help="number of particles N (1000)")
-    p.add_argument("--masses", choices=["identical", "graded", "random", "alternating"],
-                   default="random", help="mass configuration (random)")
+    p.add_argument("--masses", choices=list(masses.KINDS), default="random",
+                   help="mass configuration (random); as masses.from_kind and a sweep: "
+                        "graded m−δ…m+δ, random uniform in m ± δ (realization 0 of "
+                        "--seed), "
+                        "alternating m−δ, m+δ, …")
     p.add_argument("--m", type=float, default=1.0, help="mean mass m (1)")
     p.add_argument("--delta", type=float, default=0.1, help="disorder amplitude δ (0.1)")
-    p.add_argument("--m2", type=float, default=2.0, help="second mass for 'alternating' (2)")
     p.add_argument("--k", type=float, default=0.1, help="coupling k (0.1)")
     p.add_argument("--k0", type=float, default=0.02, help="pinning k0 (0.02)")
     p.add_argument("--n-tilde", type=_n_tilde, default="kac", help="'kac' (Ñ = N−1) or a number")
@@ -50,50 +68,36 @@ def _add_flux_command(subparsers):
     p.add_argument("--t-left", type=float, default=1.0, help="T_L (1)")
     p.add_argument("--t-right", type=float, default=0.0, help="T_R (0)")
     p.add_argument("--k-prime", type=float, default=0.0, help="wall springs k' (0)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random masses (0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of random masses (0): the masses of realization 0 of a sweep "
+                        "with this seed")
     p.add_argument("--method", choices=["auto", "residues", "lyapunov"], default="auto")
     p.set_defaults(func=_run_flux)
 
 
-def _masses_from_args(args):
-    import numpy as np
-
-    from . import masses
-
-    n, m, delta = args.n, args.m, args.delta
+def flux_masses(kind: str, n: int, *, m: float, delta: float, seed: int) -> np.ndarray:
+    """The masses of ``meanfield-jax flux``: :func:`meanfield_jax.masses.from_kind` with
+    realization 0, so the same as realization 0 of a sweep with this seed (and a
+    ``simulate`` profile). A bad m or δ is a ``ValueError`` naming the flag."""
     try:  # the masses m ± δ must stay positive: name the flag at fault
-        masses.check_m_delta(m, delta if args.masses in ("graded", "random") else 0.0)
+        masses.check_m_delta(m, delta if kind != "identical" else 0.0)
     except ValueError as exc:
         flag = "--delta" if "delta" in str(exc) else "--m"
         raise ValueError(f"{flag}: {exc} (the masses m ± δ must stay positive)") from None
-    if args.masses == "alternating" and not args.m2 > 0:
-        raise ValueError(f"--m2 must be > 0, got {args.m2}")
-    if args.masses == "identical":
-        return np.full(n, m)
-    if args.masses == "graded":
-        return m - delta + 2 * delta * np.arange(n) / (n - 1)
-    if args.masses == "alternating":
-        return np.where(np.arange(n) % 2 == 0, m, args.m2)
-    import jax
-
-    from . import _config  # noqa: F401
-
-    key = jax.random.PRNGKey(args.seed)
-    return np.asarray(jax.random.uniform(key, (n,), minval=m - delta, maxval=m + delta))
+    return np.asarray(masses.from_kind(kind, n, m=m, delta=delta, seed=seed, realization=0))
 
 
 def _run_flux(args):
-    import numpy as np
+    from . import analytic
+    from ._model import MeanFieldChain
+    from ._transport import heat_flux_with_error
 
-    import meanfield_jax as mf
-    from meanfield_jax import analytic
-
-    masses = _masses_from_args(args)
-    chain = mf.MeanFieldChain(masses, k=args.k, k0=args.k0, n_tilde=args.n_tilde,
+    masses = flux_masses(args.masses, args.n, m=args.m, delta=args.delta, seed=args.seed)
+    chain = MeanFieldChain(masses, k=args.k, k0=args.k0, n_tilde=args.n_tilde,
                               gamma=args.gamma, t_left=args.t_left, t_right=args.t_right,
                               k_prime=args.k_prime)
     start = time.perf_counter()
-    result = mf.heat_flux_with_error(chain, method=args.method)
+    result = heat_flux_with_error(chain, method=args.method)
     flux = float(result.flux)
     elapsed = time.perf_counter() - start
     dt = args.t_left - args.t_right
@@ -115,20 +119,202 @@ def _run_flux(args):
     return 0 if bool(result.converged) else 1
 
 
+# ----------------------------------------------------------------------------- sweep, plot
+
+
+def _csv(convert):
+    def parse(text):
+        try:
+            return [convert(x.strip()) for x in text.split(",") if x.strip()]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def _n_tilde_item(text):
+    return "kac" if text.lower() == "kac" else float(text)
+
+
+def _float_item(text):
+    return float(text)
+
+
+def _config_from_args(args) -> SweepConfig:
+    overrides = dict(sizes=args.sizes, masses=args.masses, delta=args.delta, m=args.m, k=args.k,
+                     k0=args.k0, n_tilde=args.n_tilde, gamma=args.gamma, t_left=args.t_left,
+                     t_right=args.t_right, k_prime=args.k_prime, realizations=args.realizations,
+                     seed=args.seed, chunk_size=args.chunk_size, batch_size=args.batch_size,
+                     method=args.method, fit_min_n=args.fit_min_n, fit_max_n=args.fit_max_n)
+    if args.builtin and args.config:
+        raise ValueError("give either CONFIG.toml or --builtin, not both")
+    if args.builtin:
+        return builtin_config(args.builtin, **overrides)
+    if not args.config:
+        raise ValueError("give a CONFIG.toml file or --builtin fig4-quick|fig4")
+    return load_config(args.config, **overrides)
+
+
+def _run_sweep(args) -> int:
+    cfg = _config_from_args(args)  # validation first: nothing computed on a bad config
+    check_writable(args.out, "--out")
+    if args.plot:
+        check_writable(args.plot, "--plot")
+    _interrupt.set_message(f"sweep interrupted; rerun the same command to resume "
+                           f"(checkpoint {args.out}.partial*.npz)")
+    if args.distributed or args.coordinator:
+        kw = {}
+        if args.coordinator:
+            kw = dict(coordinator_address=args.coordinator, num_processes=args.num_processes,
+                      process_id=args.process_id)
+        jax.distributed.initialize(**kw)
+    distributed = bool(args.distributed or args.coordinator)
+    ds = run_sweep(cfg, args.out, devices=args.devices, progress=args.progress,
+                   fresh=args.fresh, distributed=distributed)
+    if ds is None:
+        return 0
+    print(f"wrote {args.out} ({ds.attrs['elapsed_s']:.1f} s, devices: {ds.attrs['devices']})")
+    print(format_exponents(ds))
+    bad = int((ds["converged"].values == 0).sum() - np.isnan(ds["flux"].values).sum())
+    if args.plot:
+        plot_fig4(ds, args.plot)
+        print(f"wrote {args.plot}")
+    if bad:
+        print(f"meanfield-jax: warning: {bad} chains did not converge (excluded from means)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_plot(args) -> int:
+    import xarray as xr
+
+    check_writable(args.out, "--out")
+    if not os.path.isfile(args.result):
+        raise ValueError(f"result file not found: {args.result}")
+    try:
+        ds = xr.load_dataset(args.result, engine=netcdf_engine())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{args.result} is not a readable netCDF file ({exc})") from None
+    try:
+        plot_fig4(ds, args.out, y=args.y)
+    except ValueError as exc:
+        raise ValueError(f"{args.result}: {exc}") from None
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _add_sweep_commands(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "sweep", parents=[common], help="disorder-averaged J(N) sweep to netCDF (resumable)",
+        description="Heat flux J over mass configurations × k0 × Ñ × N × realizations "
+                    "(Fig. 4 of PRE 105, 054149), written atomically to netCDF with means, "
+                    "standard errors and fitted exponents α of J ∝ N^-α. Rerun the same "
+                    "command after an interruption to resume. Flags override config keys.")
+    p.add_argument("config", nargs="?", help="TOML config file (keys: see SweepConfig)")
+    p.add_argument("--builtin", choices=sorted(BUILTINS), help="a built-in config instead")
+    p.add_argument("--out", required=True, help="result netCDF file (written atomically)")
+    p.add_argument("--plot", help="also draw Fig. 4 to this image file")
+    g = p.add_argument_group("config overrides")
+    g.add_argument("--sizes", type=_csv(int), help="comma-separated N")
+    g.add_argument("--masses", type=_csv(str), help="comma list: identical,graded,random,...")
+    g.add_argument("--delta", type=float)
+    g.add_argument("--m", type=float)
+    g.add_argument("--k", type=float)
+    g.add_argument("--k0", type=_csv(_float_item), help="comma-separated k0 values")
+    g.add_argument("--n-tilde", type=_csv(_n_tilde_item), help="comma list of 'kac' / numbers")
+    g.add_argument("--gamma", type=float)
+    g.add_argument("--t-left", type=float)
+    g.add_argument("--t-right", type=float)
+    g.add_argument("--k-prime", type=float)
+    g.add_argument("--realizations", type=_csv(int), help="one number or one per size")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--chunk-size", type=int)
+    g.add_argument("--batch-size", type=int, help="vmap width (0: automatic)")
+    g.add_argument("--method", choices=METHODS)
+    g.add_argument("--fit-min-n", type=float)
+    g.add_argument("--fit-max-n", type=float)
+    r = p.add_argument_group("execution")
+    r.add_argument("--devices", type=int, help="use the first D local devices (default: all)")
+    r.add_argument("--fresh", action="store_true", help="discard checkpoints, start over")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+    r.add_argument("--distributed", action="store_true",
+                   help="multi-process run: jax.distributed.initialize() (SLURM auto-detected)")
+    r.add_argument("--coordinator", help="HOST:PORT of process 0 (implies --distributed)")
+    r.add_argument("--num-processes", type=int)
+    r.add_argument("--process-id", type=int)
+    p.set_defaults(func=_run_sweep)
+
+    q = subparsers.add_parser("plot", parents=[common], help="draw Fig. 4 from a sweep result",
+                              description="Fig. 4 of PRE 105, 054149 from a sweep netCDF file.")
+    q.add_argument("result", help="netCDF file written by 'meanfield-jax sweep'")
+    q.add_argument("--out", required=True, help="image file (png, pdf, svg)")
+    q.add_argument("--y", choices=["flux", "nflux"], default="flux",
+                   help="plot J (default) or N·J/ΔT")
+    q.set_defaults(func=_run_plot)
+
+
+# ----------------------------------------------------------------------------- simulate
+
+
+def _run_simulate(args) -> int:
+    run = prepare_simulation(read_toml(args.config, SIMULATE_CONFIG), args.out, fresh=args.fresh)
+    every = run.checkpoint_interval
+    _interrupt.set_message(
+        f"simulate interrupted; rerun the same command to resume from checkpoint "
+        f"{run.checkpoint} "
+        + ("(written after every chunk)" if every == 0 else f"(written every {every:g} s)"))
+    result, exact_flux, exact_temps, reason = run_simulation(
+        run, args.out, progress=args.progress, exact=not args.no_exact)
+    wall = (f"{result.wall_time:.1f} s stepping" if result.wall_time > 0
+            else "stored result of a finished checkpoint")
+    print(simulation_report(result, exact_flux, exact_temps, reason, args.out, wall))
+    return 0
+
+
+def _add_simulate_command(subparsers, common):
+    p = subparsers.add_parser(
+        "simulate", parents=[common],
+        help="Langevin ensemble simulation of a mean-field chain (BAOAB)",
+        description="Langevin ensemble simulation (BAOAB) of a mean-field chain from a TOML "
+                    "config, written atomically to netCDF, with the exact J and T_n for "
+                    "comparison. The config is checked before any work. Rerun the same "
+                    "command after an interruption to resume from the checkpoint.",
+        epilog="Config keys: see the README section 'simulate configuration' and "
+               "configs/simulate_example.toml. Required: masses (list, profile name or "
+               "{kind, m, delta, seed}), dt, n_steps, burn_in, n_trajectories. Optional: n, k, "
+               "k0, n_tilde, gamma, t_left, t_right, k_prime, seed, initial, t_initial, "
+               "chunk_size, checkpoint (default OUT.partial.npz), checkpoint_interval "
+               "(seconds, default 60).")
+    p.add_argument("config", help="TOML run configuration")
+    p.add_argument("--out", required=True, help="result netCDF file (written atomically)")
+    p.add_argument("--fresh", action="store_true", help="discard the checkpoint, start over")
+    p.add_argument("--no-exact", action="store_true",
+                   help="do not compute the exact J and T_n for comparison")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+    p.set_defaults(func=_run_simulate)
+
+
+# ----------------------------------------------------------------------------- main
+
+
 def build_parser():
+    """The argument parser of every subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    cache = common.add_argument_group("compilation cache")
+    cache.add_argument("--compile-cache", metavar="DIR",
+                       help="persistent XLA cache folder (default ~/.cache/meanfield_jax/xla, "
+                            "or $JAX_COMPILATION_CACHE_DIR)")
+    cache.add_argument("--no-compile-cache", action="store_true",
+                       help="compile everything anew (no persistent cache)")
     parser = argparse.ArgumentParser(
         prog="meanfield-jax",
         description="Exact heat transport through mean-field harmonic chains (PRE 105, 054149).")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_flux_command(sub)
-    for module_name, hook in _HOOKS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # capability not installed in this build
-            if exc.name != module_name:
-                raise
-            continue
-        getattr(module, hook)(sub)
+    _add_flux_command(sub, common)
+    _add_sweep_commands(sub, common)
+    _add_simulate_command(sub, common)
     return parser
 
 
@@ -141,11 +327,11 @@ def main(argv=None):
     the process ends there). Run as the ``meanfield-jax`` program, the process ends inside
     ``main`` once the command is done (:func:`meanfield_jax._interrupt.end_process`).
     """
-    from . import _interrupt
-
     with _interrupt.exit_on_signals():
         parser = build_parser()
         args = parser.parse_args(argv)
+        if not args.no_compile_cache:
+            enable_compile_cache(args.compile_cache)
         try:
             code = args.func(args)
         except ValueError as exc:

@@ -7,7 +7,10 @@ it with :func:`stack_systems`, or pass an (R, N) mass array and scalar parameter
 
 1. **Chunks** of ``chunk_size`` systems are one compiled call each; memory and the
    compiled program depend on the chunk, never on R. The last chunk is padded (by repeating
-   its last system) to the same shape, so an ensemble costs one compilation per N.
+   its last system) to the same shape, so an ensemble costs one compilation per N, and
+   the residue flux of chains (:func:`ensemble_flux`, sweeps) one per size bucket: the
+   batch is padded to the bucket's size B on the host (``_buckets``, inert padding, true N
+   passed as a traced argument), so ensembles of different N in one bucket share it.
 2. Inside a chunk, systems are spread over a 1-d :class:`jax.sharding.Mesh` of devices
    (axis ``"realization"``) with :func:`jax.shard_map`; a chunk is padded to a multiple of
    ``devices × batch_size``.
@@ -28,7 +31,7 @@ system in flight).
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +51,7 @@ from ._model import (
     is_concrete,
     parse_n_tilde,
 )
+from ._buckets import buckets_enabled, pad_chain
 from ._transport import (
     METHODS,
     flux_residues,
@@ -61,12 +65,12 @@ __all__ = [
     "batch_chains",
     "device_mesh",
     "flux_fn",
+    "pads_to_buckets",
     "default_batch_size",
     "map_ensemble",
+    "compile_ensemble",
     "ensemble_flux",
     "ensemble_transmittance",
-    "ensemble_mean",
-    "EnsembleMean",
 ]
 
 AXIS = "realization"
@@ -176,6 +180,31 @@ def _compiled(fn: Callable, mesh: Mesh, batch_size: int):
     return jax.jit(run)
 
 
+def _chunks(fn: Callable, systems, chunk_size: int, batch_size: int | None, devices):
+    """(compiled runner, iterator of (start, stop, device chunk)) of :func:`map_ensemble`."""
+    r = _batch_length(systems)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    mesh = device_mesh(devices) if not isinstance(devices, Mesh) else devices
+    n = systems.masses.shape[-1] if hasattr(systems, "masses") else 1
+    width = int(batch_size or default_batch_size(n))
+    if width < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    step = mesh.devices.size * width
+    padded = -(-min(chunk_size, r) // step) * step
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+    host = jax.tree_util.tree_map(np.asarray, systems)
+
+    def chunks():
+        for start in range(0, r, chunk_size):
+            stop = min(start + chunk_size, r)
+            idx = np.minimum(np.arange(start, start + padded), stop - 1)  # pad: repeat last
+            chunk = jax.tree_util.tree_map(lambda x: x[idx], host)
+            yield start, stop, jax.device_put(chunk, sharding)
+
+    return _compiled(fn, mesh, width), chunks()
+
+
 def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
                  batch_size: int | None = None, devices=None, on_chunk=None) -> Any:
     """Apply a per-system function to every system of a batch, chunked and sharded.
@@ -195,26 +224,9 @@ def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
 
     Cost: R × cost(fn); one compilation per (N, chunk shape, batch_size, mesh).
     """
-    r = _batch_length(systems)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    mesh = device_mesh(devices) if not isinstance(devices, Mesh) else devices
-    n = systems.masses.shape[-1] if hasattr(systems, "masses") else 1
-    width = int(batch_size or default_batch_size(n))
-    if width < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    ndev = mesh.devices.size
-    step = ndev * width
-    padded = -(-min(chunk_size, r) // step) * step
-    run = _compiled(fn, mesh, width)
-    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
-    host = jax.tree_util.tree_map(np.asarray, systems)
+    run, chunks = _chunks(fn, systems, chunk_size, batch_size, devices)
     outs = []
-    for start in range(0, r, chunk_size):
-        stop = min(start + chunk_size, r)
-        idx = np.minimum(np.arange(start, start + padded), stop - 1)  # pad: repeat last
-        chunk = jax.tree_util.tree_map(lambda x: x[idx], host)
-        chunk = jax.device_put(chunk, sharding)
+    for start, stop, chunk in chunks:
         out = run(chunk, *args)
         outs.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[: stop - start], out))
         if on_chunk is not None:
@@ -222,23 +234,49 @@ def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
     return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outs)
 
 
+def compile_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
+                     batch_size: int | None = None, devices=None) -> None:
+    """Compile, without running, the program that :func:`map_ensemble` with the same
+    arguments would run (its later calls then find it in JAX's cache).
+
+    The compilation itself runs outside Python's GIL, so programs for several sizes can be
+    compiled at once from threads (the sweep does). Cost: one compilation (or none if
+    cached); nothing is evaluated.
+    """
+    run, chunks = _chunks(fn, systems, chunk_size, batch_size, devices)
+    _, _, chunk = next(chunks)
+    run.lower(chunk, *args).compile()
+
+
 def flux_fn(method: str) -> Callable:
-    """The per-system flux program for :func:`map_ensemble`: ``system -> (flux, error,
-    converged)`` by residues (``"auto"``, ``"residues"``; chains) or ``"lyapunov"``.
-    The same function object for the same method (compiled programs are cached by it)."""
+    """The per-system flux function of ``method`` for :func:`map_ensemble`: ``fn(system)``
+    returns (flux, error_estimate, converged) by residues (``"auto"``, ``"residues"``: the
+    chain's pole solver, or the secular solver for networks) or ``"lyapunov"``. The
+    residue function also takes ``fn(system, n)``, the true N of chains padded to a size
+    bucket (:func:`meanfield_jax._buckets.pad_chain`), passed to :func:`map_ensemble` as an
+    unbatched argument (traced: one compiled program serves every N of the bucket). The
+    same function object for the same method (compiled programs are cached by it).
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     return _flux_lyapunov_one if method == "lyapunov" else _flux_residues_one
 
 
-def _flux_residues_one(system):
+def _flux_residues_one(system, n=None):
     if isinstance(system, HarmonicNetwork):  # networks: the secular normal-mode solver
         return tuple(flux_secular(system))
-    return tuple(flux_residues(system))
+    return tuple(flux_residues(system, n))
 
 
 def _flux_lyapunov_one(system):
     return tuple(flux_lyapunov(system))
+
+
+def pads_to_buckets(systems, method: str) -> bool:
+    """Whether ``method`` on these systems runs through size buckets (``_buckets``): the
+    residue flux of mean-field chains, unless ``MEANFIELD_JAX_BUCKETS`` turns them off."""
+    return (method in ("auto", "residues") and isinstance(systems, MeanFieldChain)
+            and buckets_enabled())
 
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
@@ -267,8 +305,9 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
         coupled to neither bath (naming the
         realization and the particles).
 
-    Cost: O(R·N²) time for "residues", O(R·N³) for "lyapunov"; memory O(chunk_size·N)
-    resp. O(chunk_size·N²).
+    Cost: O(R·N²) time for "residues" (O(R·B²) with B the size bucket of N, one
+    compilation per bucket; results equal the unpadded ones to rounding), O(R·N³) for
+    "lyapunov"; memory O(chunk_size·N) resp. O(chunk_size·N²).
 
     >>> import numpy as np
     >>> import meanfield_jax as mf
@@ -279,7 +318,11 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     r = check_system_batch(systems, "ensemble_flux")
     method = resolve_method(systems, method)
     decoupled = _decoupled_networks(systems, r)
-    flux, err, ok = map_ensemble(flux_fn(method), systems, chunk_size=chunk_size,
+    args = ()
+    if pads_to_buckets(systems, method):  # one program per size bucket, not per N
+        systems, n = pad_chain(systems)
+        args = (n,)
+    flux, err, ok = map_ensemble(flux_fn(method), systems, *args, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
     ok = ok.astype(bool)
     flux[decoupled], err[decoupled], ok[decoupled] = 0.0, 0.0, True  # exact: no path for heat
@@ -326,28 +369,3 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
     omega = check_finite_omega(omega)
     return map_ensemble(_transmittance_one, systems, omega, chunk_size=chunk_size,
                         batch_size=batch_size or 8, devices=devices)
-
-
-class EnsembleMean(NamedTuple):
-    """Mean over realizations with its standard error (std / sqrt(R), ddof = 1)."""
-
-    mean: np.ndarray
-    stderr: np.ndarray
-    count: np.ndarray
-
-
-def ensemble_mean(values, axis: int = -1) -> EnsembleMean:
-    """Mean, standard error and count over an axis, ignoring NaN (unfilled realizations).
-
-    The standard error is 0 for a single value (deterministic masses), NaN for none.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    count = np.sum(np.isfinite(values), axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = np.nansum(values, axis=axis)
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        dev = np.where(np.isfinite(values), values - np.expand_dims(mean, axis), 0.0)
-        var = np.sum(dev**2, axis=axis) / np.maximum(count - 1, 1)
-        stderr = np.where(count > 1, np.sqrt(var / np.maximum(count, 1)),
-                          np.where(count == 1, 0.0, np.nan))
-    return EnsembleMean(mean, stderr, count)

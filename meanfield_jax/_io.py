@@ -1,4 +1,4 @@
-"""Output files of the pipelines: atomic writes with the user's permissions, write checks.
+"""Files of the pipelines: atomic writes, checkpoints and netCDF results.
 
 Every file the sweep and the simulation produce (checkpoints, netCDF results, figures) is
 written by :func:`atomic_write`: into a temporary file in the destination folder, fsynced,
@@ -6,6 +6,11 @@ then renamed over the destination with :func:`os.replace`. A reader (or a resume
 either the previous complete file or the new complete file, never a partial one, whatever
 kills the process. The write runs inside :func:`meanfield_jax._interrupt.critical`, so a
 SIGINT / SIGTERM that arrives meanwhile ends the process only once the rename is done.
+
+Checkpoints: a sweep keeps its finished tasks in :class:`TaskResults` (``OUT.partial.npz``,
+per process ``OUT.partial.p<rank>.npz``); a simulation keeps its state arrays with a
+fingerprint of its parameters (:func:`save_state`, :func:`load_state`). Both are written
+atomically, and a checkpoint of a different run is an error, never silently mixed in.
 
 Permissions: :func:`tempfile.mkstemp` creates files with mode 0600; the temporary file is
 given ``0o666 & ~umask`` before the rename, the mode of any file the user creates, so that
@@ -16,13 +21,19 @@ Cost: O(file size) plus one fsync per file.
 
 from __future__ import annotations
 
+import glob
+import io
 import os
 import tempfile
+import zipfile
+
+import numpy as np
 
 from . import _interrupt
 
 __all__ = ["atomic_write", "atomic_write_bytes", "check_writable", "default_file_mode",
-           "netcdf_engine"]
+           "netcdf_engine", "write_netcdf", "TaskResults", "CheckpointMismatch",
+           "checkpoint_paths", "process_checkpoint", "save_state", "load_state"]
 
 
 def _umask() -> int:
@@ -121,3 +132,94 @@ def netcdf_engine() -> str:
         if importlib.util.find_spec(module) is not None:
             return engine
     raise RuntimeError("writing netCDF-4 needs the netCDF4 package (or h5netcdf with h5py)")
+
+
+def write_netcdf(ds, path) -> None:
+    """Write an xarray Dataset to netCDF-4 atomically (:func:`atomic_write`)."""
+    atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=netcdf_engine(), format="NETCDF4"))
+
+
+# ----------------------------------------------------------------------------- sweep checkpoints
+
+
+class TaskResults:
+    """Per-task results of a sweep with a done mask; serialised to / from npz bytes.
+
+    The bytes carry ``config_hash``: merging bytes of another configuration (or another
+    number of tasks) raises :class:`CheckpointMismatch`. O(tasks).
+    """
+
+    def __init__(self, n_tasks: int, config_hash: str):
+        self.config_hash = config_hash
+        self.flux = np.full(n_tasks, np.nan)
+        self.error = np.full(n_tasks, np.nan)
+        self.converged = np.zeros(n_tasks, dtype=bool)
+        self.done = np.zeros(n_tasks, dtype=bool)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, flux=self.flux, error=self.error, converged=self.converged,
+                 done=self.done, config_hash=np.array(self.config_hash))
+        return buf.getvalue()
+
+    def merge_bytes(self, data: bytes, source: str) -> None:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            if str(f["config_hash"]) != self.config_hash:
+                raise CheckpointMismatch(source)
+            if f["done"].shape != self.done.shape:
+                raise CheckpointMismatch(source)
+            new = f["done"] & ~self.done
+            self.flux[new] = f["flux"][new]
+            self.error[new] = f["error"][new]
+            self.converged[new] = f["converged"][new]
+            self.done |= new
+
+
+class CheckpointMismatch(Exception):
+    """A checkpoint written by a run with a different configuration."""
+
+
+def checkpoint_paths(out: str) -> list[str]:
+    """Every checkpoint of the sweep writing ``out`` (all processes'), sorted."""
+    return sorted(glob.glob(glob.escape(out) + ".partial*.npz"))
+
+
+def process_checkpoint(out: str, rank: int, count: int) -> str:
+    """The checkpoint file of process ``rank`` of ``count`` for the sweep writing ``out``."""
+    return out + (".partial.npz" if count == 1 else f".partial.p{rank}.npz")
+
+
+# ----------------------------------------------------------------------------- state checkpoints
+
+
+def save_state(path, arrays: dict, fingerprint: str) -> None:
+    """Save named arrays with the fingerprint of the run that owns them (npz, atomic)."""
+    host = {name: np.asarray(value) for name, value in arrays.items()}
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, fingerprint=np.asarray(fingerprint), **host)
+
+    atomic_write(path, write)  # temporary file + fsync + os.replace
+
+
+def load_state(path, fingerprint: str, names, parameters: str) -> dict:
+    """The arrays ``names`` of a checkpoint written by :func:`save_state` for this run.
+
+    Raises:
+      ValueError: if the file is unreadable, or its fingerprint differs (the message lists
+        ``parameters``, the run's parameters that enter the fingerprint).
+    """
+    try:
+        with np.load(os.fspath(path)) as z:
+            stored = str(z["fingerprint"])
+            arrays = {name: z[name] for name in names}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} is unreadable ({exc}); delete it "
+                         "(command line: rerun with --fresh)") from None
+    if stored != fingerprint:
+        raise ValueError(
+            f"checkpoint {os.fspath(path)!r} was written by a run with different parameters "
+            f"({parameters}); delete it or choose another checkpoint path (command line: "
+            "rerun with --fresh)")
+    return arrays

@@ -31,10 +31,6 @@ h = 0.1, k = γ = m = 1, Ñ = N − 1). The discrete stationary state still has
 J_left = J_right to rounding (in all cases checked). Velocities taken *between* the two
 half-kicks have an O(h) bias at the bath particles and are not used. Richardson
 extrapolation (4 X(h/2) − X(h))/3 removes the leading term.
-
-A cross-check idea not implemented here (no extra dependency): ``diffrax`` with an SDE solver
-(e.g. ``diffrax.SRA1`` for additive noise) on the same system should reproduce these
-observables at matching step sizes, with a different (weak order 1–2) bias.
 """
 
 from __future__ import annotations
@@ -46,7 +42,6 @@ import os
 import sys
 import time
 import warnings
-import zipfile
 from typing import Any, NamedTuple
 
 from . import _config  # noqa: F401  (x64 before any array)
@@ -56,14 +51,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._io import atomic_write
+from ._io import load_state, save_state
 from ._model import MeanFieldChain, check_single_system, wall_springs
 
 __all__ = [
     "LangevinResult",
     "LangevinState",
     "simulate",
-    "mass_profile",
     "relaxation_time",
 ]
 
@@ -383,32 +377,9 @@ class LangevinResult:
 
     def to_xarray(self):
         """The result as an ``xarray.Dataset`` (dimension ``particle``; settings in attrs)."""
-        import xarray as xr
+        from ._dataset import langevin_dataset
 
-        particle = np.arange(1, self.n + 1)
-        ds = xr.Dataset(
-            {
-                "flux_left": ((), self.flux_left, {"long_name": "left bath -> system energy flux"}),
-                "flux_right": ((), self.flux_right, {"long_name": "system -> right bath energy flux"}),
-                "flux_left_stderr": ((), self.flux_left_stderr),
-                "flux_right_stderr": ((), self.flux_right_stderr),
-                "temperatures": (("particle",), np.asarray(self.temperatures),
-                                 {"long_name": "kinetic temperature m_n <v_n^2> (k_B = 1)"}),
-                "temperatures_stderr": (("particle",), np.asarray(self.temperatures_stderr)),
-                "masses": (("particle",), np.asarray(self.masses)),
-            },
-            coords={"particle": particle},
-        )
-        attrs = {
-            "gamma": self.gamma, "t_left": self.t_left, "t_right": self.t_right,
-            "k_prime": self.k_prime, "system_kind": self.system_kind, "dt": self.dt,
-            "n_steps": self.n_steps, "burn_in": self.burn_in,
-            "n_trajectories": self.n_trajectories, "initial": self.initial,
-            "integrator": self.integrator, "wall_time": self.wall_time,
-        }
-        attrs.update({f"system_{k}": v for k, v in self.system_params.items()})
-        ds.attrs.update(attrs)
-        return ds
+        return langevin_dataset(self)
 
     def to_netcdf(self, path, engine: str | None = None) -> None:
         """Write :meth:`to_xarray` to a netCDF-4 file (``engine``: xarray's choice by default,
@@ -432,30 +403,16 @@ def _fingerprint(system, dt, n_steps, burn_in, n_traj, chunk_size, unroll, initi
     return h.hexdigest()
 
 
+_FINGERPRINTED = ("system, dt, n_steps, burn_in, n_trajectories, chunk_size, initial or key")
+
+
 def _save_checkpoint(path, state: LangevinState, fingerprint: str) -> None:
-    arrays = {f: np.asarray(getattr(state, f)) for f in LangevinState._fields}
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez(fh, fingerprint=np.asarray(fingerprint), **arrays)
-
-    atomic_write(path, write)  # temporary file + fsync + os.replace
+    save_state(path, state._asdict(), fingerprint)
 
 
 def _load_checkpoint(path, fingerprint: str) -> LangevinState:
-    try:
-        with np.load(os.fspath(path)) as z:
-            stored = str(z["fingerprint"])
-            state = LangevinState(*(jnp.asarray(z[f]) for f in LangevinState._fields))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"checkpoint {os.fspath(path)!r} is unreadable ({exc}); delete it "
-                         "(command line: rerun with --fresh)") from None
-    if stored != fingerprint:
-        raise ValueError(
-            f"checkpoint {os.fspath(path)!r} was written by a run with different parameters "
-            "(system, dt, n_steps, burn_in, n_trajectories, chunk_size, initial or key); "
-            "delete it or choose another checkpoint path (command line: rerun with --fresh)")
-    return state
+    arrays = load_state(path, fingerprint, LangevinState._fields, _FINGERPRINTED)
+    return LangevinState(*(jnp.asarray(arrays[f]) for f in LangevinState._fields))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -652,23 +609,3 @@ def _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall) 
         t_right=float(np.asarray(system.t_right)), k_prime=float(np.asarray(system.k_prime)),
         system_kind=type(system).__name__, system_params=sp, dt=dt, n_steps=n_steps,
         burn_in=burn_in, n_trajectories=n_traj, initial=initial_desc, wall_time=wall)
-
-
-# ----------------------------------------------------------------------------------------------
-# Mass profiles (paper, Sec. III A)
-# ----------------------------------------------------------------------------------------------
-
-
-def mass_profile(kind: str, n: int, m: float = 1.0, delta: float = 0.1, seed: int = 0) -> np.ndarray:
-    """Masses of the paper's configurations (Sec. III A, Fig. 4) as a NumPy array.
-
-    A thin wrapper of :func:`meanfield_jax.masses.from_kind` ("identical", "graded",
-    "random": uniform in [m − δ, m + δ] from ``(seed, n, realization 0)``, "alternating").
-
-    >>> mass_profile("graded", 3, m=1.0, delta=0.1).tolist()
-    [0.9, 1.0, 1.1]
-    """
-    from . import masses
-
-    n = _check_int("n", n, 2)
-    return np.asarray(masses.from_kind(kind, n, m=m, delta=delta, seed=seed))

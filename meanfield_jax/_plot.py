@@ -6,12 +6,18 @@ graded □, random △, alternating ◇); colours: k0 = 0 small dark purple, k0 
 orange, as in the paper. Solid lines: the large-N predictions, Eq. 25 (k0 = 0 or Ñ = 1) and
 Eq. 30 (Kac with k0 > 0), from ``flux_asymptotic`` in the dataset.
 
-Cost: O(number of points); uses matplotlib's non-interactive Agg backend.
+Cost: O(number of points). The figure is a :class:`matplotlib.figure.Figure` with its own Agg
+canvas: nothing global changes (no ``matplotlib.use``, no pyplot figure registry), so a
+notebook's backend and open figures are left alone.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+from ._io import atomic_write
 
 __all__ = ["plot_fig4"]
 
@@ -67,23 +73,24 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
       y: ``"flux"`` for J (the paper's axis) or ``"nflux"`` for N·J/ΔT.
 
     Returns:
-      the matplotlib Figure.
+      the :class:`matplotlib.figure.Figure` (not registered with pyplot; in a notebook,
+      display it by making it the cell's value).
 
     Raises:
       ValueError: if ``ds`` is not a sweep dataset (e.g. a simulation result), or for a bad
         ``y`` or image format.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     if y not in ("flux", "nflux"):
         raise ValueError(f"y must be 'flux' or 'nflux', got {y!r}")
     _check_sweep_dataset(ds)
     labels = [str(x) for x in ds["n_tilde"].values]
     main = "kac" if "kac" in labels else labels[0]
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), constrained_layout=True)
+    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    FigureCanvasAgg(fig)  # its own canvas: savefig needs no pyplot and no global backend
+    ax = fig.subplots()
     _draw(ax, ds, main, y)
     ax.set_xlabel("N")
     ax.set_ylabel("J" if y == "flux" else "N J / ΔT")
@@ -97,11 +104,6 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
         inset.set_title("Ñ = 1", fontsize=8)
         inset.tick_params(labelsize=6)
     if path is not None:
-        import os
-
-        from ._io import atomic_write
-
         fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or None
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=150, format=fmt))
-        plt.close(fig)
     return fig

@@ -14,12 +14,19 @@ residue-flux program at that N, best of ``--repeat`` fresh processes; with
 ``--baseline DIR`` (a checkout of an older version, e.g. made by ``git archive``) the
 same for DIR's package, alternating, so that before/after share the machine's load.
 
+Part 4 (``--sweep NAME``, e.g. ``fig4-quick``): the built-in sweep NAME in a fresh process
+without persistent cache (as ``make run --no-compile-cache``): its size buckets, the number
+of programs that took over 1 s to compile (counted from ``jax.monitoring`` backend-compile
+events; the bucket programs), XLA compile seconds (summed over threads: the buckets compile
+in parallel) and the total. With ``MEANFIELD_JAX_BUCKETS=0`` for comparison.
+
 Part 3 (``--cache DIR``): the buckets-on sweep twice more with JAX's persistent compilation
 cache in DIR (``JAX_COMPILATION_CACHE_DIR``; DIR should start empty): the second process
 loads the compiled programs from disk instead of compiling them.
 
 Usage: python scripts/bench_compile.py [--sizes 10 5000 20] [--program-at 1000]
        [--repeat 2] [--baseline /tmp/base] [--skip-sweep] [--cache /tmp/jax-cache]
+       [--sweep fig4-quick]
 """
 
 import argparse
@@ -77,6 +84,28 @@ def _child_sweep(lo, hi, count):
                       "compile": compile_s[0], "lower": lower_s[0], "warm": warm}))
 
 
+def _child_run_sweep(name, out):
+    import jax
+
+    from meanfield_jax import _sweep, _sweep_config
+
+    events = []
+
+    def listener(event, secs, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(secs)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    cfg = _sweep_config.builtin_config(name)
+    start = time.perf_counter()
+    ds = _sweep.run_sweep(cfg, out, progress=False, fresh=True)
+    total = time.perf_counter() - start
+    buckets = [int(b) for b in ds.attrs["size_buckets"]]
+    print(json.dumps({"sizes": list(cfg.sizes), "buckets": buckets,
+                      "heavy": sum(s > 1.0 for s in events), "compile": sum(events),
+                      "total": total}))
+
+
 def _child_program(n):
     import numpy as np
 
@@ -109,7 +138,10 @@ def main():
     p.add_argument("--baseline", default=None)
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--cache", default=None)
+    p.add_argument("--sweep", default=None, help="a built-in sweep to time (Part 4)")
     p.add_argument("--child-sweep", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--child-run-sweep", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-program", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     lo, hi, count = args.sizes
@@ -117,6 +149,8 @@ def main():
         return _child_sweep(lo, hi, int(count))
     if args.child_program:
         return _child_program(args.program_at)
+    if args.child_run_sweep:
+        return _child_run_sweep(args.child_run_sweep, args.child_out)
 
     print(f"{os.cpu_count()} cores; each line from a fresh process")
     if not args.skip_sweep:
@@ -139,6 +173,19 @@ def main():
             print(f"buckets on, {label}: total {r['total']:.1f} s, XLA compile "
                   f"{r['compile']:.1f} s ({r['heavy']} residue-solver programs), trace+lower "
                   f"{r['lower']:.1f} s", flush=True)
+
+    if args.sweep:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, value in (("buckets on ", "1"), ("buckets off", "0")):
+                r = _run(["--child-run-sweep", args.sweep, "--child-out",
+                          os.path.join(tmp, f"{value}.nc")],
+                         env={"MEANFIELD_JAX_BUCKETS": value})
+                print(f"sweep {args.sweep}, {label}: sizes {r['sizes']} → programs "
+                      f"{r['buckets']}: {r['heavy']} programs over 1 s to compile, XLA "
+                      f"compile {r['compile']:.1f} s (summed over threads), total "
+                      f"{r['total']:.1f} s", flush=True)
 
     roots = [("this checkout", ROOT)]
     if args.baseline:

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import meanfield_jax as mf
-from meanfield_jax._langevin import mass_profile, simulate
+from meanfield_jax._langevin import simulate
+from meanfield_jax.masses import from_kind
 
 
 def numpy_baoab(masses, k, k0, n_tilde, gamma, t_left, t_right, dt, n_steps, n_traj, seed=0):
@@ -82,7 +83,7 @@ def roofline(n, n_traj, steps):
 
 
 def bench(n, n_traj, steps):
-    m = mass_profile("random", n, delta=0.1)
+    m = np.asarray(from_kind("random", n, delta=0.1))
     chain = mf.MeanFieldChain(m, k=1.0, k0=0.1, t_left=1.0, t_right=0.0)
     kw = dict(chunk_size=steps, progress=False)
     simulate(chain, jax.random.PRNGKey(0), n_traj, 0.05, steps, 0, **kw)  # compile
@@ -114,7 +115,7 @@ def main():
               f"{j / r:>9.0%} {r / p:>11.1f}")
     if jax.default_backend() == "gpu":
         n, n_traj, steps = 1000, 10_000, 2000
-        m = mass_profile("random", n, delta=0.1)
+        m = np.asarray(from_kind("random", n, delta=0.1))
         chain = mf.MeanFieldChain(m, k=1.0, k0=0.1)
         kw = dict(chunk_size=500, progress=False)
         simulate(chain, jax.random.PRNGKey(0), n_traj, 0.05, 500, 0, **kw)

@@ -217,3 +217,85 @@ def test_padded_equals_unpadded_fast_gap_path():
         assert abs(out[0] - ref[0]) <= 1e-13 * abs(ref[0])
         assert bool(out[2]) and bool(ref[2])
         np.testing.assert_allclose(trim_particles(out[4], n), ref[4], rtol=0, atol=1e-13)
+
+
+# ----------------------------------------------------------------------------- ensembles, sweeps
+
+
+def test_ensemble_padded_equals_unpadded(monkeypatch):
+    """ensemble_flux pads the batch to its bucket (17 → 64, the bottom of the bucket): J equal
+    to the unpadded ensemble to 1e-14 relative on random, graded and identical masses, k0 = 0
+    and > 0, both Ñ, k' > 0; the flags unchanged."""
+    from meanfield_jax._ensemble import ensemble_flux
+
+    rng = np.random.default_rng(8)
+    n = 17
+    chains = [mf.MeanFieldChain(_masses(kind, n, rng), k=1.3, k0=k0, n_tilde=n_tilde,
+                                gamma=0.7, t_left=1.5, t_right=0.5, k_prime=k_prime)
+              for kind, k0, n_tilde, k_prime in CASES]
+    batch = mf.stack_systems(chains)
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+    ref = ensemble_flux(batch, chunk_size=len(chains))
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+    out = ensemble_flux(batch, chunk_size=len(chains))
+    assert ref.converged.all() and out.converged.all()
+    np.testing.assert_allclose(out.flux, ref.flux, rtol=1e-14, atol=0)
+
+
+def test_ensembles_of_one_bucket_compile_once(monkeypatch):
+    """Ensembles of N = 18 and N = 20 (bucket 64) run one compiled ensemble program."""
+    from meanfield_jax._ensemble import ensemble_flux
+
+    log = _CompileLog()
+    logger = logging.getLogger("jax._src.dispatch")
+    logger.addHandler(log)
+    rng = np.random.default_rng(9)
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+    jax.clear_caches()
+    try:
+        with jax.log_compiles():
+            for n in (18, 20):
+                res = ensemble_flux(mf.batch_chains(1.0 + rng.random((3, n)), k=1.0),
+                                    chunk_size=3, batch_size=1)
+                assert res.converged.all()
+        assert log.count("jit(run)") == 1, log.names
+    finally:
+        logger.removeHandler(log)
+
+
+def test_sweep_buckets():
+    """The sweep's programs: fig4-quick (6 sizes) 2, fig4 (12 sizes) 6; no group straddles
+    the fast gap path; each group runs at its largest size."""
+    from meanfield_jax import _sweep, _sweep_config
+
+    quick = _sweep.plan_tasks(_sweep_config.builtin_config("fig4-quick")).padded
+    full_cfg = _sweep_config.builtin_config("fig4")
+    full = _sweep.plan_tasks(full_cfg).padded
+    assert len(set(quick)) == 2 and len(set(full)) == 6
+    for sizes, padded in ((_sweep_config.builtin_config("fig4-quick").sizes, quick),
+                          (full_cfg.sizes, full)):
+        assert all(b >= n and (b >= 259) == (n >= 259) for n, b in zip(sizes, padded))
+    assert quick == (158, 158, 158, 158, 1000, 1000) and full[-1] == 10_000
+    # many chains per size: the padded work outweighs a compilation, no groups merged
+    assert _buckets.merged_buckets([10, 25, 63], [10**5] * 3) == [10, 63, 63]
+    assert _buckets.merged_buckets([10, 25], [72, 72], ladder=None) == [10, 25]
+
+
+@pytest.mark.slow
+def test_sweep_padded_equals_unpadded(tmp_path, monkeypatch):
+    """A residue sweep with buckets on (sizes 5, 9 → one program of size 9) equals the
+    unpadded sweep: J to 1e-14 relative, the same flags, the same fits to rounding."""
+    from meanfield_jax import _sweep, _sweep_config
+
+    cfg = _sweep_config.make_config(dict(sizes=[5, 9], masses=["graded", "random"],
+                                         k0=[0.0, 0.3], n_tilde=["kac", 1], realizations=2,
+                                         seed=1, k_prime=0.2, fit_min_n=0))
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+    ref = _sweep.run_sweep(cfg, str(tmp_path / "ref.nc"), progress=False)
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+    out = _sweep.run_sweep(cfg, str(tmp_path / "out.nc"), progress=False)
+    assert list(out.attrs["size_buckets"]) == [9, 9]
+    assert list(ref.attrs["size_buckets"]) == [5, 9]
+    np.testing.assert_array_equal(out["converged"].values, ref["converged"].values)
+    np.testing.assert_allclose(out["flux"].values, ref["flux"].values, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(out["alpha"].values, ref["alpha"].values, rtol=1e-12)

@@ -23,10 +23,10 @@ from meanfield_jax._ensemble import (
     batch_chains,
     default_batch_size,
     ensemble_flux,
-    ensemble_mean,
     ensemble_transmittance,
     map_ensemble,
 )
+from meanfield_jax._stats import ensemble_mean
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

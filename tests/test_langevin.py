@@ -22,7 +22,6 @@ that the dynamics keep it, while genuine relaxation from rest is tested on syste
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 
@@ -34,9 +33,15 @@ import scipy.linalg as sl
 
 import meanfield_jax as mf
 from meanfield_jax import _langevin as lg
-from meanfield_jax._langevin import LangevinResult, mass_profile, relaxation_time, simulate
-from meanfield_jax._simulate_command import add_simulate_command
+from meanfield_jax._cli import build_parser
+from meanfield_jax._langevin import LangevinResult, relaxation_time, simulate
+from meanfield_jax.masses import from_kind
 from compile_log import compile_log
+
+
+def mass_profile(kind, n, m=1.0, delta=0.1, seed=0):
+    """The masses of a profile as the simulate config makes them (masses.from_kind)."""
+    return np.asarray(from_kind(kind, n, m=m, delta=delta, seed=seed))
 
 # ----------------------------------------------------------------------------------------------
 # Exact references (NumPy / SciPy only)
@@ -502,10 +507,7 @@ def test_mass_profiles():
 
 
 def _cli(argv):
-    parser = argparse.ArgumentParser(prog="meanfield-jax")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_simulate_command(sub)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
@@ -687,7 +689,7 @@ def test_simulate_config_checkpoint_interval_and_example_file():
     import os
     import tomllib
 
-    from meanfield_jax._simulate_command import config_to_run
+    from meanfield_jax._simulate_config import config_to_run
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "configs", "simulate_example.toml"), "rb") as fh:
@@ -703,12 +705,12 @@ def test_simulate_finished_checkpoint_is_reported_not_silent(tmp_path, capsys, m
 
     import xarray as xr
 
-    from meanfield_jax import _simulate_command as sc
+    from meanfield_jax import _simulate_config, _simulation
 
-    monkeypatch.setattr(sc, "_exact", lambda system: (0.125, np.full(system.n, 0.5), None))
+    monkeypatch.setattr(_simulation, "_exact", lambda system: (0.125, np.full(system.n, 0.5), None))
     ckpt = tmp_path / "c.npz"
     cfg = _toml(tmp_path / "run.toml", checkpoint=f'"{ckpt}"')
-    system, kwargs = sc.config_to_run(tomllib.loads((tmp_path / "run.toml").read_text()))
+    system, kwargs = _simulate_config.config_to_run(tomllib.loads((tmp_path / "run.toml").read_text()))
     kwargs.pop("checkpoint")
     done = simulate(system, checkpoint=ckpt, progress=False, **kwargs)  # killed before OUT
     assert ckpt.exists()

@@ -1,4 +1,5 @@
-"""Tests for the resumable sweep (meanfield_jax._sweep), its CLI and the Fig. 4 plot.
+"""Tests for the resumable sweep (meanfield_jax._sweep and its config, dataset and report
+modules), its CLI and the Fig. 4 plot.
 
 The machinery tests use method="lyapunov" at small N (fast to compile); the flux method
 itself is tested in test_ensemble.py and test_transport. Subprocess tests (kill/resume, two
@@ -21,16 +22,12 @@ import pytest
 import xarray as xr
 
 import meanfield_jax  # noqa: F401
-from meanfield_jax import _cli, _sweep, analytic
+from meanfield_jax import _cli, _dataset, _io, _report, _sweep, analytic
 from meanfield_jax import masses as ms
-from meanfield_jax._sweep import (
-    builtin_config,
-    fit_power_law,
-    load_config,
-    make_config,
-    netcdf_engine,
-    run_sweep,
-)
+from meanfield_jax._io import netcdf_engine
+from meanfield_jax._stats import fit_power_law
+from meanfield_jax._sweep import run_sweep
+from meanfield_jax._sweep_config import builtin_config, load_config, make_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -251,7 +248,7 @@ def test_resume_after_interruption_in_process(small_result, tmp_path, monkeypatc
 
 def test_checkpoint_of_another_config_is_refused(tmp_path, monkeypatch):
     out = str(tmp_path / "r.nc")
-    other = _sweep._Results(3, "0" * 16)
+    other = _io.TaskResults(3, "0" * 16)
     _sweep.atomic_write_bytes(out + ".partial.npz", other.to_bytes())
     with pytest.raises(ValueError, match="different sweep configuration"):
         run_sweep(make_config(SMALL), out, progress=False)
@@ -287,14 +284,14 @@ def test_plot_of_a_dataset_that_is_not_a_sweep_is_a_one_line_error(tmp_path, cap
 
 def test_fit_over_two_sizes_says_why_its_uncertainty_is_undefined(small_result):
     _, ds = small_result
-    two = _sweep.add_fits(ds.copy(), min_n=5)  # sizes 6 and 9
+    two = _dataset.add_fits(ds.copy(), min_n=5)  # sizes 6 and 9
     assert (two["fit_points"].values == 2).all() and np.isnan(two["alpha_stderr"].values).all()
-    text = _sweep.format_exponents(two)
+    text = _report.format_exponents(two)
     assert "nan" not in text and "± undefined (2 sizes)" in text
     assert "needs at least 3 sizes" in text
-    one = _sweep.format_exponents(_sweep.add_fits(ds.copy(), min_n=7))
+    one = _report.format_exponents(_dataset.add_fits(ds.copy(), min_n=7))
     assert "α undefined" in one and "nan" not in one
-    assert "undefined" not in _sweep.format_exponents(ds)  # 3 sizes: a number
+    assert "undefined" not in _report.format_exponents(ds)  # 3 sizes: a number
 
 
 def test_flux_delta_too_large_names_delta(capsys):
@@ -303,6 +300,23 @@ def test_flux_delta_too_large_names_delta(capsys):
     assert err.startswith("meanfield-jax: error: --delta") and err.count("\n") == 1
     assert _cli.main(["flux", "--n", "5", "--masses", "graded", "--m", "-1"]) == 2
     assert "--m:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["random", "alternating", "graded", "identical"])
+def test_cli_flux_draws_the_masses_of_sweep_realization_0(small_result, kind, capsys):
+    """``meanfield-jax flux --masses KIND --seed S`` computes the chain of realization 0 of a
+    sweep with seed S (one home: masses.from_kind + realization_key), so the same J."""
+    out, ds = small_result
+    argv = ["flux", "--n", "6", "--masses", kind, "--seed", str(SMALL["seed"]), "--k0", "0.02",
+            "--k", "0.1", "--n-tilde", "kac", "--method", "lyapunov", "--no-compile-cache"]
+    assert _cli.main(argv) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("J "))
+    flux = float(line.split()[1])
+    ref = float(ds["flux"].sel(masses=kind, k0=0.02, n_tilde="kac", N=6, realization=0))
+    assert flux == pytest.approx(ref, rel=1e-12)
+    np.testing.assert_array_equal(
+        _cli.flux_masses(kind, 6, m=1.0, delta=0.1, seed=SMALL["seed"]),
+        np.asarray(ms.from_kind(kind, 6, seed=SMALL["seed"], realization=0)))
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])

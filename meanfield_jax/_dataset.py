@@ -1,0 +1,188 @@
+"""Datasets of the pipelines: sweep and simulation results as ``xarray.Dataset`` objects.
+
+Sweep (:func:`sweep_dataset`): dimensions masses × k0 × n_tilde × N × realization, with
+per-realization fluxes ``flux`` (Eq. 16), error estimates and convergence flags, their mean
+``flux_mean`` and standard error ``flux_stderr`` over realizations (converged only; 0 for
+deterministic masses, stored at realization 0 only), ``n_realizations``, the large-N
+prediction ``flux_asymptotic`` (Eqs. 25/30, times ΔT) and a power-law fit J ∝ N^−α per curve
+(:func:`add_fits`: ``alpha``, ``alpha_stderr``, ``fit_prefactor``, ``fit_points``); the
+configuration and provenance are attributes. Simulation (:func:`langevin_dataset`):
+fluxes and temperatures of a Langevin run. Cost: O(size of the results).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+
+from ._io import TaskResults
+from ._stats import ensemble_mean, fit_power_law
+from ._sweep_config import SweepConfig
+from ._version import __version__
+
+__all__ = ["sweep_dataset", "add_fits", "langevin_dataset"]
+
+
+def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict):
+    """The sweep's dataset from its per-task results (module docstring).
+
+    Args:
+      cfg: the configuration.
+      tasks: (kind, k0, n_tilde, size, realization) index columns of the tasks.
+      padded: per size, the size of the compiled program (size bucket).
+      res: the results of every task (all done).
+      info: ``devices``, ``process_count``, ``seconds_per_size``, ``elapsed_s``.
+    """
+    import jax
+    import xarray as xr
+
+    from . import analytic
+
+    shape = (len(cfg.masses), len(cfg.k0), len(cfg.n_tilde), len(cfg.sizes),
+             cfg.max_realizations)
+    flux = np.full(shape, np.nan)
+    err = np.full(shape, np.nan)
+    conv = np.zeros(shape, dtype=np.int8)
+    where = tuple(tasks)
+    flux[where] = res.flux
+    err[where] = res.error
+    conv[where] = res.converged
+    good = np.where(conv.astype(bool), flux, np.nan)
+    stats = ensemble_mean(good, axis=-1)
+    nrep = np.zeros((len(cfg.masses), len(cfg.sizes)), dtype=np.int64)
+    for i, kind in enumerate(cfg.masses):
+        nrep[i] = cfg.realizations if kind == "random" else 1
+    sizes = np.asarray(cfg.sizes)
+    asym = np.empty((len(cfg.k0), len(cfg.n_tilde), len(cfg.sizes)))
+    for a, k0 in enumerate(cfg.k0):
+        for b, nt in enumerate(cfg.n_tilde):
+            asym[a, b] = np.asarray(analytic.flux_asymptotic(
+                sizes.astype(float), cfg.m, cfg.k, k0, "kac" if isinstance(nt, str) else 1,
+                cfg.gamma))
+    asym *= cfg.t_left - cfg.t_right
+    dims5 = ("masses", "k0", "n_tilde", "N", "realization")
+    ds = xr.Dataset(
+        {
+            "flux": (dims5, flux, {"long_name": "heat flux J (Eq. 16)", "units": "energy/time"}),
+            "flux_error": (dims5, err, {"long_name": "numerical error estimate of J"}),
+            "converged": (dims5, conv, {"long_name": "1 if the flux method converged"}),
+            "flux_mean": (dims5[:-1], stats.mean,
+                          {"long_name": "mean of J over realizations (converged only)"}),
+            "flux_stderr": (dims5[:-1], stats.stderr,
+                            {"long_name": "standard error of the mean (0: deterministic)"}),
+            "n_realizations": (("masses", "N"), nrep,
+                               {"long_name": "realizations computed per (masses, N)"}),
+            "flux_asymptotic": (("k0", "n_tilde", "N"), asym,
+                                {"long_name": "large-N prediction, Eq. 25 (k0 = 0 or Ñ = 1) "
+                                              "or Eq. 30, times ΔT, at mean mass m"}),
+        },
+        coords={
+            "masses": list(cfg.masses),
+            "k0": np.asarray(cfg.k0, dtype=np.float64),
+            "n_tilde": cfg.n_tilde_labels(),
+            "N": sizes.astype(np.int64),
+            "realization": np.arange(cfg.max_realizations, dtype=np.int64),
+        },
+    )
+    attrs = {
+        "title": "meanfield_jax heat-flux sweep (PRE 105, 054149, Fig. 4)",
+        "complete": 1,
+        "config_json": json.dumps(cfg.to_dict(), sort_keys=True),
+        "config_hash": cfg.config_hash(),
+        "method": cfg.method,
+        "meanfield_jax_version": __version__,
+        "jax_version": jax.__version__,
+        "numpy_version": np.__version__,
+        "devices": ", ".join(info["devices"]),
+        "process_count": info["process_count"],
+        "deterministic_masses": "identical/graded/alternating masses do not depend on the "
+                                "realization: computed once, stored at realization 0 "
+                                "(other entries NaN, flux_stderr 0)",
+        "random_masses": "realization r uses masses.realization_key(seed, N, r); "
+                         "the same masses for every k0 and n_tilde",
+        "n_tilde_kac_means": "N - 1",
+        "elapsed_s": info["elapsed_s"],
+        "seconds_per_size": np.asarray(info["seconds_per_size"]),
+        "size_buckets": np.asarray(padded, dtype=np.int64),
+        "size_buckets_note": "per N, the size of the compiled program that computed it "
+                             "(inert padding, meanfield_jax._buckets); sizes with the same value "
+                             "share one compiled program",
+        "seconds_per_size_note": "process 0's wall time per size in the last run, compilation "
+                                 "included (0 for sizes restored from checkpoints)",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    for key, value in cfg.to_dict().items():
+        if key in ("n_tilde",):
+            attrs[key] = ", ".join(cfg.n_tilde_labels())
+        elif isinstance(value, list):
+            attrs[key] = np.asarray(value) if not isinstance(value[0], str) else ", ".join(value)
+        else:
+            attrs[key] = value
+    ds.attrs.update(attrs)
+    return add_fits(ds, cfg.fit_min_n, cfg.fit_max_n)
+
+
+def add_fits(ds, min_n=None, max_n=None):
+    """Add ``alpha``, ``alpha_stderr``, ``fit_prefactor``, ``fit_points`` per curve to a dataset."""
+    min_n = float(ds.attrs.get("fit_min_n", 0.0) if min_n is None else min_n)
+    max_n = float(ds.attrs.get("fit_max_n", math.inf) if max_n is None else max_n)
+    shape = ds["flux_mean"].shape[:-1]
+    alpha = np.full(shape, np.nan)
+    dalpha = np.full(shape, np.nan)
+    pref = np.full(shape, np.nan)
+    pts = np.zeros(shape, dtype=np.int64)
+    sizes = ds["N"].values
+    for idx in np.ndindex(shape):
+        a, da, c, p = fit_power_law(sizes, ds["flux_mean"].values[idx],
+                                    ds["flux_stderr"].values[idx], min_n=min_n, max_n=max_n)
+        alpha[idx], dalpha[idx], pref[idx], pts[idx] = a, da, math.exp(c) if p >= 2 else c, p
+    dims = ds["flux_mean"].dims[:-1]
+    ds["alpha"] = (dims, alpha, {"long_name": "fitted exponent α of J ∝ N^-α",
+                                 "fit": "least squares of log flux_mean vs log N"})
+    ds["alpha_stderr"] = (dims, dalpha, {"long_name": "standard error of α",
+                                         "note": "NaN where fewer than 3 sizes are in the fit "
+                                                 "range: a line through 2 points has no "
+                                                 "residuals to estimate it from"})
+    ds["fit_prefactor"] = (dims, pref, {"long_name": "C in J ≈ C N^-α"})
+    ds["fit_points"] = (dims, pts, {"long_name": "number of sizes in the fit"})
+    ds.attrs["fit_min_n"] = min_n
+    ds.attrs["fit_max_n"] = max_n if math.isfinite(max_n) else "inf"
+    used = sizes[(sizes >= min_n) & (sizes <= max_n)]
+    ds.attrs["fit_sizes"] = used.astype(np.int64)
+    return ds
+
+
+def langevin_dataset(result):
+    """A :class:`meanfield_jax.LangevinResult` as an ``xarray.Dataset`` (dimension
+    ``particle``; the run's settings in attrs)."""
+    import xarray as xr
+
+    particle = np.arange(1, result.n + 1)
+    ds = xr.Dataset(
+        {
+            "flux_left": ((), result.flux_left,
+                          {"long_name": "left bath -> system energy flux"}),
+            "flux_right": ((), result.flux_right,
+                           {"long_name": "system -> right bath energy flux"}),
+            "flux_left_stderr": ((), result.flux_left_stderr),
+            "flux_right_stderr": ((), result.flux_right_stderr),
+            "temperatures": (("particle",), np.asarray(result.temperatures),
+                             {"long_name": "kinetic temperature m_n <v_n^2> (k_B = 1)"}),
+            "temperatures_stderr": (("particle",), np.asarray(result.temperatures_stderr)),
+            "masses": (("particle",), np.asarray(result.masses)),
+        },
+        coords={"particle": particle},
+    )
+    attrs = {
+        "gamma": result.gamma, "t_left": result.t_left, "t_right": result.t_right,
+        "k_prime": result.k_prime, "system_kind": result.system_kind, "dt": result.dt,
+        "n_steps": result.n_steps, "burn_in": result.burn_in,
+        "n_trajectories": result.n_trajectories, "initial": result.initial,
+        "integrator": result.integrator, "wall_time": result.wall_time,
+    }
+    attrs.update({f"system_{k}": v for k, v in result.system_params.items()})
+    ds.attrs.update(attrs)
+    return ds
