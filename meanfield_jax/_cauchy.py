@@ -1,5 +1,4 @@
-"""Hierarchical O(N p) evaluation of 1-D Cauchy sums with an exact near field and a proven
-far-field bound.
+"""Hierarchical 1-D Cauchy sums Σ w_j/(x − d_j) in O(N p): exact near field, proven far-field bound.
 
 For N sorted real sources d_0 ≤ … ≤ d_{N−1} with (complex) weights w_j and M targets
 
