@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (x64 before any array)
+from ._config import require_x64  # (importing _config turns x64 on before any array)
 
 __all__ = ["MeanFieldChain", "HarmonicNetwork", "stack_systems"]
 
@@ -64,6 +64,7 @@ def checked_scalar(name: str, value: Any, *, positive: bool = False, nonnegative
     The shape (0-d; (R,) when ``batched``) and dtype are static and always checked; the
     values (finite, sign) on concrete inputs only.
     """
+    require_x64(name)
     want = 1 if batched else 0
     if not is_concrete(value):
         _check_real_dtype(name, value)
@@ -92,6 +93,7 @@ def _shape_message(name, shape, batched, *, scalar):
 
 def checked_masses(value: Any, *, batched: bool = False):
     """Validate masses: shape (N,) (``batched``: (R, N)), N >= 2; concrete values finite, > 0."""
+    require_x64("masses")
     want = 2 if batched else 1
     if not is_concrete(value):
         _check_real_dtype("masses", value)
@@ -365,7 +367,9 @@ def check_single_system(system, what: str) -> None:
     Raises:
       TypeError: for another object type.
       ValueError: for a batch (naming ``jax.vmap``) or malformed leaves.
+      RuntimeError: if JAX's float64 mode is off (``_config.require_x64``).
     """
+    require_x64(what)
     if not isinstance(system, (MeanFieldChain, HarmonicNetwork)):
         raise TypeError(f"system must be a MeanFieldChain or HarmonicNetwork, "
                         f"got {type(system).__name__}")
@@ -398,7 +402,9 @@ def check_system_batch(systems, what: str) -> int:
     Raises:
       TypeError: for another object type.
       ValueError: for a single system or malformed leaves, naming the leaf.
+      RuntimeError: if JAX's float64 mode is off (``_config.require_x64``).
     """
+    require_x64(what)
     if not isinstance(systems, (MeanFieldChain, HarmonicNetwork)):
         raise TypeError(f"systems must be a batch of MeanFieldChain or HarmonicNetwork, "
                         f"got {type(systems).__name__}")

@@ -41,7 +41,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (x64 before any array)
+from ._config import require_x64  # (importing _config turns x64 on before any array)
 from ._model import parse_n_tilde
 
 __all__ = [
@@ -60,11 +60,13 @@ __all__ = [
 
 
 def _f64(*xs):
+    require_x64("meanfield_jax.analytic")
     return tuple(jnp.asarray(x, dtype=jnp.float64) for x in xs)
 
 
 def _n_tilde_value(n_tilde, n):
     """Ñ as a number: ``"kac"`` → N − 1 (:func:`parse_n_tilde`, shared with the systems)."""
+    require_x64("meanfield_jax.analytic")
     return parse_n_tilde(n_tilde, jnp.asarray(n, dtype=jnp.float64))
 
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (x64 before any array)
+from ._config import require_x64  # (importing _config turns x64 on before any array)
 
 __all__ = [
     "identical",
@@ -42,6 +42,7 @@ DETERMINISTIC_KINDS = ("identical", "graded", "alternating")
 
 
 def _check_n(n) -> int:
+    require_x64("masses")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     return int(n)
