@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test test-all bench clean
+.PHONY: setup run test test-notebooks test-all bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ run: setup
 	mkdir -p results
 	$(BIN)/meanfield-jax sweep --builtin fig4-quick --out results/fig4_quick.nc --plot results/fig4_quick.png
 
-# The default test suite (< 10 minutes on 2 cores); `make test-all` adds the slow tests.
+# The default test suite (< 3 minutes on 2 cores); `make test-notebooks` executes the
+# notebooks (CI runs both); `make test-all` runs everything, slow tests included.
 test: setup
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow and not notebooks" -q
+
+test-notebooks: setup
+	$(BIN)/python -m pytest -m notebooks -q
 
 test-all: setup
 	$(BIN)/python -m pytest -q

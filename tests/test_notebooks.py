@@ -2,6 +2,10 @@
 run top to bottom in a fresh kernel (assert cells check the physics), reproducing the
 numbers stored in their last cell.
 
+Executing them takes minutes (a fresh kernel compiles the exact solvers anew), so the
+execution tests carry the ``notebooks`` marker: ``make test-notebooks`` runs them, and CI
+(``.ci/run``) runs them after the default suite; a failing assert cell fails CI.
+
 Needs the ``notebooks`` extra (nbclient, ipykernel, jupytext); skipped without it. The
 notebooks share one empty JAX compilation cache per test session, so programs compiled by
 one notebook (the size-64 bucket of the exact solvers) are reused by the next.
@@ -71,6 +75,7 @@ def compile_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("jax_cache"))
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("name", NAMES)
 def test_executes_and_reproduces(name, compile_cache):
     _needs("nbclient")
