@@ -243,5 +243,6 @@ def fit_lorentzian_curve(omega, T, *, n=1):
     omega = jnp.asarray(omega, jnp.float64)
     T = jnp.asarray(T, jnp.float64)
     if omega.shape != T.shape or omega.ndim != 1 or omega.shape[0] < 4:
-        raise ValueError(f"omega and T must be 1-d arrays of equal length >= 4, got {omega.shape}, {T.shape}")
+        raise ValueError(f"omega and T must be 1-d arrays of equal length >= 4, got "
+                         f"{omega.shape}, {T.shape}")
     return _fit_curve(omega, T, jnp.asarray(n, jnp.float64))
