@@ -583,7 +583,7 @@ def cauchy_sums(d, weights, origin, tau, split=None, *, p: int = DEFAULT_DEGREE,
     >>> import jax.numpy as jnp
     >>> r = cauchy_sums(jnp.array([1.0, 2.0, 3.0]), jnp.ones(3), jnp.array([0]),
     ...                 jnp.array([0.5 + 0j]))
-    >>> round(float(r.value.real), 12)  # 1/0.5 + 1/(-0.5) + 1/(-1.5)
+    >>> round(float(r.value.real[0]), 12)  # 1/0.5 + 1/(-0.5) + 1/(-1.5)
     -0.666666666667
     """
     d = jnp.asarray(d, jnp.float64)
