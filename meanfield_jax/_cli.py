@@ -159,6 +159,9 @@ def _run_sweep(args) -> int:
     check_writable(args.out, "--out")
     if args.plot:
         check_writable(args.plot, "--plot")
+        if cfg.model != "mean_field":
+            raise ValueError(f"--plot draws Fig. 4 of mean-field sweeps, not model = "
+                             f"{cfg.model!r} (scripts/alpha_figure.py plots networks)")
     _interrupt.set_message(f"sweep interrupted; rerun the same command to resume "
                            f"(checkpoint {args.out}.partial*.npz)")
     if args.distributed or args.coordinator:

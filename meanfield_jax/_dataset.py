@@ -1,10 +1,11 @@
 """Datasets of the pipelines: sweep and simulation results as ``xarray.Dataset`` objects.
 
-Sweep (:func:`sweep_dataset`): dimensions masses × k0 × n_tilde × N × realization, with
+Sweep (:func:`sweep_dataset`): dimensions masses × k0 × n_tilde × N × realization (power-law
+networks: masses × coupling_alpha × k0 × …; attribute ``model``), with
 per-realization fluxes ``flux`` (Eq. 16), error estimates and convergence flags, their mean
 ``flux_mean`` and standard error ``flux_stderr`` over realizations (converged only; 0 for
 deterministic masses, stored at realization 0 only), ``n_realizations``, the large-N
-prediction ``flux_asymptotic`` (Eqs. 25/30, times ΔT) and a power-law fit J ∝ N^−α per curve
+prediction ``flux_asymptotic`` (Eqs. 25/30, times ΔT; mean-field chains only) and a power-law fit J ∝ N^−α per curve
 (:func:`add_fits`: ``alpha``, ``alpha_stderr``, ``fit_prefactor``, ``fit_points``); the
 configuration and provenance are attributes. Simulation (:func:`langevin_dataset`):
 fluxes and temperatures of a Langevin run. Cost: O(size of the results).
@@ -31,7 +32,7 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
 
     Args:
       cfg: the configuration.
-      tasks: (kind, k0, n_tilde, size, realization) index columns of the tasks.
+      tasks: (kind, alpha, k0, n_tilde, size, realization) index columns of the tasks.
       padded: per size, the size of the compiled program (size bucket).
       res: the results of every task (all done).
       info: ``devices``, ``process_count``, ``seconds_per_size``, ``elapsed_s``.
@@ -41,7 +42,7 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
 
     from . import analytic
 
-    shape = (len(cfg.masses), len(cfg.k0), len(cfg.n_tilde), len(cfg.sizes),
+    shape = (len(cfg.masses), len(cfg.alphas), len(cfg.k0), len(cfg.n_tilde), len(cfg.sizes),
              cfg.max_realizations)
     flux = np.full(shape, np.nan)
     err = np.full(shape, np.nan)
@@ -50,45 +51,57 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
     flux[where] = res.flux
     err[where] = res.error
     conv[where] = res.converged
+    power_law = cfg.model == "power_law"
+    if not power_law:  # no α dimension
+        flux, err, conv = flux[:, 0], err[:, 0], conv[:, 0]
     good = np.where(conv.astype(bool), flux, np.nan)
     stats = ensemble_mean(good, axis=-1)
     nrep = np.zeros((len(cfg.masses), len(cfg.sizes)), dtype=np.int64)
     for i, kind in enumerate(cfg.masses):
-        nrep[i] = cfg.realizations if kind == "random" else 1
+        nrep[i] = cfg.realizations if kind in cfg.random_kinds() else 1
     sizes = np.asarray(cfg.sizes)
-    asym = np.empty((len(cfg.k0), len(cfg.n_tilde), len(cfg.sizes)))
-    for a, k0 in enumerate(cfg.k0):
-        for b, nt in enumerate(cfg.n_tilde):
-            asym[a, b] = np.asarray(analytic.flux_asymptotic(
-                sizes.astype(float), cfg.m, cfg.k, k0, "kac" if isinstance(nt, str) else 1,
-                cfg.gamma))
-    asym *= cfg.t_left - cfg.t_right
-    dims5 = ("masses", "k0", "n_tilde", "N", "realization")
-    ds = xr.Dataset(
-        {
-            "flux": (dims5, flux, {"long_name": "heat flux J (Eq. 16)", "units": "energy/time"}),
-            "flux_error": (dims5, err, {"long_name": "numerical error estimate of J"}),
-            "converged": (dims5, conv, {"long_name": "1 if the flux method converged"}),
-            "flux_mean": (dims5[:-1], stats.mean,
-                          {"long_name": "mean of J over realizations (converged only)"}),
-            "flux_stderr": (dims5[:-1], stats.stderr,
-                            {"long_name": "standard error of the mean (0: deterministic)"}),
-            "n_realizations": (("masses", "N"), nrep,
-                               {"long_name": "realizations computed per (masses, N)"}),
-            "flux_asymptotic": (("k0", "n_tilde", "N"), asym,
-                                {"long_name": "large-N prediction, Eq. 25 (k0 = 0 or Ñ = 1) "
-                                              "or Eq. 30, times ΔT, at mean mass m"}),
-        },
-        coords={
-            "masses": list(cfg.masses),
-            "k0": np.asarray(cfg.k0, dtype=np.float64),
-            "n_tilde": cfg.n_tilde_labels(),
-            "N": sizes.astype(np.int64),
-            "realization": np.arange(cfg.max_realizations, dtype=np.int64),
-        },
-    )
+    dims = ("masses", "k0", "n_tilde", "N", "realization")
+    if power_law:
+        dims = ("masses", "coupling_alpha") + dims[1:]
+    variables = {
+        "flux": (dims, flux, {"long_name": "heat flux J (Eq. 16)", "units": "energy/time"}),
+        "flux_error": (dims, err, {"long_name": "numerical error estimate of J"}),
+        "converged": (dims, conv, {"long_name": "1 if the flux method converged"}),
+        "flux_mean": (dims[:-1], stats.mean,
+                      {"long_name": "mean of J over realizations (converged only)"}),
+        "flux_stderr": (dims[:-1], stats.stderr,
+                        {"long_name": "standard error of the mean (0: deterministic)"}),
+        "n_realizations": (("masses", "N"), nrep,
+                           {"long_name": "realizations computed per (masses, N)"}),
+    }
+    if cfg.model == "mean_field":
+        asym = np.empty((len(cfg.k0), len(cfg.n_tilde), len(cfg.sizes)))
+        for a, k0 in enumerate(cfg.k0):
+            for b, nt in enumerate(cfg.n_tilde):
+                asym[a, b] = np.asarray(analytic.flux_asymptotic(
+                    sizes.astype(float), cfg.m, cfg.k, k0, "kac" if isinstance(nt, str) else 1,
+                    cfg.gamma))
+        asym *= cfg.t_left - cfg.t_right
+        variables["flux_asymptotic"] = (
+            ("k0", "n_tilde", "N"), asym,
+            {"long_name": "large-N prediction, Eq. 25 (k0 = 0 or Ñ = 1) or Eq. 30, times "
+                          "ΔT, at mean mass m"})
+    coords = {"masses": list(cfg.masses)}
+    if power_law:  # named apart from the fitted exponent ``alpha`` of J ∝ N^-α
+        coords["coupling_alpha"] = ("coupling_alpha", np.asarray(cfg.alpha, dtype=np.float64),
+                                    {"long_name": "α of the springs k_ij = k/(Ñ|i − j|^α) "
+                                                  "(config key alpha; inf: nearest "
+                                                  "neighbours)"})
+    coords.update({
+        "k0": np.asarray(cfg.k0, dtype=np.float64),
+        "n_tilde": cfg.n_tilde_labels(),
+        "N": sizes.astype(np.int64),
+        "realization": np.arange(cfg.max_realizations, dtype=np.int64),
+    })
+    ds = xr.Dataset(variables, coords=coords)
     attrs = {
         "title": "meanfield_jax heat-flux sweep (PRE 105, 054149, Fig. 4)",
+        "model": cfg.model,
         "complete": 1,
         "config_json": json.dumps(cfg.to_dict(), sort_keys=True),
         "config_hash": cfg.config_hash(),
@@ -103,7 +116,7 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
                                 "(other entries NaN, flux_stderr 0)",
         "random_masses": "realization r uses masses.realization_key(seed, N, r); "
                          "the same masses for every k0 and n_tilde",
-        "n_tilde_kac_means": "N - 1",
+        "n_tilde_kac_means": _KAC_MEANS[cfg.model],
         "elapsed_s": info["elapsed_s"],
         "seconds_per_size": np.asarray(info["seconds_per_size"]),
         "size_buckets": np.asarray(padded, dtype=np.int64),
@@ -114,15 +127,29 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
                                  "included (0 for sizes restored from checkpoints)",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if cfg.model == "random_springs":
+        attrs["deterministic_masses"] = ("random springs: every mass configuration has "
+                                         "realizations (springs from realization_key(seed, N, "
+                                         "r), independent of the masses drawn from it)")
     for key, value in cfg.to_dict().items():
         if key in ("n_tilde",):
             attrs[key] = ", ".join(cfg.n_tilde_labels())
+        elif key == "alpha":
+            attrs[key] = np.asarray(cfg.alpha, dtype=np.float64)
         elif isinstance(value, list):
             attrs[key] = np.asarray(value) if not isinstance(value[0], str) else ", ".join(value)
         else:
             attrs[key] = value
     ds.attrs.update(attrs)
     return add_fits(ds, cfg.fit_min_n, cfg.fit_max_n)
+
+
+_KAC_MEANS = {
+    "mean_field": "N - 1",
+    "power_law": "(1/N) sum_i sum_(j != i) |i - j|^-alpha (networks.kac_factor)",
+    "nearest_neighbour": "2 (N - 1) / N (networks.kac_factor(N, inf))",
+    "random_springs": "(N - 1) / 2",
+}
 
 
 def add_fits(ds, min_n=None, max_n=None):

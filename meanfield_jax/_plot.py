@@ -54,6 +54,10 @@ _SWEEP_VARIABLES = ("flux_mean", "flux_stderr", "flux_asymptotic", "masses", "k0
 
 
 def _check_sweep_dataset(ds) -> None:
+    model = ds.attrs.get("model", "mean_field")
+    if model != "mean_field":
+        raise ValueError(f"the dataset is a sweep of model = {model!r}; Fig. 4 is drawn for "
+                         "mean-field sweeps (scripts/alpha_figure.py plots networks)")
     missing = [name for name in _SWEEP_VARIABLES if name not in ds.variables]
     if not missing:
         return

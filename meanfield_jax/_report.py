@@ -13,7 +13,8 @@ __all__ = ["format_exponents", "simulation_report"]
 
 
 def format_exponents(ds) -> str:
-    """One line per curve: masses, k0, Ñ, α ± δα and the fitted size range.
+    """One line per curve: masses, (α_k of a power-law network,) k0, Ñ, α ± δα and the
+    fitted size range.
 
     δα needs at least 3 sizes in the fit range (a line through 2 points leaves no residuals
     to estimate it): with 2 the line says "± undefined" and a note says why; with fewer, α
@@ -23,30 +24,41 @@ def format_exponents(ds) -> str:
     lines = [f"fitted exponents, J ∝ N^-α (least squares over N in "
              f"[{ds.attrs['fit_min_n']:g}, {ds.attrs['fit_max_n']}], sizes {sizes}):"]
     short = False
+    alphas = ds["coupling_alpha"].values if "coupling_alpha" in ds.dims else [None]
     for kind in ds["masses"].values:
-        for k0 in ds["k0"].values:
-            for nt in ds["n_tilde"].values:
-                sel = dict(masses=kind, k0=k0, n_tilde=nt)
-                a = float(ds["alpha"].sel(sel))
-                da = float(ds["alpha_stderr"].sel(sel))
-                points = int(ds["fit_points"].sel(sel))
-                label = "N-1" if nt == "kac" else nt
-                head = f"  {kind:<11s} k0 = {k0:<5g} Ñ = {label:<4s} "
-                if points < 2:
-                    lines.append(head + f"α undefined ({points} usable size in the fit range; "
-                                        "a fit needs 2)")
-                    short = True
-                elif points < 3 or not math.isfinite(da):
-                    lines.append(head + f"α = {a:.4f} ± undefined (2 sizes)   "
-                                        f"|α − 1| = {abs(a - 1):.4f}")
-                    short = True
-                else:
-                    lines.append(head + f"α = {a:.4f} ± {da:.4f}   |α − 1| = {abs(a - 1):.4f}")
+        for coupling in alphas:
+            for k0 in ds["k0"].values:
+                for nt in ds["n_tilde"].values:
+                    sel = dict(masses=kind, k0=k0, n_tilde=nt)
+                    head = f"  {kind:<11s} "
+                    if coupling is not None:
+                        sel["coupling_alpha"] = coupling
+                        head += f"α_k = {coupling:<4g} "
+                    label = ("N-1" if ds.attrs.get("model", "mean_field") == "mean_field"
+                             else "Kac") if nt == "kac" else nt
+                    head += f"k0 = {k0:<5g} Ñ = {label:<4s} "
+                    short |= _exponent_line(ds, sel, head, lines)
     if short:
         lines.append("  note: the uncertainty of α needs at least 3 sizes in the fit range (a "
                      "line through 2 points has no residuals); add sizes or widen "
                      "fit_min_n / fit_max_n")
     return "\n".join(lines)
+
+
+def _exponent_line(ds, sel, head, lines) -> bool:
+    """Append the fit of one curve; True if it has fewer than 3 sizes."""
+    a = float(ds["alpha"].sel(sel))
+    da = float(ds["alpha_stderr"].sel(sel))
+    points = int(ds["fit_points"].sel(sel))
+    if points < 2:
+        lines.append(head + f"α undefined ({points} usable size in the fit range; "
+                            "a fit needs 2)")
+        return True
+    if points < 3 or not math.isfinite(da):
+        lines.append(head + f"α = {a:.4f} ± undefined (2 sizes)   |α − 1| = {abs(a - 1):.4f}")
+        return True
+    lines.append(head + f"α = {a:.4f} ± {da:.4f}   |α − 1| = {abs(a - 1):.4f}")
+    return False
 
 
 def simulation_report(result, exact_flux, exact_temps, reason, out, wall_note) -> str:

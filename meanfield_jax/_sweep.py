@@ -1,7 +1,7 @@
 """The sweep pipeline: plan, compute (resumable, multi-process) and write J(N) sweeps (Fig. 4).
 
 A sweep evaluates J (Eq. 16, exact residue sum) for every combination of mass
-configuration × k0 × Ñ × N × realization given by a :class:`SweepConfig`
+configuration × (α) × k0 × Ñ × N × realization given by a :class:`SweepConfig`
 (``_sweep_config``), and writes an :class:`xarray.Dataset` (``_dataset``) to netCDF with the
 per-realization fluxes, their mean and standard error, the large-N predictions of
 Eqs. 25/30 and a fitted exponent α of J ∝ N^−α per curve.
@@ -16,6 +16,16 @@ Work layout
   come from ``masses.realization_key(seed, N, r)`` and are shared by every (k0, Ñ).
   ``realizations`` may be one number or one per size (fewer realizations at the largest N,
   where one chain costs seconds); entries beyond a size's count are NaN.
+
+Models
+  ``model = "mean_field"`` sweeps :class:`MeanFieldChain` (Eq. 1). The network models build
+  each task's :class:`HarmonicNetwork` with its constructor in ``meanfield_jax.networks``
+  (``power_law`` for each exponent of ``alpha``, ``nearest_neighbour``, ``random_springs``)
+  from the task's masses, stack a chunk with ``stack_systems`` and evaluate it with the
+  secular normal-mode solver (``_secular``: one ``eigh``, O(N³), then the residue flux,
+  O(N²)) through the same :func:`map_ensemble` programs; networks are not padded to size
+  buckets (one program per N). Random springs depend on the realization for every mass
+  configuration (key ``masses.realization_key(seed, N, r)``).
 
 Size buckets
   With the residue method the sizes are grouped by size bucket and every chain runs padded
@@ -90,10 +100,12 @@ __all__ = ["run_sweep", "plan_tasks", "Plan"]
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """The sweep's flat task list: column arrays of (kind, k0, n_tilde, size, realization)
-    indices, the chunks, and the size bucket of every size."""
+    """The sweep's flat task list: column arrays of (kind, alpha, k0, n_tilde, size,
+    realization) indices (alpha: the power-law exponent, index 0 for the other models), the
+    chunks, and the size bucket of every size."""
 
     kind: np.ndarray
+    alpha: np.ndarray
     k0: np.ndarray
     nt: np.ndarray
     size: np.ndarray
@@ -106,35 +118,34 @@ class Plan:
         return self.kind.size
 
     def tasks(self) -> tuple[np.ndarray, ...]:
-        """The index columns (kind, k0, n_tilde, size, realization)."""
-        return self.kind, self.k0, self.nt, self.size, self.rep
+        """The index columns (kind, alpha, k0, n_tilde, size, realization)."""
+        return self.kind, self.alpha, self.k0, self.nt, self.size, self.rep
 
 
 def plan_tasks(cfg: SweepConfig) -> Plan:
     """The tasks of ``cfg`` ordered by N, cut into chunks of ``chunk_size`` at each N, and
-    the size buckets (``_buckets.merged_buckets`` for the residue flux). O(tasks)."""
+    the size buckets (``_buckets.merged_buckets`` for the residue flux of mean-field
+    chains; networks run at their own N). O(tasks)."""
     rows = []
     chunks = []
+    random_kinds = cfg.random_kinds()
+    curves = [(i_a, i_k0, i_nt) for i_a in range(len(cfg.alphas))
+              for i_k0 in range(len(cfg.k0)) for i_nt in range(len(cfg.n_tilde))]
     for i_n, n in enumerate(cfg.sizes):
         start = len(rows)
         for i_kind, kind in enumerate(cfg.masses):
-            if kind == "random":
-                continue
-            for i_k0 in range(len(cfg.k0)):
-                for i_nt in range(len(cfg.n_tilde)):
-                    rows.append((i_kind, i_k0, i_nt, i_n, 0))
-        if "random" in cfg.masses:
-            i_kind = cfg.masses.index("random")
-            for r in range(cfg.realizations[i_n]):
-                for i_k0 in range(len(cfg.k0)):
-                    for i_nt in range(len(cfg.n_tilde)):
-                        rows.append((i_kind, i_k0, i_nt, i_n, r))
+            if kind not in random_kinds:
+                rows += [(i_kind, *curve, i_n, 0) for curve in curves]
+        for r in range(cfg.realizations[i_n]):
+            for i_kind, kind in enumerate(cfg.masses):
+                if kind in random_kinds:
+                    rows += [(i_kind, *curve, i_n, r) for curve in curves]
         for lo in range(start, len(rows), cfg.chunk_size):
             chunks.append((lo, min(lo + cfg.chunk_size, len(rows))))
-    cols = np.array(rows, dtype=np.int64).reshape(-1, 5).T
+    cols = np.array(rows, dtype=np.int64).reshape(-1, 6).T
     padded = tuple(cfg.sizes)
-    if cfg.method == "residues" and buckets_enabled():
-        counts = np.bincount(cols[3], minlength=len(cfg.sizes))
+    if cfg.model == "mean_field" and cfg.method == "residues" and buckets_enabled():
+        counts = np.bincount(cols[4], minlength=len(cfg.sizes))
         padded = tuple(merged_buckets(cfg.sizes, counts, active_ladder()))
     return Plan(*cols, chunks=tuple(chunks), padded=padded)
 
@@ -158,18 +169,48 @@ def _mass_table(cfg: SweepConfig, plan: Plan, chunks) -> dict:
 
 
 def _chunk_systems(cfg: SweepConfig, plan: Plan, start: int, stop: int, table: dict):
-    """The chains of tasks [start, stop), padded to ``chunk_size`` by repeating the last."""
+    """The systems of tasks [start, stop), padded to ``chunk_size`` by repeating the last:
+    a batch of mean-field chains, or of networks (:func:`_network`, stacked)."""
     from ._ensemble import batch_chains
 
     idx = np.minimum(np.arange(start, start + cfg.chunk_size), stop - 1)
     rows = np.stack([table[int(plan.size[t]), int(plan.kind[t]), int(plan.rep[t])]
                      for t in idx])
     n = rows.shape[1]
+    if cfg.model != "mean_field":
+        from ._model import stack_systems
+
+        built: dict[int, object] = {}  # the padding repeats the last task: build it once
+        for t in idx:
+            if int(t) not in built:
+                built[int(t)] = _network(cfg, plan, int(t), rows[int(t) - start])
+        return stack_systems([built[int(t)] for t in idx])
     nt = np.array([n - 1.0 if isinstance(cfg.n_tilde[i], str) else float(cfg.n_tilde[i])
                    for i in plan.nt[idx]])
     k0 = np.asarray(cfg.k0, dtype=np.float64)[plan.k0[idx]]
     return batch_chains(rows, k=cfg.k, k0=k0, n_tilde=nt, gamma=cfg.gamma, t_left=cfg.t_left,
                         t_right=cfg.t_right, k_prime=cfg.k_prime)
+
+
+def _network(cfg: SweepConfig, plan: Plan, t: int, masses: np.ndarray):
+    """The network of task ``t`` by its constructor in ``meanfield_jax.networks`` (the
+    masses of its realization; random springs from ``masses.realization_key(seed, N, r)``,
+    independent of the masses drawn from the same key). O(N²)."""
+    from . import masses as ms
+    from . import networks
+
+    n = masses.shape[0]
+    n_tilde = cfg.n_tilde[plan.nt[t]]
+    common = dict(k0=float(cfg.k0[plan.k0[t]]), gamma=cfg.gamma, t_left=cfg.t_left,
+                  t_right=cfg.t_right, k_prime=cfg.k_prime)
+    if cfg.model == "power_law":
+        return networks.power_law(masses, cfg.alpha[plan.alpha[t]], k=cfg.k, n_tilde=n_tilde,
+                                  **common)
+    if cfg.model == "nearest_neighbour":
+        n_t = float(networks.kac_factor(n, np.inf)) if isinstance(n_tilde, str) else n_tilde
+        return networks.nearest_neighbour(masses, k=cfg.k / n_t, **common)
+    key = ms.realization_key(cfg.seed, n, int(plan.rep[t]))
+    return networks.random_springs(key, masses, k=cfg.k, n_tilde=n_tilde, **common)
 
 
 def _padded_chunk(cfg: SweepConfig, plan: Plan, start: int, stop: int, table: dict):
@@ -179,7 +220,7 @@ def _padded_chunk(cfg: SweepConfig, plan: Plan, start: int, stop: int, table: di
     size runs unpadded, with no extra argument."""
     systems = _chunk_systems(cfg, plan, start, stop, table)
     bucket = plan.padded[plan.size[start]]
-    if plan.padded.count(bucket) == 1:  # a group of one size: its own, unpadded program
+    if cfg.model != "mean_field" or plan.padded.count(bucket) == 1:  # a group of one size: its own, unpadded program
         return systems, ()
     systems, n_true = pad_chain(systems, bucket)
     return systems, (n_true,)

@@ -1,7 +1,9 @@
 """Sweep configuration: the schema of a J(N) sweep, its validation and the built-in configs.
 
 A :class:`SweepConfig` is what ``meanfield-jax sweep`` runs (keys as in a TOML file or the
-``--builtin`` tables, flags override keys). Every value is checked before any computation:
+``--builtin`` tables, flags override keys). The key ``model`` chooses the system: the
+mean-field chain (default) or a network of ``meanfield_jax.networks`` (``power_law`` with
+its exponents ``alpha``, ``nearest_neighbour``, ``random_springs``). Every value is checked before any computation:
 an unknown key, a missing ``sizes`` or a bad value is a ``ValueError`` naming the key
 (``meanfield_jax._configfile``'s convention). ``configs/fig4*.toml`` hold the same values as
 :data:`BUILTINS`.
@@ -28,11 +30,15 @@ __all__ = [
     "BUILTINS",
     "MASS_KINDS",
     "METHODS",
+    "MODELS",
     "n_tilde_label",
 ]
 
 #: Flux methods of a sweep (``residues``: exact O(N²); ``lyapunov``: O(N³) reference).
 METHODS = ("residues", "lyapunov")
+
+#: Systems of a sweep: ``MeanFieldChain`` or a constructor of ``meanfield_jax.networks``.
+MODELS = ("mean_field", "power_law", "nearest_neighbour", "random_springs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +46,14 @@ class SweepConfig:
     """A validated sweep configuration (build it with :func:`make_config`).
 
     Attributes (config keys):
+      model: the system, ``mean_field`` (:class:`MeanFieldChain`, Eq. 1; default) or a
+        network of ``meanfield_jax.networks``: ``power_law`` (k_ij = k/(Ñ|i − j|^α)),
+        ``nearest_neighbour`` (springs k/Ñ between neighbours, free ends unless k' > 0) or
+        ``random_springs`` (k_ij = k u_ij/Ñ, u_ij ~ U(0, 1), drawn from
+        ``masses.realization_key(seed, N, r)``: every mass configuration gets
+        ``realizations`` realizations).
+      alpha: exponents α >= 0 of ``power_law`` (required there, one curve each; ``inf`` =
+        nearest neighbours); not allowed for the other models.
       sizes: chain sizes N (sorted, distinct, each >= 2).
       masses: mass configurations, from ``identical``, ``graded``, ``random``, ``alternating``
         (alternating: m − δ, m + δ, …).
@@ -47,7 +61,9 @@ class SweepConfig:
       m: mean mass m.
       k: coupling k (Eq. 1).
       k0: pinning stiffnesses k0 (one curve each).
-      n_tilde: ``"kac"`` (Ñ = N − 1) and/or positive numbers (Ñ fixed).
+      n_tilde: ``"kac"`` and/or positive numbers (Ñ fixed). Kac means Ñ = N − 1 for the
+        mean-field chain, ``networks.kac_factor(N, α)`` for power laws, 2(N − 1)/N (the
+        α = ∞ Kac factor) for nearest neighbours and (N − 1)/2 for random springs.
       gamma, t_left, t_right, k_prime: baths (γ, T_L, T_R) and wall springs k'.
       realizations: realizations of random masses, one per size.
       seed: seed of the random masses.
@@ -58,6 +74,8 @@ class SweepConfig:
     """
 
     sizes: tuple[int, ...]
+    model: str = "mean_field"
+    alpha: tuple[float, ...] = ()
     masses: tuple[str, ...] = ("identical", "graded", "random")
     delta: float = 0.1
     m: float = 1.0
@@ -81,18 +99,38 @@ class SweepConfig:
         """Everything that determines the numbers (hashed for checkpoints)."""
         keys = ("sizes", "masses", "delta", "m", "k", "k0", "n_tilde", "gamma", "t_left",
                 "t_right", "k_prime", "realizations", "seed", "method")
-        return {key: _jsonable(getattr(self, key)) for key in keys}
+        return {key: _jsonable(getattr(self, key)) for key in keys + self._model_keys()}
+
+    def _model_keys(self) -> tuple[str, ...]:
+        # absent for the mean-field chain: its hash, checkpoints and dataset attributes stay
+        # those of sweeps written before networks existed
+        if self.model == "mean_field":
+            return ()
+        return ("model", "alpha") if self.model == "power_law" else ("model",)
 
     def config_hash(self) -> str:
         text = json.dumps(self.physics(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        skip = {"model", "alpha"} - set(self._model_keys())
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in skip}
+
+    def random_kinds(self) -> tuple[str, ...]:
+        """The mass configurations whose systems depend on the realization."""
+        if self.model == "random_springs":
+            return self.masses
+        return ("random",) if "random" in self.masses else ()
 
     @property
     def max_realizations(self) -> int:
-        return max(self.realizations) if "random" in self.masses else 1
+        return max(self.realizations) if self.random_kinds() else 1
+
+    @property
+    def alphas(self) -> tuple[float, ...]:
+        """The swept exponents α (power laws), else one placeholder entry (no dimension)."""
+        return self.alpha if self.model == "power_law" else (0.0,)
 
     def n_tilde_labels(self) -> list[str]:
         return [n_tilde_label(x) for x in self.n_tilde]
@@ -151,6 +189,20 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
     if "sizes" not in raw:
         _fail("sizes", "is required (a list of chain sizes N >= 2)")
     out: dict[str, Any] = {}
+    model = raw.get("model", SweepConfig.model)
+    if model not in MODELS:
+        _fail("model", f"must be one of {MODELS}, got {model!r}")
+    out["model"] = model
+    if model == "power_law":
+        if "alpha" not in raw:
+            _fail("alpha", "is required for model = 'power_law' (a list of exponents >= 0)")
+        alpha = [_number("alpha", a, nonnegative=True, allow_inf=True)
+                 for a in _as_list("alpha", raw["alpha"])]
+        if len(set(alpha)) != len(alpha):
+            _fail("alpha", f"must be distinct, got {alpha}")
+        out["alpha"] = tuple(sorted(alpha))
+    elif "alpha" in raw:
+        _fail("alpha", f"applies only to model = 'power_law', not {model!r}")
     sizes = [_number("sizes", n, integer=True) for n in _as_list("sizes", raw["sizes"])]
     if any(n < 2 for n in sizes):
         _fail("sizes", f"must all be >= 2, got {sizes}")
