@@ -48,7 +48,13 @@ from ._model import (
     is_concrete,
     parse_n_tilde,
 )
-from ._transport import METHODS, flux_residues, resolve_method, transmittance_grid
+from ._transport import (
+    METHODS,
+    flux_residues,
+    flux_residues_fmm,
+    resolve_method,
+    transmittance_grid,
+)
 
 __all__ = [
     "batch_chains",
@@ -221,11 +227,17 @@ def flux_fn(method: str) -> Callable:
     The same function object for the same method (compiled programs are cached by it)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return _flux_lyapunov_one if method == "lyapunov" else _flux_residues_one
+    if method == "lyapunov":
+        return _flux_lyapunov_one
+    return _flux_fmm_one if method == "residues-fmm" else _flux_residues_one
 
 
 def _flux_residues_one(system):
     return tuple(flux_residues(system))
+
+
+def _flux_fmm_one(system):
+    return tuple(flux_residues_fmm(system))
 
 
 def _flux_lyapunov_one(system):

@@ -44,8 +44,8 @@ O(N²) path — a far-field bound too large for the requested accuracy makes it 
 
 Cost: O(N(p + 3B)) per round (``_cauchy``), O(N·K·p) for the mirror table, O(N) for the
 collective zeros (direct sums at ~200 points) — O(N) in all, memory O(N). jit and vmap as
-the O(N²) path. Not differentiable: the chain enters gradient-stopped (use the O(N²) path,
-``method="residues"``, for gradients).
+the O(N²) path. Not differentiable: differentiating raises TypeError (the zeros take no
+implicit-function Newton step here; the O(N²) path, ``method="residues"``, has gradients).
 """
 
 from __future__ import annotations
@@ -277,10 +277,37 @@ def flux_by_residues_fast(chain, n=None):
     memory (module docstring): the same result dict as ``_poles.flux_by_residues``, with the
     far-field bounds' effect on every gap term added to ``error_estimate``.
 
-    Not differentiable (the chain enters gradient-stopped). ``n``: the true N of a chain
-    padded to a size bucket (``_buckets``); default chain.n.
+    ``n``: the true N of a chain padded to a size bucket (``_buckets``); default chain.n.
+
+    Raises:
+      TypeError: when differentiated (jax.grad/jvp): the zeros are not carried to first
+        order on this path; use the O(N²) path (``method="residues"``) for gradients.
     """
-    chain = jax.lax.stop_gradient(chain)
+    if n is None:
+        return _fast_plain(chain)
+    return _fast_padded(chain, n)
+
+
+def _refuse_derivative(primals, tangents):
+    raise TypeError("the O(N) residue flux (method='residues-fmm') is not differentiable; "
+                    "use method='residues' (the O(N²) path) for gradients")
+
+
+@jax.custom_jvp
+def _fast_plain(chain):
+    return _flux_fast(chain, None)
+
+
+@jax.custom_jvp
+def _fast_padded(chain, n):
+    return _flux_fast(chain, n)
+
+
+_fast_plain.defjvp(_refuse_derivative)
+_fast_padded.defjvp(_refuse_derivative)
+
+
+def _flux_fast(chain, n):
     c = PoleChain(chain, n)
     if c.nb < 2:  # no gaps: nothing for the tree to do
         return flux_by_residues(chain, n)

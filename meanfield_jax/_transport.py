@@ -43,6 +43,7 @@ from ._model import (
     is_concrete,
 )
 from ._poles import flux_by_residues, temperatures_by_residues
+from ._poles_fast import flux_by_residues_fast
 
 __all__ = [
     "dynamical_matrix",
@@ -57,6 +58,8 @@ __all__ = [
     "METHODS",
     "resolve_method",
     "flux_residues",
+    "flux_residues_fmm",
+    "FMM_MIN_N",
     "transmittance_grid",
 ]
 
@@ -178,36 +181,66 @@ def flux_residues(system, n=None) -> FluxResult:
     return FluxResult(out["flux"], out["error_estimate"], out["converged"])
 
 
+@jax.jit
+def flux_residues_fmm(system, n=None) -> FluxResult:
+    """The O(N) residue flux (``_poles_fast``: bulk sums from the hierarchical Cauchy tree)
+    as a FluxResult, jitted; ``n`` as in :func:`flux_residues`. Not differentiable."""
+    out = flux_by_residues_fast(system, n)
+    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+
+
+def _bucketed(program, system):
+    """``program`` run on the system's size bucket (``_buckets``)."""
+    if not buckets_enabled():
+        return program(system)
+    return program(*pad_chain(system))
+
+
 def _flux_residues_bucketed(system):
     """The residue flux through the program of the system's size bucket (``_buckets``)."""
-    if not buckets_enabled():
-        return flux_residues(system)
-    return flux_residues(*pad_chain(system))
+    return _bucketed(flux_residues, system)
 
 
-METHODS = ("auto", "residues", "lyapunov")
+METHODS = ("auto", "residues", "residues-fmm", "lyapunov")
+
+# "auto" takes the O(N) residue path for chains of at least this many particles (the
+# measured crossover of scripts/bench_flux_fast.py, 2-core CPU; below it the O(N²) path,
+# which also carries gradients, is as fast or faster).
+FMM_MIN_N = 4096
 
 
-def resolve_method(system, method: str) -> str:
+def resolve_method(system, method: str, quantity: str = "flux") -> str:
     """The method that runs for ``system`` (one system or a batch): ``"auto"`` is residues
-    for chains, Lyapunov otherwise (the one dispatch rule of the flux and temperatures).
+    for chains (``"residues-fmm"`` for the flux at N >= :data:`FMM_MIN_N`), Lyapunov
+    otherwise (the one dispatch rule of the flux and temperatures). ``quantity``:
+    ``"flux"`` or ``"temperatures"`` (which has no FMM path yet).
 
     Raises:
-      ValueError: for a method not in :data:`METHODS`, or ``"residues"`` with networks.
+      ValueError: for a method not in :data:`METHODS`, ``"residues"``/``"residues-fmm"``
+        with networks, or ``"residues-fmm"`` for temperatures.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    chain = isinstance(system, MeanFieldChain)
     if method == "auto":
-        method = "residues" if isinstance(system, MeanFieldChain) else "lyapunov"
-    if method == "residues" and not isinstance(system, MeanFieldChain):
-        raise ValueError("method='residues' needs a MeanFieldChain; use 'lyapunov' for networks")
+        if not chain:
+            method = "lyapunov"
+        elif quantity == "flux" and system.n >= FMM_MIN_N:
+            method = "residues-fmm"
+        else:
+            method = "residues"
+    if method in ("residues", "residues-fmm") and not chain:
+        raise ValueError(f"method={method!r} needs a MeanFieldChain; use 'lyapunov' for networks")
+    if method == "residues-fmm" and quantity != "flux":
+        raise ValueError("method='residues-fmm' computes the flux only; use 'residues' for "
+                         "temperatures")
     return method
 
 
-def _resolve_method(system, method, what):
+def _resolve_method(system, method, what, quantity="flux"):
     """Check ``system`` (one system) and ``method``; return the method that will run."""
     check_single_system(system, what)
-    return resolve_method(system, method)
+    return resolve_method(system, method, quantity)
 
 
 def _left_component(system):
@@ -228,6 +261,8 @@ def _raise_unless_converged(result, what, method):
     advice = f"inspect {what}_with_error(...)"
     if method == "residues":
         advice += " or compare with method='lyapunov' (moderate N)"
+    if method == "residues-fmm":
+        advice += " or use method='residues' (the O(N²) reference)"
     return raise_if_not_converged(result, result.converged, f"{what} ({method})", advice)
 
 
@@ -235,6 +270,8 @@ def _flux_with_error(system, method, what):
     method = _resolve_method(system, method, what)
     if method == "residues":
         return _flux_residues_bucketed(system), method
+    if method == "residues-fmm":
+        return _bucketed(flux_residues_fmm, system), method
     left = _left_component(system)
     if left is not None:  # decoupled baths: no path carries heat
         zero = jnp.zeros((), dtype=jnp.float64)
@@ -259,6 +296,14 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         bounds the error against 40–50-digit references over γ ∈ [1e-6, 1e6], k, k0, k' over
         8 decades and mass ratios to 1e4 (tests/test_extremes.py). Typical size: 4e-12
         relative at N = 10³, 4e-11 at N = 10⁴ (random masses, δ = 0.1).
+      ``"residues-fmm"`` (MeanFieldChain; the default for it at N >= :data:`FMM_MIN_N`):
+        the same poles and residue terms with every bulk sum from a hierarchical Chebyshev
+        FMM (``_cauchy``: exact near field, a-priori far-field bound) and a panel interpolant
+        of the mirror poles: O(N) time and memory. The bounds' first-order effect on every
+        gap zero and term is added to the error estimate; a bound too large for 1e-9 makes
+        ``converged`` False. Agrees with ``"residues"`` to ~1e-16 relative (N ≤ 2·10⁴,
+        tests/test_poles_fast.py). Not differentiable (raises TypeError under jax.grad):
+        use ``"residues"`` for gradients.
       ``"lyapunov"`` (any system; the default for HarmonicNetwork): steady-state covariance
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
@@ -326,7 +371,7 @@ def _temperatures_residues_bucketed(system):
 
 
 def _temperatures_with_error(system, method, what):
-    method = _resolve_method(system, method, what)
+    method = _resolve_method(system, method, what, "temperatures")
     if method == "residues":
         return _temperatures_residues_bucketed(system), method
     left = _left_component(system)
