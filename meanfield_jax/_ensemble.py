@@ -55,6 +55,7 @@ from ._buckets import buckets_enabled, pad_chain
 from ._transport import (
     METHODS,
     flux_residues,
+    flux_residues_fmm,
     flux_secular,
     resolve_method,
     transmittance_grid,
@@ -259,13 +260,19 @@ def flux_fn(method: str) -> Callable:
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return _flux_lyapunov_one if method == "lyapunov" else _flux_residues_one
+    if method == "lyapunov":
+        return _flux_lyapunov_one
+    return _flux_fmm_one if method == "residues-fmm" else _flux_residues_one
 
 
 def _flux_residues_one(system, n=None):
     if isinstance(system, HarmonicNetwork):  # networks: the secular normal-mode solver
         return tuple(flux_secular(system))
     return tuple(flux_residues(system, n))
+
+
+def _flux_fmm_one(system, n=None):
+    return tuple(flux_residues_fmm(system, n))
 
 
 def _flux_lyapunov_one(system):

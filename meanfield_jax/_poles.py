@@ -169,7 +169,7 @@ def _residue_term(ends, gamma, omega, h, deriv, simplified_coef, direct_coef):
     return jnp.where(use_simplified, term_simplified, term_direct)
 
 
-def _term_from_sums(c: PoleChain, omega, h, dh):
+def term_from_sums(c: PoleChain, omega, h, dh):
     """Residue contribution t_p (module docstring) at a zero ω of D, given h(ω) and h'(ω)."""
     ends = c.ends(omega)
     big_a1, big_an, d1, dn, _, _ = ends
@@ -211,7 +211,7 @@ def _bulk_sums(w, mb, weight, origin, tau, left_mask):
     return total, dtotal, dleft
 
 
-def _end_terms(c: PoleChain, omega):
+def end_terms(c: PoleChain, omega):
     """1/b + 1/A_1 + 1/A_N and its derivative: the smooth part of F. O(1)."""
     big_a1, big_an, d1, dn, _, _ = c.ends(omega)
     return c.inv_b + 1.0 / big_a1 + 1.0 / big_an, -d1 / big_a1**2 - dn / big_an**2
@@ -224,7 +224,7 @@ def _secular(c: PoleChain, origin, tau, left_mask):
     poles left/right of the gap and the smooth end terms are split evenly between them.
     """
     total, dtotal, dleft = _bulk_sums(c.w, c.mb, c.weight, origin, tau, left_mask)
-    rest, drest = _end_terms(c, origin + tau)
+    rest, drest = end_terms(c, origin + tau)
     return total + rest, dleft + 0.5 * drest, dtotal - dleft + 0.5 * drest
 
 
@@ -345,7 +345,7 @@ def _fast_evaluator(c: PoleChain, far: _FarField, i):
         t = ((omega - lo) - (hi - omega)) / (hi - lo)
         both = _clenshaw(coef_both, t)  # far-left, far-right sums and their derivatives
         f_far, df_far = both[:2], both[2:] * (2.0 / (hi - lo))
-        rest, drest = _end_terms(c, omega)
+        rest, drest = end_terms(c, omega)
         f = total + f_far[0] + f_far[1] + rest
         return f, dleft + df_far[0] + 0.5 * drest, dtotal - dleft + df_far[1] + 0.5 * drest
 
@@ -387,6 +387,39 @@ def _chunked_map(fn, xs, n_active, batch, *, on_chunk=False):
     return jax.tree_util.tree_map(lambda o: o.reshape((-1,) + o.shape[2:])[:n], outs)
 
 
+def secular_step(sums, dl, dr, lo, hi, tau):
+    """One step of the gap-zero iteration (dlaed4-like): from (F, F'_left, F'_right) at
+    offset τ, the zero of the model with the two gap-end poles (offsets dl, dr) exact and
+    the rest matched to first order, kept strictly inside (lo, hi). O(1); elementwise."""
+    f, dfl, dfr = sums
+    el, er = dl - tau, dr - tau
+    s_l = dfl * el**2
+    s_r = dfr * er**2
+    const = f - s_l / el - s_r / er
+    # const (dl−u)(dr−u) + s_l (dr−u) + s_r (dl−u) = 0
+    a2 = const
+    a1 = -(const * (dl + dr) + s_l + s_r)
+    a0 = const * dl * dr + s_l * dr + s_r * dl
+    disc = jnp.sqrt(a1**2 - 4.0 * a2 * a0)
+    sign = jnp.where((jnp.conj(a1) * disc).real >= 0, 1.0, -1.0)
+    q = -0.5 * (a1 + sign * disc)
+    q = jnp.where(q == 0, 1e-300, q)
+    u_small = a0 / q
+    u_big = jnp.where(a2 == 0, jnp.inf, q / jnp.where(a2 == 0, 1.0, a2))
+
+    def distance(u):
+        out = jnp.maximum(jnp.maximum(lo - u.real, u.real - hi), 0.0)
+        return jnp.where(jnp.isfinite(u), out + jnp.abs(u.imag) + 1e-3 * jnp.abs(u - tau),
+                         jnp.inf)
+
+    u = jnp.where(distance(u_small) <= distance(u_big), u_small, u_big)
+    # Safeguard: stay strictly inside the gap (the zero's real part is).
+    outside = (u.real <= lo) | (u.real >= hi) | ~jnp.isfinite(u)
+    bound = jnp.where(u.real <= lo, lo, hi)
+    u_safe = 0.5 * (tau.real + bound) + 1j * jnp.where(jnp.isfinite(u.imag), u.imag, 0.0)
+    return jnp.where(outside, u_safe, u)
+
+
 def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
     """Locate the zero of D between bulk frequencies ω_i < ω_{i+1}.
 
@@ -423,33 +456,7 @@ def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
         tau0 = jnp.where(inside, guess, tau0)
 
     def step(tau):
-        f, dfl, dfr = evaluate(origin, tau)
-        el, er = dl - tau, dr - tau
-        s_l = dfl * el**2
-        s_r = dfr * er**2
-        const = f - s_l / el - s_r / er
-        # const (dl−u)(dr−u) + s_l (dr−u) + s_r (dl−u) = 0
-        a2 = const
-        a1 = -(const * (dl + dr) + s_l + s_r)
-        a0 = const * dl * dr + s_l * dr + s_r * dl
-        disc = jnp.sqrt(a1**2 - 4.0 * a2 * a0)
-        sign = jnp.where((jnp.conj(a1) * disc).real >= 0, 1.0, -1.0)
-        q = -0.5 * (a1 + sign * disc)
-        q = jnp.where(q == 0, 1e-300, q)
-        u_small = a0 / q
-        u_big = jnp.where(a2 == 0, jnp.inf, q / jnp.where(a2 == 0, 1.0, a2))
-
-        def distance(u):
-            out = jnp.maximum(jnp.maximum(lo - u.real, u.real - hi), 0.0)
-            return jnp.where(jnp.isfinite(u), out + jnp.abs(u.imag) + 1e-3 * jnp.abs(u - tau),
-                             jnp.inf)
-
-        u = jnp.where(distance(u_small) <= distance(u_big), u_small, u_big)
-        # Safeguard: stay strictly inside the gap (the zero's real part is).
-        outside = (u.real <= lo) | (u.real >= hi) | ~jnp.isfinite(u)
-        bound = jnp.where(u.real <= lo, lo, hi)
-        u_safe = 0.5 * (tau.real + bound) + 1j * jnp.where(jnp.isfinite(u.imag), u.imag, 0.0)
-        return jnp.where(outside, u_safe, u)
+        return secular_step(evaluate(origin, tau), dl, dr, lo, hi, tau)
 
     def cond(state):
         it, tau, delta, previous = state
@@ -499,12 +506,12 @@ def _polish_gap(c: PoleChain, i, origin_left, tau):
     tau = jax.lax.stop_gradient(tau)
     h, dh, d2h = _secular_derivatives(c, origin, tau)
     omega = origin + tau
-    _, drest = _end_terms(c, omega)
+    _, drest = end_terms(c, omega)
     big_a1, big_an, _, _, _, _ = c.ends(omega)
     f = h + 1.0 / big_a1 + 1.0 / big_an
     delta = -f / (dh + drest)
     delta = jnp.where(valid & jnp.isfinite(delta), delta, 0.0)
-    term = _term_from_sums(c, omega + delta, h + dh * delta, dh + d2h * delta)
+    term = term_from_sums(c, omega + delta, h + dh * delta, dh + d2h * delta)
     term = jnp.where(valid, term, 0.0)
     # converged: the Newton step is at the quadratic-convergence level and the zero lies
     # strictly inside its gap
@@ -687,7 +694,7 @@ def _q_and_derivative(c: PoleChain, z):
 
 
 def _collective_term(c: PoleChain, z, with_dq=False):
-    """Residue contribution t_p at a zero z of Q (equal to _term_from_sums, in the Q form);
+    """Residue contribution t_p at a zero z of Q (equal to term_from_sums, in the Q form);
     ``with_dq``: (t_p, Q'(z))."""
     q, dq, d, s = _q_and_derivative(c, z)
     ends = c.ends(z)
@@ -903,6 +910,15 @@ def _poles_of(c: PoleChain) -> ChainPoles:
     c_fixed = c.fixed()
     gap_z, gap_terms, gap_ok, gap_valid, gap_iters, origins, taus = gap_roots(
         c_fixed, c, with_offsets=True)
+    return poles_from_gaps(c, c_fixed, gap_z, gap_terms, gap_ok, gap_valid, gap_iters,
+                           origins, taus)
+
+
+def poles_from_gaps(c: PoleChain, c_fixed: PoleChain, gap_z, gap_terms, gap_ok, gap_valid,
+                    gap_iters, origins, taus) -> ChainPoles:
+    """ChainPoles from the gap zeros (as gap_roots returns them, with offsets): adds the
+    collective zeros (deflated Aberth iteration, Newton refinement) and their quadrature
+    rule. Direct O(N) sums at ~200 points: O(N)."""
     coll, coll_rel, coll_iters = collective_roots(
         c_fixed, jax.lax.stop_gradient(gap_z), gap_valid)
     coll = jax.lax.stop_gradient(coll)
@@ -938,7 +954,11 @@ def _poles_of(c: PoleChain) -> ChainPoles:
 CONVERGED_RTOL = 1e-9
 
 
-def _flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None):
+def flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None,
+                    extra_error=0.0):
+    """J, error estimate and status from the poles (flux_by_residues' result dict);
+    ``extra_error``: a further absolute bound on J/ΔT (the fast path's far-field bound),
+    added to the error estimate before the convergence test."""
     c = PoleChain(chain, n) if c is None else c
     gap_terms, coll = poles.gap_terms, poles.collective
     coll_weights = poles.collective_weights
@@ -954,7 +974,7 @@ def _flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = Non
     value = total.real
     rounding = 16.0 * _EPS * (c.n_bulk + 4) * magnitude
     error = (jnp.abs(total.imag) + rounding + sum_rule_error * jnp.abs(value)
-             + jnp.sum(poles.collective_error))
+             + jnp.sum(poles.collective_error) + extra_error)
     error = jnp.where(jnp.isfinite(error), error, jnp.inf)
     # (Aberth's own stopping test is not required: its zeros are refined by Newton steps,
     # whose last size enters collective_error, and near-degenerate pairs, where Aberth
@@ -986,7 +1006,7 @@ def flux_by_residues(chain, n=None):
     padded to a size bucket (``_buckets``; the padding is inert); default chain.n.
     """
     c = PoleChain(chain, n)
-    return _flux_from_poles(chain, _poles_of(c), c=c)
+    return flux_from_poles(chain, _poles_of(c), c=c)
 
 
 def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
@@ -1011,7 +1031,7 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
     if poles is None:
         poles = _poles_of(c)
     n = c.n
-    flux = _flux_from_poles(chain, poles, c=c)
+    flux = flux_from_poles(chain, poles, c=c)
     gamma = chain.gamma
     t_l, t_r = chain.t_left, chain.t_right
 

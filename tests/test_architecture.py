@@ -26,7 +26,7 @@ LAYERS = [
     ["_model"],                                                # systems
     ["masses", "analytic", "networks", "_cauchy", "_secular"],  # constructors, closed forms
     ["_green", "_buckets", "_failure", "_modes"],               # kernels, padding, results
-    ["_poles", "_lyapunov"],                                   # exact solvers
+    ["_poles", "_poles_fast", "_lyapunov"],                    # exact solvers
     ["_transport"],                                            # public T, J, T_n
     ["_resonances", "_lorentzian"],                            # peaks and their fits
     ["_ensemble"],                                             # batches over devices

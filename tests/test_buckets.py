@@ -16,13 +16,13 @@ import pytest
 import meanfield_jax as mf
 from meanfield_jax import _buckets, _transport
 from meanfield_jax._buckets import bucket_size, pad_chain, trim_particles
-from meanfield_jax._poles import _flux_from_poles, chain_poles, temperatures_by_residues
+from meanfield_jax._poles import flux_from_poles, chain_poles, temperatures_by_residues
 
 
 @jax.jit
 def _flux_and_temperatures(chain, n=None):
     poles = chain_poles(chain, n)
-    flux = _flux_from_poles(chain, poles, n)
+    flux = flux_from_poles(chain, poles, n)
     temps, err, ok = temperatures_by_residues(chain, poles, n)
     return (flux["flux"], flux["error_estimate"], flux["converged"], flux["sum_rule_error"],
             temps, err, ok)
