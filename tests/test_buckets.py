@@ -121,6 +121,7 @@ def test_transmittance_padded_equals_unpadded(monkeypatch):
             float(_transport.transmittance_grid(chain, jnp.zeros(()))), rel=1e-14, abs=1e-300)
 
 
+@pytest.mark.slow  # ~35 s of compilation (reverse mode, padded and unpadded); padded values stay default
 def test_gradients_padded_equal_unpadded():
     rng = np.random.default_rng(4)
     chain = mf.MeanFieldChain(1.0 + rng.random(7), k=1.2, k0=0.1, gamma=0.8, k_prime=0.2)
@@ -222,6 +223,7 @@ def test_padded_equals_unpadded_fast_gap_path():
 # ----------------------------------------------------------------------------- ensembles, sweeps
 
 
+@pytest.mark.slow  # ~20 s; ensembles of one bucket compiling once stays default
 def test_ensemble_padded_equals_unpadded(monkeypatch):
     """ensemble_flux pads the batch to its bucket (17 → 64, the bottom of the bucket): J equal
     to the unpadded ensemble to 1e-14 relative on random, graded and identical masses, k0 = 0

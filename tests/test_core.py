@@ -180,8 +180,9 @@ def test_flux_matches_pole_aware_quadrature(n, kind, k0):
     assert abs(float(mf.heat_flux(chain)) - expected) <= 1e-9 * abs(expected) + 2 * err
 
 
-IDENTICAL_CASES = list(itertools.product([2, 3, 4, 10, 100, 1000], [0.0, 0.02, 1.0],
-                                         ["kac", 1.0]))
+IDENTICAL_CASES = [  # N = 1000 is slow (~15 s of compilation each); N <= 100 stays default
+    pytest.param(*case, marks=pytest.mark.slow) if case[0] == 1000 else case
+    for case in itertools.product([2, 3, 4, 10, 100, 1000], [0.0, 0.02, 1.0], ["kac", 1.0])]
 
 
 @pytest.mark.parametrize("n, k0, n_tilde", IDENTICAL_CASES)
@@ -202,6 +203,7 @@ def test_identical_masses_flux_matches_mpmath_quadrature(n, k0):
     assert abs(float(mf.heat_flux(chain)) - expected) <= 1e-10 * expected
 
 
+@pytest.mark.slow  # ~1 min; narrow peaks stay in the default test_extremes sample (N = 40) and the N = 100 closed forms
 def test_identical_masses_large_n_narrow_peak():
     """N = 10⁵ identical masses: the Lorentzian of width ~1e-5 (Eq. 24) is integrated exactly."""
     n = 100_000

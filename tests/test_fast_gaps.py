@@ -63,6 +63,7 @@ def test_fast_guesses_give_the_direct_zeros_and_terms(name, masses, k0, n_tilde)
         assert iters_f.max() == 0  # every guess passed with one O(N) pass
 
 
+@pytest.mark.slow  # ~25 s; the fast guesses giving the direct zeros and terms stay default
 def test_fast_path_flux_equals_direct_path_flux():
     masses = np.random.default_rng(7).uniform(0.9, 1.1, 600)
     chain = mf.MeanFieldChain(masses, k=0.1, k0=0.02, n_tilde=1.0, gamma=1.0)
@@ -78,6 +79,7 @@ def test_fast_path_flux_equals_direct_path_flux():
     assert gap_sum_f == pytest.approx(gap_sum_d, rel=1e-13, abs=1e-16 * abs(float(flux)))
 
 
+@pytest.mark.slow  # ~25 s; flux gradients vs finite differences stay default in test_core
 def test_fast_path_gradients_match_finite_differences():
     """The implicit-function Newton step (and the first-order term correction) on the fast
     path: jax.grad w.r.t. k, k0, γ and single masses against central differences, N = 300."""

@@ -104,6 +104,7 @@ def test_stacked_system_under_jit_without_vmap_raises():
         jax.jit(mf.heat_flux_with_error)(batch)
 
 
+@pytest.mark.slow  # ~20 s; vmap = loop stays default in test_core.test_jit_equals_eager_and_vmap_equals_loop
 def test_vmap_over_stack_equals_python_loop():
     """Stacked chains and networks go through vmap (and jit of vmap). The residue methods'
     vmap is covered by test_core (slow to compile); the Lyapunov route is the cheap one."""

@@ -366,6 +366,7 @@ def long_reference(tmp_path_factory):
     return _load(out)
 
 
+@pytest.mark.slow  # ~20 s of subprocess runs; in-process interruption and resume stays default
 def test_killed_sweeps_resume_to_the_same_dataset(tmp_path, cache_dir, long_reference):
     """SIGKILL / SIGINT / SIGTERM at random moments, rerun the same command until it ends."""
     config = _write_toml(tmp_path / "long.toml", LONG)
