@@ -6,7 +6,6 @@ unpadded programs differ only in the order of floating-point sums: J to 1e-14 re
 T_n to 1e-13 absolute (T ~ 1), T(ω) to 1e-14 relative, gradients to 1e-12 relative.
 """
 
-import logging
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 import meanfield_jax as mf
+from compile_log import compile_log
 from meanfield_jax import _buckets, _transport
 from meanfield_jax._buckets import bucket_size, pad_chain, trim_particles
 from meanfield_jax._poles import flux_from_poles, chain_poles, temperatures_by_residues
@@ -140,52 +140,29 @@ def test_gradients_padded_equal_unpadded():
         assert np.all(np.isfinite(out[name])), name
 
 
-class _CompileLog(logging.Handler):
-    """Collects the names of the programs XLA compiles (``jax.log_compiles``)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.names = []
-
-    def emit(self, record):
-        message = record.getMessage()
-        if message.startswith("Finished XLA compilation of "):
-            self.names.append(message.split(" of ")[1].split(" in ")[0])
-
-    def count(self, name):
-        return sum(name in n for n in self.names)
-
-
 def test_one_compilation_per_bucket(monkeypatch):
     """Two N of one bucket (17, 19 → 64) compile the flux, temperature and transmittance
     programs once each (counted from jax.log_compiles and from the jit caches); with the
     switch off, once per N."""
-    log = _CompileLog()
-    logger = logging.getLogger("jax._src.dispatch")
-    logger.addHandler(log)
     omega = jnp.linspace(0.1, 2.0, 5)
     rng = np.random.default_rng(5)
     jax.clear_caches()  # earlier tests may have compiled this bucket already
-    try:
-        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
-        with jax.log_compiles():
-            for n in (17, 19):
-                chain = mf.MeanFieldChain(1.0 + rng.random(n), k=1.0, k0=0.1, t_right=0.5)
-                result = mf.heat_flux_with_error(chain)
-                temps = mf.local_temperatures(chain)
-                mf.transmittance(chain, omega)
-                assert bool(result.converged) and temps.shape == (n,)
-        counts = [log.count(f"jit({f})") for f in
-                  ("flux_residues", "_temperatures_residues", "batched")]
-        assert counts == [1, 1, 1], log.names
-        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
-        log.names.clear()
-        with jax.log_compiles():
-            for n in (17, 19):
-                mf.heat_flux_with_error(mf.MeanFieldChain(np.ones(n), k=1.0))
-        assert log.count("jit(flux_residues)") == 2, log.names
-    finally:
-        logger.removeHandler(log)
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+    with compile_log() as log:
+        for n in (17, 19):
+            chain = mf.MeanFieldChain(1.0 + rng.random(n), k=1.0, k0=0.1, t_right=0.5)
+            result = mf.heat_flux_with_error(chain)
+            temps = mf.local_temperatures(chain)
+            mf.transmittance(chain, omega)
+            assert bool(result.converged) and temps.shape == (n,)
+    counts = [log.count(f"jit({f})") for f in
+              ("flux_residues", "_temperatures_residues", "batched")]
+    assert counts == [1, 1, 1], log.names
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+    with compile_log() as log:
+        for n in (17, 19):
+            mf.heat_flux_with_error(mf.MeanFieldChain(np.ones(n), k=1.0))
+    assert log.count("jit(flux_residues)") == 2, log.names
 
 
 def test_vmap_batch_same_n_compiles_once():
@@ -248,21 +225,15 @@ def test_ensembles_of_one_bucket_compile_once(monkeypatch):
     """Ensembles of N = 18 and N = 20 (bucket 64) run one compiled ensemble program."""
     from meanfield_jax._ensemble import ensemble_flux
 
-    log = _CompileLog()
-    logger = logging.getLogger("jax._src.dispatch")
-    logger.addHandler(log)
     rng = np.random.default_rng(9)
     monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
     jax.clear_caches()
-    try:
-        with jax.log_compiles():
-            for n in (18, 20):
-                res = ensemble_flux(mf.batch_chains(1.0 + rng.random((3, n)), k=1.0),
-                                    chunk_size=3, batch_size=1)
-                assert res.converged.all()
-        assert log.count("jit(run)") == 1, log.names
-    finally:
-        logger.removeHandler(log)
+    with compile_log() as log:
+        for n in (18, 20):
+            res = ensemble_flux(mf.batch_chains(1.0 + rng.random((3, n)), k=1.0),
+                                chunk_size=3, batch_size=1)
+            assert res.converged.all()
+    assert log.count("jit(run)") == 1, log.names
 
 
 def test_sweep_buckets():
