@@ -229,19 +229,26 @@ def test_results_independent_of_chunk_size(small_result, tmp_path):
     _assert_same_results(ds, ref)
 
 
-def test_resume_after_interruption_in_process(small_result, tmp_path, monkeypatch):
-    _, ref = small_result
-    out = str(tmp_path / "r.nc")
+def _interrupt_after_checkpoint(monkeypatch, k):
+    """Make the sweep raise KeyboardInterrupt right after its k-th checkpoint write;
+    returns the real writer (to restore it)."""
     real = _sweep.atomic_write_bytes
     calls = {"n": 0}
 
-    def flaky(path, data):  # interrupt right after the 5th checkpoint
+    def flaky(path, data):
         real(path, data)
         calls["n"] += 1
-        if calls["n"] == 5:
+        if calls["n"] == k:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(_sweep, "atomic_write_bytes", flaky)
+    return real
+
+
+def test_resume_after_interruption_in_process(small_result, tmp_path, monkeypatch):
+    _, ref = small_result
+    out = str(tmp_path / "r.nc")
+    real = _interrupt_after_checkpoint(monkeypatch, 5)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(make_config(SMALL), out, progress=False)
     assert os.path.exists(out + ".partial.npz") and not os.path.exists(out)
@@ -569,16 +576,7 @@ def _dataset_nt(nt):
 def test_power_law_sweep_resumes(power_law_result, tmp_path, monkeypatch):
     _, cfg, ref = power_law_result
     out = str(tmp_path / "r.nc")
-    real = _sweep.atomic_write_bytes
-    calls = {"n": 0}
-
-    def flaky(path, data):  # interrupt right after the 2nd checkpoint
-        real(path, data)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(_sweep, "atomic_write_bytes", flaky)
+    real = _interrupt_after_checkpoint(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(cfg, out, progress=False)
     monkeypatch.setattr(_sweep, "atomic_write_bytes", real)
