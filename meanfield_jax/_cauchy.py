@@ -86,7 +86,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (x64 on)
+from . import _config
 
 EPS = float(np.finfo(np.float64).eps)
 DEFAULT_DEGREE = 44  # Chebyshev nodes per box (p)
@@ -550,11 +550,11 @@ def _cauchy_sums(d, weights, origin, tau, split, p, leaf):
     return _evaluate(_build(d, weights, p, leaf), origin, tau, split, p, leaf)
 
 
-_cauchy_sums_jit = jax.jit(_cauchy_sums, static_argnames=("p", "leaf"))
-build_tree = jax.jit(_build, static_argnames=("p", "leaf"))
+_cauchy_sums_jit = _config.jit(_cauchy_sums, static_argnames=("p", "leaf"))
+build_tree = _config.jit(_build, static_argnames=("p", "leaf"))
 build_tree.__doc__ = """build_tree(d, weights, p=DEFAULT_DEGREE, leaf=DEFAULT_LEAF) -> CauchyTree:
 the sources' side of :func:`cauchy_sums` (jitted; p and leaf static, by keyword)."""
-evaluate_tree = jax.jit(_evaluate, static_argnames=("p", "leaf"))
+evaluate_tree = _config.jit(_evaluate, static_argnames=("p", "leaf"))
 evaluate_tree.__doc__ = """evaluate_tree(tree, origin, tau, split, p=..., leaf=...) -> CauchySums:
 :func:`cauchy_sums` at a new set of targets from a built tree (same p and leaf)."""
 

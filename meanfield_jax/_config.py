@@ -1,4 +1,4 @@
-"""Numerical configuration: float64 everywhere.
+"""Numerical configuration: float64 everywhere, and the XLA options of every compiled program.
 
 The contract: every result is float64 / complex128, or the call raises. JAX defaults to
 float32, and the exact solvers need float64 (residue sums cancel to ~1e-13 of their terms;
@@ -10,7 +10,12 @@ meanfield_jax first (or set ``JAX_ENABLE_X64=1``). A user who turns float64 off 
 (``jax.config.update("jax_enable_x64", False)``, or a scoped ``jax.enable_x64(False)``) gets
 a RuntimeError from every constructor and public function (:func:`require_x64`, checked at
 trace time, so also under ``jit``), never a silent float32 result.
+
+Compilation: every program of the package is jitted through :func:`jit`, which compiles
+with :data:`COMPILER_OPTIONS` (one place to tune how the solvers compile).
 """
+
+import functools
 
 import jax
 import numpy as np
@@ -25,3 +30,96 @@ def require_x64(what: str) -> None:
             f"{what}: meanfield_jax computes in float64, but JAX's float64 mode is off "
             "(jax_enable_x64 = False). Importing meanfield_jax turns it on; turn it back on "
             "with jax.config.update('jax_enable_x64', True).")
+
+
+#: XLA options of every program the package compiles (:func:`jit`). On CPU, XLA's newer
+#: fusion emitters take LLVM much longer on the pole solvers' many small loop bodies than
+#: the loop emitters do, for no faster code here: the residue-flux program at N = 1000
+#: compiles in 3.0 s instead of 5.7 s and runs in 0.019 s instead of 0.020 s (N = 10⁴:
+#: 4.5 s instead of 6.6 s to compile, 0.60 s vs 0.59 s to run; one process, 2-core CPU,
+#: ``python scripts/bench_compile.py --skip-sweep``). Other backends ignore ``xla_cpu_*``.
+COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+
+@functools.cache
+def _accepted_compiler_options() -> dict | None:
+    """COMPILER_OPTIONS if this jaxlib's XLA knows them, else None (XLA retires options; a
+    jaxlib without one must still work). Probed once, by compiling a trivial program."""
+    try:
+        jax.jit(lambda x: x, compiler_options=COMPILER_OPTIONS).lower(0.0).compile()
+    except Exception:  # noqa: BLE001 - whatever the rejection, compile without them
+        return None
+    return COMPILER_OPTIONS
+
+
+@functools.cache
+def _probe():
+    return jax.jit(lambda x: x * x, compiler_options=_accepted_compiler_options())
+
+
+def _options_allowed(tracer) -> bool:
+    """Whether a program with compiler options may be called on ``tracer`` here: yes at the
+    top level of ``vmap`` and ``jvp`` (JAX runs the transformed program as a top-level
+    one); no where a trace stages it into an outer program (``jit``, ``grad``,
+    ``lax.map``, ``scan``), for which JAX raises ValueError. Decided by calling a tiny
+    program with options on the tracer (cheap: no compilation of the real program)."""
+    try:
+        _probe()(tracer)
+    except ValueError:
+        return False
+    return True
+
+
+class _Program:
+    """``jax.jit(fun, **jit_kwargs)``, compiled with :data:`COMPILER_OPTIONS` where XLA takes
+    them: a top-level call, also under a top-level ``vmap`` or ``jvp``. Inside a trace that
+    stages it into an outer program (an outer ``jit``, ``grad``, ``lax.map``, also through
+    closed-over arguments) it is the plain ``jax.jit`` of ``fun``, compiled as part of the
+    outer program. The jitted functions are made on first use (the options are probed then,
+    not at import: probing starts a backend). Every attribute of the jitted function
+    (``lower``, ``trace``, ``eval_shape``, ``_cache_size``, ``clear_cache``) is the
+    top-level program's."""
+
+    def __init__(self, fun, jit_kwargs):
+        functools.update_wrapper(self, fun)
+        self._jit_kwargs = jit_kwargs
+        self._top = self._nested = None
+
+    def _program(self):
+        if self._top is None:
+            self._top = jax.jit(self.__wrapped__, compiler_options=_accepted_compiler_options(),
+                                **self._jit_kwargs)
+        return self._top
+
+    def _plain(self):
+        if self._nested is None:
+            self._nested = jax.jit(self.__wrapped__, **self._jit_kwargs)
+        return self._nested
+
+    def __call__(self, *args, **kwargs):
+        if _accepted_compiler_options() is None:
+            return self._plain()(*args, **kwargs)
+        tracer = next((leaf for leaf in jax.tree_util.tree_leaves((args, kwargs))
+                       if isinstance(leaf, jax.core.Tracer)), None)
+        if tracer is not None and not _options_allowed(tracer):
+            return self._plain()(*args, **kwargs)
+        try:
+            return self._program()(*args, **kwargs)
+        except ValueError:
+            # staged into an outer trace through closed-over values only (or a ValueError
+            # of fun itself, which the plain program raises again)
+            return self._plain()(*args, **kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_top", "_nested", "_jit_kwargs"):
+            raise AttributeError(name)
+        return getattr(self._program(), name)
+
+
+def jit(fun=None, /, **jit_kwargs):
+    """``jax.jit`` for the package's programs: the same arguments (``static_argnames``,
+    ``donate_argnames``, …), compiled with :data:`COMPILER_OPTIONS`. Usable as
+    ``@jit``, ``@jit(static_argnums=2)`` or ``jit(f, **kwargs)``."""
+    if fun is None:
+        return functools.partial(jit, **jit_kwargs)
+    return _Program(fun, jit_kwargs)

@@ -34,11 +34,10 @@ import functools
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import _config  # noqa: F401
+from . import _config
 from ._failure import FluxResult, raise_if_not_converged
 from ._lyapunov import flux_lyapunov
 from ._model import (
@@ -178,7 +177,7 @@ def _compiled(fn: Callable, mesh: Mesh, batch_size: int):
         return jax.shard_map(per_device, mesh=mesh, in_specs=specs,
                              out_specs=PartitionSpec(AXIS), check_vma=False)(batch, *args)
 
-    return jax.jit(run)
+    return _config.jit(run)
 
 
 def _chunks(fn: Callable, systems, chunk_size: int, batch_size: int | None, devices):

@@ -44,7 +44,7 @@ import time
 import warnings
 from typing import Any, NamedTuple
 
-from . import _config  # noqa: F401  (x64 before any array)
+from . import _config
 
 import jax
 import jax.numpy as jnp
@@ -232,8 +232,9 @@ def _run_chunk_impl(p: _Params, state: LangevinState, stop, *, length: int, dens
 
 
 _STATIC = ("length", "dense", "unroll")
-_run_chunk_donating = jax.jit(_run_chunk_impl, static_argnames=_STATIC, donate_argnames=("state",))
-_run_chunk_plain = jax.jit(_run_chunk_impl, static_argnames=_STATIC)
+_run_chunk_donating = _config.jit(_run_chunk_impl, static_argnames=_STATIC,
+                                  donate_argnames=("state",))
+_run_chunk_plain = _config.jit(_run_chunk_impl, static_argnames=_STATIC)
 
 
 def _run_chunk(p, state, stop, **kw):

@@ -11,7 +11,6 @@ parameters scaled to O(1); both are jitted and vmappable.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
@@ -19,7 +18,7 @@ import jax.numpy as jnp
 import optax
 import optax.tree_utils as otu
 
-from . import _config  # noqa: F401
+from . import _config
 from ._green import chain_transmittance
 from ._model import MeanFieldChain, check_single_system, conserves_momentum
 from ._resonances import (
@@ -109,7 +108,7 @@ def _main_seed(chain):
     return jnp.maximum(poles[i].real, 0.0), poles[i].imag
 
 
-@functools.partial(jax.jit, static_argnums=4)
+@_config.jit(static_argnums=4)
 def _fit_resonance(chain, omega_guess, window, grid, use_poles):
     fixed = jax.lax.stop_gradient(chain)
     if use_poles:
@@ -197,7 +196,7 @@ def fit_resonance_lorentzians(system, *, omega_guess=None, window=3.0, num=201):
                           jnp.asarray(window, jnp.float64), grid, omega_guess is None)
 
 
-@jax.jit
+@_config.jit
 def _fit_curve(omega, t, n):
     i = jnp.argmax(t)
     height0 = t[i]

@@ -8,10 +8,9 @@ J = γ(T_L − T_1)/m_1 and T_n = m_n C_vv,nn (Eq. 31) follow. O(N³) per system
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-from . import _config  # noqa: F401
+from . import _config
 from ._failure import FluxResult, TemperatureResult
 from ._model import HarmonicNetwork, as_network, bath_friction, state_matrix
 
@@ -45,7 +44,7 @@ def velocity_covariance(network: HarmonicNetwork):
     return cvv
 
 
-@jax.jit
+@_config.jit
 def flux_lyapunov(system) -> FluxResult:
     """J (Eq. 16 through the energy balance at particle 1) with |J_left − J_right| as its
     error estimate, for any system (a chain through its dense K). O(N³)."""
@@ -66,7 +65,7 @@ def flux_lyapunov(system) -> FluxResult:
     return FluxResult(j_left, err, ok)
 
 
-@jax.jit
+@_config.jit
 def temperatures_lyapunov(system) -> TemperatureResult:
     """T_n = m_n ⟨q̇_n²⟩ (Eq. 31) for any system, error from the energy-balance gap. O(N³)."""
     network = as_network(system)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import _config  # noqa: F401
+from . import _config
 from ._model import as_network, bath_friction, check_single_system, stiffness_with_walls
 
 __all__ = ["NormalModes", "normal_modes"]
@@ -31,7 +31,7 @@ class NormalModes(NamedTuple):
     coupling_right: jax.Array
 
 
-@jax.jit
+@_config.jit
 def _normal_modes(system):
     network = as_network(system)
     k_w = stiffness_with_walls(network)

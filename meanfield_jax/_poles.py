@@ -439,38 +439,50 @@ def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
             return _secular(c, origin, tau, left_mask)
 
     half = 0.5 * (wr_safe - wl)
+
+    def frame(origin_left):
+        """(origin, dl, dr, lo, hi): the gap ends' offsets from the chosen origin, exact
+        (Sterbenz)."""
+        origin = jnp.where(origin_left, wl, wr_safe)
+        dl, dr = wl - origin, wr_safe - origin
+        return origin, dl, dr, jnp.minimum(dl, dr), jnp.maximum(dl, dr)
+
     if start is None:
-        # Which half holds the zero: Re F increases from −∞ to +∞ across the gap.
-        f_mid, _, _ = evaluate(wl, half + 0j)
-        origin_left = f_mid.real > 0
+        # Which half holds the zero: Re F increases from −∞ to +∞ across the gap, so the
+        # sign of F at the midpoint (evaluated from the left end) picks the nearer end as
+        # the origin. That evaluation is the loop's first pass (one copy of ``evaluate``
+        # in the program): it is also the first step's when the left end is chosen; else
+        # the pass only switches to the right end, at τ = −half, without a step.
+        origin_left, decided, tau0 = jnp.array(True), jnp.array(False), half + 0j
     else:
-        origin_left = start[0]
-    origin = jnp.where(origin_left, wl, wr_safe)
-    dl = wl - origin  # exact (Sterbenz)
-    dr = wr_safe - origin
-    lo, hi = jnp.minimum(dl, dr), jnp.maximum(dl, dr)
-    tau0 = jnp.where(origin_left, half, -half) + 0j
-    if start is not None:
+        origin_left, decided = start[0], jnp.array(True)
+        _, _, _, lo, hi = frame(origin_left)
+        tau0 = jnp.where(origin_left, half, -half) + 0j
         guess = start[1]
         inside = (guess.real > lo) & (guess.real < hi) & jnp.isfinite(guess)
         tau0 = jnp.where(inside, guess, tau0)
 
-    def step(tau):
-        return secular_step(evaluate(origin, tau), dl, dr, lo, hi, tau)
-
     def cond(state):
-        it, tau, delta, previous = state
+        it, tau, delta, previous, _, _ = state
         # Quadratic convergence: once a step is below 1e-7·|τ| the iterate is within
         # ~1e-14·|τ| of the zero, and the Newton step of _polish_gap reaches the rounding
         # floor (no further model iteration needed).
         return (valid & (it < _MAX_GAP_ITERATIONS) & (delta > 1e-7 * jnp.abs(tau)))
 
     def body(state):
-        it, tau, delta, _ = state
-        new = step(tau)
-        return it + 1, new, jnp.abs(new - tau), delta
+        it, tau, delta, previous, origin_left, decided = state
+        origin, dl, dr, lo, hi = frame(origin_left)
+        sums = evaluate(origin, tau)
+        origin_left = jnp.where(decided, origin_left, sums[0].real > 0)
+        stepped = decided | origin_left
+        new = jnp.where(stepped, secular_step(sums, dl, dr, lo, hi, tau), -half + 0j)
+        return (it + stepped.astype(it.dtype), new,
+                jnp.where(stepped, jnp.abs(new - tau), delta),
+                jnp.where(stepped, delta, previous), origin_left, jnp.array(True))
 
-    it, tau, delta, previous = jax.lax.while_loop(cond, body, (0, tau0, jnp.inf, jnp.inf))
+    it, tau, delta, previous, origin_left, _ = jax.lax.while_loop(
+        cond, body, (jnp.array(0), tau0, jnp.inf, jnp.inf, origin_left, decided))
+    _, _, _, lo, hi = frame(origin_left)
     delta = jnp.minimum(delta, previous)
     converged = (delta <= 1e-7 * jnp.abs(tau)) & (tau.real > lo) & (tau.real < hi)
     return origin_left, tau, converged | ~valid, valid, it

@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
+from . import _config
 from ._failure import raise_if_not_converged
 from ._green import bulk_frequencies, chain_q, network_transmittance
 from ._model import (
@@ -222,7 +222,7 @@ def _default_bracket(system, omega_guess):
     return -jnp.inf, jnp.inf
 
 
-@jax.jit
+@_config.jit
 def _resonance_frequency(system, omega_guess, max_step, rtol):
     fixed = jax.lax.stop_gradient(system)
     x = jnp.abs(omega_guess)
@@ -530,7 +530,7 @@ def _assemble(system, poles, x, radius, lo, hi, ok, threshold):
                       poles[order], conv[order], valid)
 
 
-@functools.partial(jax.jit, static_argnums=2)
+@_config.jit(static_argnums=2)
 def _find_chain(chain, threshold, include_gaps):
     poles, gap_index, ok, w = chain_pole_seeds(chain, include_gaps)
     x = jnp.maximum(poles.real, 0.0)
@@ -563,7 +563,7 @@ def _find_chain(chain, threshold, include_gaps):
     return _assemble(chain, poles, x, radius, lo, hi, ok, threshold)
 
 
-@jax.jit
+@_config.jit
 def _find_network(network, threshold):
     poles, ok = _network_poles(network)
     lo = jnp.full(poles.shape, -jnp.inf)

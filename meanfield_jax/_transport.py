@@ -23,7 +23,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from . import _config  # noqa: F401
+from . import _config
 from ._buckets import buckets_enabled, pad_chain, trim_particles
 from ._failure import FluxResult, TemperatureResult, raise_if_not_converged
 from ._green import (
@@ -81,7 +81,7 @@ def _per_frequency(chain_kernel, network_kernel):
     HarmonicNetwork. ``n``: the true N of a chain padded to a size bucket (``_buckets``);
     only for chain kernels that take it."""
 
-    @jax.jit
+    @_config.jit
     def batched(system, omega, n=None):
         if not isinstance(system, MeanFieldChain):
             return _map_omega(network_kernel, system, omega)
@@ -141,7 +141,7 @@ def greens_function(system, omega):
     return _greens_function(system, check_finite_omega(omega))
 
 
-@jax.jit
+@_config.jit
 def transmittance_secular(network, omega):
     """Networks: one eigendecomposition, then O(N) per frequency (``_secular``)."""
     modes = network_modes(network)
@@ -195,7 +195,7 @@ def transmittance(system, omega, method: str = "auto"):
 # ---------------------------------------------------------------------------- heat flux
 
 
-@jax.jit
+@_config.jit
 def flux_residues(system, n=None) -> FluxResult:
     """The residue flux (``_poles``) as a FluxResult, jitted; ``n``: the true N of a chain
     padded to a size bucket. The per-system program of the ensembles."""
@@ -203,7 +203,7 @@ def flux_residues(system, n=None) -> FluxResult:
     return FluxResult(out["flux"], out["error_estimate"], out["converged"])
 
 
-@jax.jit
+@_config.jit
 def flux_residues_fmm(system, n=None) -> FluxResult:
     """The O(N) residue flux (``_poles_fast``: bulk sums from the hierarchical Cauchy tree)
     as a FluxResult, jitted; ``n`` as in :func:`flux_residues`. Not differentiable."""
@@ -283,13 +283,13 @@ def _raise_unless_converged(result, what, method):
     return raise_if_not_converged(result, result.converged, f"{what} ({method})", advice)
 
 
-@jax.jit
+@_config.jit
 def flux_secular(network):
     out = flux_by_secular(network)
     return FluxResult(out["flux"], out["error_estimate"], out["converged"])
 
 
-@jax.jit
+@_config.jit
 def temperatures_secular(network):
     return TemperatureResult(*temperatures_by_secular(network))
 
@@ -395,7 +395,7 @@ def heat_flux(system, method: str = "auto", *, throw: bool = True):
 # ---------------------------------------------------------------------- local temperatures
 
 
-@jax.jit
+@_config.jit
 def _temperatures_residues(system, n=None):
     return TemperatureResult(*temperatures_by_residues(system, n=n))
 

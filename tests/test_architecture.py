@@ -6,10 +6,12 @@
   name, or reaches one through ``module._name``;
 * no `importlib` indirection between the package's modules, and no import of the package
   itself (``from . import __version__``) from inside it;
-* README's layout section names every module, in the same order as ``LAYERS``.
+* README's layout section names every module, in the same order as ``LAYERS``;
+* every program is compiled through ``_config.jit`` (one place for the compiler options).
 """
 
 import ast
+import functools
 import pathlib
 import re
 
@@ -38,6 +40,7 @@ LAYERS = [
 ]
 
 
+@functools.cache  # parsed once per session: every test here reads every module
 def _modules() -> dict[str, ast.Module]:
     return {p.stem: ast.parse(p.read_text(), filename=str(p))
             for p in sorted(PACKAGE.glob("*.py"))}
@@ -122,6 +125,21 @@ def test_no_importlib_indirection_and_no_import_of_the_package():
             if target in ("__init__", "__version__", "meanfield_jax"):
                 bad.append(f"{name}:{line} imports the package itself")
     assert not bad, "\n".join(bad)
+
+
+def _bare_jits(tree: ast.Module) -> list[int]:
+    """Lines that call or decorate with ``jax.jit`` directly."""
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr == "jit"
+            and isinstance(node.value, ast.Name) and node.value.id == "jax"]
+
+
+def test_programs_compile_through_config_jit():
+    """``jax.jit`` appears only in ``_config`` (its ``jit`` adds the compiler options)."""
+    bad = [f"{name}:{line} uses jax.jit; use _config.jit" for name, tree in _modules().items()
+           if name != "_config" for line in _bare_jits(tree)]
+    assert not bad, "\n".join(bad)
+    assert _bare_jits(ast.parse("@functools.partial(jax.jit, static_argnums=1)\ndef f(): pass"))
 
 
 def test_readme_layout_is_the_import_graph():

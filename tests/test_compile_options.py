@@ -1,0 +1,84 @@
+"""Every program compiles through ``_config.jit``: jax.jit plus the package's XLA options
+(``_config.COMPILER_OPTIONS``), with a fallback for an XLA that does not know them."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from meanfield_jax import _config
+
+
+def test_options_are_accepted_by_this_jaxlib():
+    """The compile-time saving is in effect here (if a jaxlib retires the option, this fails
+    and the options need re-measuring; the package itself still works, see below)."""
+    assert _config._accepted_compiler_options() == _config.COMPILER_OPTIONS
+
+
+def test_program_behaves_as_jax_jit():
+    def cube_sum(x, power):
+        """Sum of x**power."""
+        return jnp.sum(x**power)
+
+    program = _config.jit(cube_sum, static_argnums=1)
+    x = jnp.arange(4.0)
+    assert float(program(x, 3)) == float(jax.jit(cube_sum, static_argnums=1)(x, 3)) == 36.0
+    assert program.__name__ == "cube_sum" and program.__doc__ == "Sum of x**power."
+    assert program._cache_size() == 1
+    program(x + 1.0, 3)  # new values, same shape: no new compilation
+    assert program._cache_size() == 1
+    assert float(program.lower(x, 3).compile()(x)) == 36.0
+    np.testing.assert_allclose(jax.vmap(lambda v: program(v, 2))(jnp.eye(3)), np.ones(3))
+    assert float(jax.grad(lambda v: program(v, 2))(x)[3]) == 6.0
+    decorated = _config.jit(static_argnums=1)(cube_sum)
+    assert float(decorated(x, 1)) == 6.0
+
+
+def test_unknown_option_falls_back_to_plain_jit(monkeypatch):
+    _config._accepted_compiler_options.cache_clear()
+    monkeypatch.setattr(_config, "COMPILER_OPTIONS", {"xla_no_such_option_anywhere": True})
+    try:
+        assert _config._accepted_compiler_options() is None
+        assert float(_config.jit(lambda x: 2.0 * x)(jnp.float64(1.5))) == 3.0
+    finally:
+        _config._accepted_compiler_options.cache_clear()
+
+
+@pytest.mark.parametrize("name", ["flux_residues", "_temperatures_residues"])
+def test_solver_programs_are_config_programs(name):
+    from meanfield_jax import _transport
+
+    assert isinstance(getattr(_transport, name), _config._Program)
+
+
+def test_top_level_vmap_and_jvp_keep_the_options_nested_calls_run_the_plain_program():
+    """A top-level vmap or jvp runs the program with options; inside an outer jit (traced
+    or closed-over arguments), grad and lax.map it is the plain jax.jit (XLA takes compiler
+    options only at the top level)."""
+    x = jnp.linspace(0.0, 1.0, 5)
+    expected = np.sin(np.asarray(x)) * 2.0
+
+    def fresh():
+        return _config.jit(lambda v: jnp.sin(v) * 2.0)
+
+    top = [("call", lambda p: p(x)), ("vmap", lambda p: jax.vmap(p)(x)),
+           ("jvp", lambda p: jax.jvp(p, (x,), (jnp.ones_like(x),))[0])]
+    nested = [("jit", lambda p: jax.jit(p)(x)), ("jit closure", lambda p: jax.jit(lambda: p(x))()),
+              ("lax.map", lambda p: jax.lax.map(p, x))]
+    for name, run in top + nested:
+        program = fresh()
+        np.testing.assert_allclose(run(program), expected, rtol=1e-15, err_msg=name)
+        assert (program._nested is None) == ((name, run) in top), name
+    program = fresh()
+    np.testing.assert_allclose(jax.grad(lambda v: jnp.sum(program(v)))(x), 2.0 * np.cos(x),
+                               rtol=1e-15)
+    assert program._nested is not None
+
+
+def test_heat_flux_under_an_outer_jit_with_a_closed_over_chain():
+    import meanfield_jax as mf
+
+    chain = mf.MeanFieldChain([1.0, 1.3, 0.8, 1.1, 0.9], k=1.0, k0=0.1)
+    direct = float(mf.heat_flux(chain))
+    assert float(jax.jit(lambda: mf.heat_flux(chain))()) == pytest.approx(
+        direct, rel=1e-14)
