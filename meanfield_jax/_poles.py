@@ -797,14 +797,12 @@ def _q_noise(c: PoleChain, z):
 
 
 def _transmittance_continued(c: PoleChain, z):
-    """T(z) = 4γ²z² G_1N(z) G_1N(−z) = −4γ²κ̄²/(Q(z)Q(−z)) at complex z, with its relative
-    noise bound. O(N)."""
+    """T(z) = 4γ²z² G_1N(z) G_1N(−z) = −4γ²κ̄²/(Q(z)Q(−z)) at complex z, and (|Q(z)|,
+    |Q(−z)|) for its noise bound. O(N)."""
     pm = jnp.stack([z, -z])  # one vmapped evaluation: a smaller program than two
     q = jax.vmap(lambda x: _q_and_derivative(c, x)[0])(pm)
-    noise = jax.vmap(lambda x: _q_noise(c, x))(pm)
     value = -4.0 * c.gamma**2 * c.kappa_bar**2 / (q[0] * q[1])
-    rel = noise[0] / jnp.abs(q[0]) + noise[1] / jnp.abs(q[1])
-    return value, rel
+    return value, jnp.abs(q)
 
 
 def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, last_step):
@@ -840,17 +838,13 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
     follower = clustered & ~lead
 
     # single zeros: residue term and the first-order effect of the position error
-    def single(z, step):
+    def single(z, step, noise):
         # one evaluation of the term gives it, its z-derivative and Q' (smaller program)
         (term, dq), (dterm, _) = jax.jvp(lambda x: _collective_term(c, x, with_dq=True),
                                          (z,), (jnp.ones_like(z),))
-        zf = jax.lax.stop_gradient(z)
         dterm, dq = jax.lax.stop_gradient((dterm, dq))
-        delta = jnp.maximum(_q_noise(c_fixed, zf) / jnp.abs(dq), step)
+        delta = jnp.maximum(noise / jnp.abs(dq), step)
         return term, jnp.abs(dterm) * delta + _NOISE * jnp.abs(jax.lax.stop_gradient(term))
-
-    safe = jnp.where(live, coll, 1.0)
-    terms, term_err = jax.vmap(single)(safe, jax.lax.stop_gradient(last_step))
 
     # pairs: trapezoidal rule on a circle around the pair (M and M/2 points compared)
     m = _CIRCLE_POINTS
@@ -864,8 +858,17 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
                        0.5 * jnp.minimum(d_near, d_ext))
     radius = jnp.where(jnp.isfinite(radius) & (radius > 0), radius, 0.5 * jnp.abs(zf) + 1.0)
     nodes_c = centre[:, None] + radius[:, None] * unit[None, :]
-    t_vals, t_rel = jax.vmap(jax.vmap(lambda z: _transmittance_continued(c, z)))(nodes_c)
-    t_rel = jax.lax.stop_gradient(t_rel)
+    t_vals, q_abs = jax.vmap(jax.vmap(lambda z: _transmittance_continued(c, z)))(nodes_c)
+    # Q's rounding noise at the zeros and at ± the circle nodes, in one vmapped evaluation
+    # (every point is gradient-stopped: the bounds carry no derivative)
+    safe = jnp.where(live, zf, 1.0)
+    nodes_f = jax.lax.stop_gradient(jnp.ravel(nodes_c))
+    noise = jax.vmap(lambda z: _q_noise(c_fixed, z))(
+        jnp.concatenate([safe, nodes_f, -nodes_f]))
+    noise_zero, noise_nodes = noise[:p], noise[p:].reshape((2,) + nodes_c.shape)
+    t_rel = jax.lax.stop_gradient(noise_nodes[0] / q_abs[..., 0] + noise_nodes[1] / q_abs[..., 1])
+    terms, term_err = jax.vmap(single)(jnp.where(live, coll, 1.0),
+                                       jax.lax.stop_gradient(last_step), noise_zero)
     w_c = 1j * radius[:, None] * unit[None, :] * t_vals / (2.0 * m)
     half = 2.0 * jnp.sum(w_c[:, 1::2], axis=1)  # the M/2-point rule
     full = jnp.sum(w_c, axis=1)
@@ -946,13 +949,17 @@ def poles_from_gaps(c: PoleChain, c_fixed: PoleChain, gap_z, gap_terms, gap_ok, 
 
     safe = jnp.where(is_zero_mode, 1.0, coll)
     # Newton steps on Q from Aberth's zeros (its stopping rule is absolute, on the largest
-    # zero's scale: small zeros gain digits here), then one differentiable step: at a
-    # converged zero it changes nothing but carries the implicit-function derivative.
-    safe = jax.lax.fori_loop(  # a loop, not unrolled: one copy of Q in the program
-        0, _NEWTON_REFINEMENTS, lambda _, z: z - jax.vmap(lambda x: newton(c_fixed, x))(z), safe)
-    safe = jax.lax.stop_gradient(safe)
-    last_step = jax.vmap(lambda z: newton(c, z))(safe)
-    safe = safe - last_step
+    # zero's scale: small zeros gain digits here). Each step starts from gradient-stopped
+    # zeros, so the last one is the differentiable step: at a converged zero it changes
+    # nothing but carries the implicit-function derivative. One loop (not unrolled, the
+    # last step included): one copy of Q in the program.
+    def refine(_, state):
+        z = jax.lax.stop_gradient(state[0])
+        step = jax.vmap(lambda x: newton(c, x))(z)
+        return z - step, step
+
+    safe, last_step = jax.lax.fori_loop(0, _NEWTON_REFINEMENTS + 1, refine,
+                                        (safe, jnp.zeros_like(safe)))
     coll = jnp.where(is_zero_mode, 0.0, safe)
     gv = jax.lax.stop_gradient(jnp.where(gap_valid, gap_z, jnp.inf))
     others = jnp.concatenate([gv, -jnp.conj(gv), jnp.conj(gv), -gv])
