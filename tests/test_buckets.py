@@ -142,26 +142,26 @@ def test_gradients_padded_equal_unpadded():
 
 def test_one_compilation_per_bucket(monkeypatch):
     """Two N of one bucket (17, 19 → 64) compile the flux, temperature and transmittance
-    programs once each (counted from jax.log_compiles and from the jit caches); with the
-    switch off, once per N."""
+    programs at most once each (none if an earlier test compiled the bucket), the second N
+    nothing (counted from jax.log_compiles); with the switch off, once per N."""
     omega = jnp.linspace(0.1, 2.0, 5)
     rng = np.random.default_rng(5)
-    jax.clear_caches()  # earlier tests may have compiled this bucket already
     monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
-    with compile_log() as log:
-        for n in (17, 19):
-            chain = mf.MeanFieldChain(1.0 + rng.random(n), k=1.0, k0=0.1, t_right=0.5)
+    names = ("flux_residues", "_temperatures_residues", "batched")
+    counts = []
+    for n in (17, 19):
+        chain = mf.MeanFieldChain(1.0 + rng.random(n), k=1.0, k0=0.1, t_right=0.5)
+        with compile_log() as log:
             result = mf.heat_flux_with_error(chain)
             temps = mf.local_temperatures(chain)
             mf.transmittance(chain, omega)
-            assert bool(result.converged) and temps.shape == (n,)
-    counts = [log.count(f"jit({f})") for f in
-              ("flux_residues", "_temperatures_residues", "batched")]
-    assert counts == [1, 1, 1], log.names
+        assert bool(result.converged) and temps.shape == (n,)
+        counts.append([log.count(f"jit({f})") for f in names])
+    assert max(counts[0]) <= 1 and counts[1] == [0, 0, 0], counts
     monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
-    with compile_log() as log:
-        for n in (17, 19):
-            mf.heat_flux_with_error(mf.MeanFieldChain(np.ones(n), k=1.0))
+    with compile_log() as log:  # (small N: a small program each)
+        for n in (3, 4, 3):
+            mf.heat_flux_with_error(mf.MeanFieldChain(np.ones(n), k=1.0, k0=0.37))
     assert log.count("jit(flux_residues)") == 2, log.names
 
 

@@ -203,7 +203,7 @@ def test_identical_masses_flux_matches_mpmath_quadrature(n, k0):
     assert abs(float(mf.heat_flux(chain)) - expected) <= 1e-10 * expected
 
 
-@pytest.mark.slow  # ~1 min; narrow peaks stay in the default test_extremes sample (N = 40) and the N = 100 closed forms
+@pytest.mark.slow  # ~1 min; narrow peaks stay in the default N = 100 closed forms (and the extreme box)
 def test_identical_masses_large_n_narrow_peak():
     """N = 10⁵ identical masses: the Lorentzian of width ~1e-5 (Eq. 24) is integrated exactly."""
     n = 100_000
@@ -294,11 +294,17 @@ def test_jit_equals_eager_and_vmap_equals_loop():
     np.testing.assert_allclose(t_batch, t_loop, rtol=1e-14)
     t_vmap_omega = jax.vmap(mf.transmittance, in_axes=(None, 0))(systems[0], omegas)
     np.testing.assert_allclose(t_vmap_omega, t_loop[0], rtol=1e-14)
-    with jax.disable_jit():
-        eager = float(mf.heat_flux(systems[1]))
+    with jax.disable_jit():  # (eager heat_flux: test_eager_heat_flux_equals_jit, slow)
         eager_t = np.asarray(mf.transmittance(systems[1], omegas[:5]))
-    assert eager == pytest.approx(looped[1], rel=1e-12)
     np.testing.assert_allclose(eager_t, t_loop[1][:5], rtol=1e-13)
+
+
+@pytest.mark.slow  # ~20 s at any N: op-by-op, every primitive of the pole solver compiles
+def test_eager_heat_flux_equals_jit():
+    chain = mf.MeanFieldChain(masses_of("random", 24, seed=1), k=0.3, k0=0.1)
+    with jax.disable_jit():
+        eager = float(mf.heat_flux(chain))
+    assert eager == pytest.approx(float(mf.heat_flux(chain)), rel=1e-12)
 
 
 def test_new_values_same_shape_do_not_recompile():
