@@ -1,13 +1,15 @@
 """Size buckets: one compiled program per bucket of chain sizes N, not one per N.
 
 XLA compiles a program for every input shape, and the exact residue solver costs seconds
-to compile (~5–25 s at any N on 2 cores) against 0.03–0.08 s to run at N = 10³. The
+to compile (~3–5 s at any N on an idle 2-core CPU, tracing included; twice that on a busy
+one) against 0.02 s to run at N = 10³. The
 public chain paths (:func:`transmittance`, :func:`heat_flux` (``_with_error``),
 :func:`local_temperatures` (``_with_error``), also under ``jax.vmap``) therefore pad a
 chain of N particles to the next size B of a ladder with *inert* particles, run the
 program compiled for B with the true N passed as a traced value, and trim the result back
-to N. (Ensembles and sweeps are not padded: they compile once per N inside their own
-``jit`` and amortize it over R realizations, where padding would cost up to 16× the work.)
+to N. Ensembles (``_ensemble``) pad a batch on the host to its bucket; a sweep pads each
+group of sizes only to the group's largest size (:func:`merged_buckets`), since padding a
+whole ensemble to a four-fold wider bucket could cost up to 16× the work.
 
 Padding. The masses become [m_1, m_2 … m_{N−1}, padding (B − N), m_N]: the bath particles
 stay the first and the last real particle. The solvers receive the true N and treat the
@@ -19,7 +21,7 @@ Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-1
 relative for J, 1e-13 absolute for T_n, gradients likewise).
 
 Ladder (chosen from measurements on a 2-core CPU: one compilation of the residue flux
-takes 5–25 s at any N, a warm call 2 ms at N = 64, 12 ms at 258, 80 ms at 1024, 0.6 s at
+takes 3–10 s at any N, a warm call 2 ms at N = 64, 12 ms at 258, 80 ms at 1024, 0.6 s at
 4096, seconds above): padding up to 16× costs nothing noticeable while warm calls are
 short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
 
@@ -171,7 +173,7 @@ def trim_particles(x, n: int):
 #: Warm cost of one residue-flux chain padded to B, ≈ COST_PER_B2 · B² seconds (measured
 #: on a 2-core CPU: 12 ms at B = 258 with its O(N) overhead, 80 ms at 1024).
 COST_PER_B2 = 8e-8
-#: Extra padded work (seconds) worth one compilation saved (a compilation: 5–25 s).
+#: Extra padded work (seconds) worth one compilation saved (a compilation: ~3–10 s).
 MERGE_BUDGET_S = 5.0
 
 

@@ -326,7 +326,7 @@ def _far_field(geo: _Geometry, charges, shape: TreeShape, p: int):
         return jnp.stack(out)  # (4, p, C)
 
     n_rows = int(starts[-1])
-    m2l_values = jax.lax.map(m2l, jnp.arange(n_rows), batch_size=min(n_rows, _BOX_BATCH))
+    m2l_values = _config.map_in_batches(m2l, jnp.arange(n_rows), min(n_rows, _BOX_BATCH))
 
     # downward pass (L2L): the parents' polynomials at the children's nodes
     local = m2l_values[: starts[1]]
@@ -537,8 +537,8 @@ def _evaluate(tree: CauchyTree, origin, tau, split, p, leaf) -> CauchySums:
                 dbound + allowance * mag2_far)
 
     m = origin.shape[0]
-    sums, mag, mag2, bound, dbound = jax.lax.map(one, (origin, tau, split),
-                                                 batch_size=max(1, min(m, _TARGET_BATCH)))
+    sums, mag, mag2, bound, dbound = _config.map_in_batches(one, (origin, tau, split),
+                                                            max(1, min(m, _TARGET_BATCH)))
     mag = jax.lax.stop_gradient(mag)
     mag2 = jax.lax.stop_gradient(mag2)
     return CauchySums(sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3], mag, mag2,
@@ -611,6 +611,6 @@ def direct_cauchy_sums(d, weights, origin, tau, split=None) -> CauchySums:
         return (jnp.sum(val), jnp.sum(jnp.where(left, val, 0.0)), jnp.sum(der),
                 jnp.sum(jnp.where(left, der, 0.0)), mag, mag2)
 
-    out = jax.lax.map(one, (origin, tau, split), batch_size=64)
+    out = _config.map_in_batches(one, (origin, tau, split), 64)
     allowance = rounding_allowance(0)
     return CauchySums(*out, allowance * out[4], allowance * out[5])

@@ -12,12 +12,15 @@ a RuntimeError from every constructor and public function (:func:`require_x64`, 
 trace time, so also under ``jit``), never a silent float32 result.
 
 Compilation: every program of the package is jitted through :func:`jit`, which compiles
-with :data:`COMPILER_OPTIONS` (one place to tune how the solvers compile).
+with :data:`COMPILER_OPTIONS` (one place to tune how the solvers compile), and maps over
+long axes in equal batches with :func:`map_in_batches` (no second copy of the mapped
+function for a remainder).
 """
 
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 jax.config.update("jax_enable_x64", True)
@@ -123,3 +126,28 @@ def jit(fun=None, /, **jit_kwargs):
     if fun is None:
         return functools.partial(jit, **jit_kwargs)
     return _Program(fun, jit_kwargs)
+
+
+def map_in_batches(f, xs, batch_size: int):
+    """``jax.lax.map(f, xs, batch_size=...)`` in equal batches of at most ``batch_size``.
+
+    ``lax.map`` vmaps a remainder that does not fill a batch separately, which puts a
+    second copy of ``f`` into the program (compiled again: seconds for the pole solvers).
+    Here the leading axis (length n) is padded by repeating its last entry to
+    ⌈n/b⌉·b', b' = ⌈n/⌈n/b⌉⌉ <= b (less than one entry of padding per batch), mapped in
+    batches of b' and trimmed: the same values, one copy of ``f``. Memory O(b' · size of
+    one f call), as ``lax.map``.
+    """
+    leaves = jax.tree_util.tree_leaves(xs)
+    n = leaves[0].shape[0]
+    batch = max(1, min(int(batch_size), n))
+    n_batches = -(-n // batch)
+    batch = -(-n // n_batches)
+    pad = n_batches * batch - n
+    if pad:
+        xs = jax.tree_util.tree_map(
+            lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]), xs)
+    # (batches of one: a plain scan; a vmap over one entry would turn every lax.cond in f
+    # into a select that computes both branches)
+    out = jax.lax.map(f, xs, batch_size=None if batch == 1 else batch)
+    return jax.tree_util.tree_map(lambda y: y[:n], out) if pad else out

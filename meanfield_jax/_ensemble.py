@@ -14,8 +14,8 @@ it with :func:`stack_systems`, or pass an (R, N) mass array and scalar parameter
 2. Inside a chunk, systems are spread over a 1-d :class:`jax.sharding.Mesh` of devices
    (axis ``"realization"``) with :func:`jax.shard_map`; a chunk is padded to a multiple of
    ``devices × batch_size``.
-3. On each device ``jax.lax.map(..., batch_size=batch_size)`` runs ``batch_size`` systems
-   at a time through ``jax.vmap``. The exact residue flux is already vectorized over the N
+3. On each device ``_config.map_in_batches`` (``lax.map`` in equal batches) runs
+   ``batch_size`` systems at a time through ``jax.vmap``. The exact residue flux is already vectorized over the N
    poles, so ``batch_size`` 1 is fastest beyond N ≈ 300 (vmapping a batch of while loops
    runs every lane to the slowest); :func:`default_batch_size` picks it from N.
 
@@ -167,10 +167,8 @@ def _compiled(fn: Callable, mesh: Mesh, batch_size: int):
     """jit(shard_map(lax.map(fn, batch_size))) over the mesh; jit caches per input shape."""
 
     def per_device(batch, *args):
-        # batch_size 1 → a plain scan: lax.map(batch_size=1) would vmap over a batch of one,
-        # turning every lax.cond inside fn (skipped chunks, fallbacks) into a select
-        width = None if batch_size == 1 else batch_size
-        return jax.lax.map(lambda s: fn(s, *args), batch, batch_size=width)
+        # equal batches (one copy of fn in the program); batch_size 1 is a plain scan
+        return _config.map_in_batches(lambda s: fn(s, *args), batch, batch_size)
 
     def run(batch, *args):
         specs = (PartitionSpec(AXIS),) + (PartitionSpec(),) * len(args)

@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
+from . import _config
 from ._green import bulk_frequencies
 from ._model import conserves_momentum
 
@@ -300,7 +300,7 @@ def _far_field(c: PoleChain) -> _FarField:
                           jnp.sum(jnp.where(right, inv, 0.0), axis=1)])
 
     batch = int(max(1, min(n_blocks, _CHUNK_ELEMENTS // (_CHEB * nb))))
-    values = jax.lax.map(block_sums, (starts, nodes), batch_size=batch)  # (blocks, 2, p)
+    values = _config.map_in_batches(block_sums, (starts, nodes), batch)  # (blocks, 2, p)
     coef = values @ _CHEB_TO_COEF.T
     dcoef = coef @ _CHEB_DERIV.T
     fill = 2.0 * jnp.max(c.w) + 1.0
@@ -1089,8 +1089,8 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
 
     if c.nb > 0:
         batch = int(max(1, min(c.nb, _CHUNK_ELEMENTS // max(taus.shape[0], 1))))
-        bulk_t, bulk_size, bulk_coll_err = jax.lax.map(
-            one_particle, (bulk_m, bulk_w, c.bulk_real), batch_size=batch)
+        bulk_t, bulk_size, bulk_coll_err = _config.map_in_batches(
+            one_particle, (bulk_m, bulk_w, c.bulk_real), batch)
     else:
         bulk_t = bulk_size = bulk_coll_err = jnp.zeros((0,))
     j = flux["flux"]

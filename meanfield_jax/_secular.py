@@ -81,7 +81,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
+from . import _config
 
 __all__ = [
     "NetworkModes",
@@ -378,7 +378,7 @@ def _aberth(md: NetworkModes, gamma, z0, active, scale):
             ok = active & (diff != 0)
             inter = jnp.sum(_safe_div(1.0, diff, ok))
             return ld - inter
-        den = jax.lax.map(one, z, batch_size=batch)
+        den = _config.map_in_batches(one, z, batch)
         w = 1.0 / den
         return jnp.where(active & jnp.isfinite(w), w, 0.0)
 
@@ -425,7 +425,7 @@ def network_poles(md: NetworkModes, gamma, md_live: NetworkModes | None = None,
         noise = _noise_f(md, gamma, h, e) / jnp.abs(df)
         return h, sigma, tau, noise
 
-    h, sigma, tau, noise = jax.lax.map(polish, z, batch_size=batch)
+    h, sigma, tau, noise = _config.map_in_batches(polish, z, batch)
     tau = jax.lax.stop_gradient(tau)
     step = jax.vmap(lambda hh, ss, tt: _newton_step(md_live, gamma_live, hh, ss, tt))(
         h, sigma, tau)
@@ -460,8 +460,8 @@ def _terms_with_error(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
     """Residue terms t_p (live) and their error bounds |t_p′|δ_p (fixed data)."""
     p = poles.omega.shape[0]
     batch = _chunk(p, 4 * md.omega.shape[0])
-    terms = jax.lax.map(lambda a: _term(md, gamma, *a), (poles.home, poles.sigma, poles.tau),
-                        batch_size=batch)
+    terms = _config.map_in_batches(lambda a: _term(md, gamma, *a),
+                                   (poles.home, poles.sigma, poles.tau), batch)
 
     def err(args):
         h, s, t, delta = args
@@ -470,8 +470,8 @@ def _terms_with_error(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
         return jnp.abs(dval) * delta + 4.0 * _EPS * jnp.abs(val)
 
     delta = jnp.maximum(poles.step, poles.noise)
-    errors = jax.lax.map(err, (poles.home, poles.sigma, jax.lax.stop_gradient(poles.tau), delta),
-                         batch_size=batch)
+    errors = _config.map_in_batches(
+        err, (poles.home, poles.sigma, jax.lax.stop_gradient(poles.tau), delta), batch)
     terms = jnp.where(poles.active, terms, 0.0)
     errors = jnp.where(poles.active, errors, 0.0)
     return terms, errors

@@ -13,7 +13,7 @@ Size buckets (``_buckets``): for a MeanFieldChain, :func:`transmittance`, the re
 :func:`heat_flux` and :func:`local_temperatures` (and their ``_with_error`` forms) pad the
 chain with inert particles to the next size of the ladder 16, 64, 258, 1024, 4096, then
 ×√2, so that a new N compiles nothing when its bucket has been compiled (a compilation
-takes 5–25 s on 2 cores; a padded call at most ~0.6 s more than an exact one). Results
+takes ~3–10 s on 2 cores; a padded call at most ~0.6 s more than an exact one). Results
 equal the unpadded ones to rounding. ``MEANFIELD_JAX_BUCKETS=0`` compiles for every exact
 N instead; an integer p >= 2 selects p buckets per octave (less padding, more compilations).
 """

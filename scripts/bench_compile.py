@@ -20,13 +20,17 @@ of programs that took over 1 s to compile (counted from ``jax.monitoring`` backe
 events; the bucket programs), XLA compile seconds (summed over threads: the buckets compile
 in parallel) and the total. With ``MEANFIELD_JAX_BUCKETS=0`` for comparison.
 
+Part 5 (``--options N [N ...]``): in one process, the residue-flux program at each N
+compiled with and without ``_config.COMPILER_OPTIONS`` (XLA compile seconds) and its warm
+run time with each (best of 5, alternating): what the options buy and cost.
+
 Part 3 (``--cache DIR``): the buckets-on sweep twice more with JAX's persistent compilation
 cache in DIR (``JAX_COMPILATION_CACHE_DIR``; DIR should start empty): the second process
 loads the compiled programs from disk instead of compiling them.
 
 Usage: python scripts/bench_compile.py [--sizes 10 5000 20] [--program-at 1000]
        [--repeat 2] [--baseline /tmp/base] [--skip-sweep] [--cache /tmp/jax-cache]
-       [--sweep fig4-quick]
+       [--sweep fig4-quick] [--options 1000 10000]
 """
 
 import argparse
@@ -124,6 +128,37 @@ def _child_program(n):
     print(json.dumps({"lower": t1 - t0, "compile": t2 - t1, "hlo": hlo}))
 
 
+def _child_options(sizes):
+    import jax
+    import numpy as np
+
+    import meanfield_jax as mf
+    from meanfield_jax import _config, _poles
+
+    def flux(chain):
+        return _poles.flux_by_residues(chain)["flux"]
+
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        chain = mf.MeanFieldChain(1.0 + 0.1 * (rng.random(n) - 0.5), k=1.0, k0=0.02)
+        programs, compile_s = {}, {}
+        for label, options in (("without", None), ("with", _config.COMPILER_OPTIONS)):
+            lowered = jax.jit(flux).lower(chain)
+            t0 = time.perf_counter()
+            programs[label] = lowered.compile(compiler_options=options)
+            compile_s[label] = time.perf_counter() - t0
+        run_s = {label: float("inf") for label in programs}
+        for _ in range(5 if n <= 3000 else 2):
+            for label, program in programs.items():
+                t0 = time.perf_counter()
+                jax.block_until_ready(program(chain))
+                run_s[label] = min(run_s[label], time.perf_counter() - t0)
+        same = float(programs["with"](chain)) / float(programs["without"](chain)) - 1.0
+        print(f"N = {n}: XLA compile {compile_s['without']:.2f} s without the options, "
+              f"{compile_s['with']:.2f} s with; warm run {run_s['without']:.4f} s / "
+              f"{run_s['with']:.4f} s; J differs by {same:.1e} relative", flush=True)
+
+
 def _run(args, root=ROOT, env=None):
     environ = dict(os.environ, PYTHONPATH=root, **(env or {}))
     out = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, env=environ,
@@ -141,6 +176,8 @@ def main():
     p.add_argument("--skip-sweep", action="store_true")
     p.add_argument("--cache", default=None)
     p.add_argument("--sweep", default=None, help="a built-in sweep to time (Part 4)")
+    p.add_argument("--options", type=int, nargs="+", default=None, metavar="N",
+                   help="compile with/without _config.COMPILER_OPTIONS at these N (Part 5)")
     p.add_argument("--child-sweep", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--child-run-sweep", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
@@ -153,6 +190,8 @@ def main():
         return _child_program(args.program_at)
     if args.child_run_sweep:
         return _child_run_sweep(args.child_run_sweep, args.child_out)
+    if args.options:
+        return _child_options(args.options)
 
     print(f"{os.cpu_count()} cores; each line from a fresh process")
     if not args.skip_sweep:

@@ -82,3 +82,26 @@ def test_heat_flux_under_an_outer_jit_with_a_closed_over_chain():
     direct = float(mf.heat_flux(chain))
     assert float(jax.jit(lambda: mf.heat_flux(chain))()) == pytest.approx(
         direct, rel=1e-14)
+
+
+@pytest.mark.parametrize("n, batch", [(10, 4), (12, 4), (7, 1), (3, 8)])
+def test_map_in_batches_equals_lax_map_and_traces_f_once(n, batch):
+    """Equal batches: the values of lax.map, f traced once (lax.map traces a second copy for
+    a remainder that does not fill a batch: 10 = 2·4 + 2)."""
+    traces = []
+
+    def f(args):
+        traces.append(1)
+        x, y = args
+        return jnp.sin(x) * y, x + y
+
+    xs = (jnp.linspace(0.0, 1.0, n), jnp.arange(n, dtype=jnp.float64))
+    out = _config.map_in_batches(f, xs, batch)
+    ref = jax.lax.map(f, xs)
+    assert len(traces) == 2  # map_in_batches once, the plain lax.map once
+    for a, b in zip(out, ref):
+        assert a.shape == (n,)
+        np.testing.assert_array_equal(a, b)
+    traces.clear()
+    jax.lax.map(f, xs, batch_size=4)
+    assert len(traces) == (2 if n % 4 and n > 4 else 1)  # why the helper exists
