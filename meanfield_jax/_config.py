@@ -37,10 +37,11 @@ def require_x64(what: str) -> None:
 
 #: XLA options of every program the package compiles (:func:`jit`). On CPU, XLA's newer
 #: fusion emitters take LLVM much longer on the pole solvers' many small loop bodies than
-#: the loop emitters do, for no faster code here: the residue-flux program at N = 1000
-#: compiles in 3.0 s instead of 5.7 s and runs in 0.019 s instead of 0.020 s (N = 10⁴:
-#: 4.5 s instead of 6.6 s to compile, 0.60 s vs 0.59 s to run; one process, 2-core CPU,
-#: ``python scripts/bench_compile.py --skip-sweep``). Other backends ignore ``xla_cpu_*``.
+#: the loop emitters do, for no faster code here: the residue-flux program compiles in
+#: 2.6 s instead of 4.2 s at N = 1000 (warm run 0.019 s either way) and 3.6 s instead of
+#: 4.2 s at N = 10⁴ (warm 0.60 s instead of 0.57 s); J identical (2-core CPU, 2026-12-01,
+#: ``python scripts/bench_compile.py --options 1000 10000``). Other backends ignore
+#: ``xla_cpu_*`` options.
 COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 

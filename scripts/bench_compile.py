@@ -20,9 +20,10 @@ of programs that took over 1 s to compile (counted from ``jax.monitoring`` backe
 events; the bucket programs), XLA compile seconds (summed over threads: the buckets compile
 in parallel) and the total. With ``MEANFIELD_JAX_BUCKETS=0`` for comparison.
 
-Part 5 (``--options N [N ...]``): in one process, the residue-flux program at each N
-compiled with and without ``_config.COMPILER_OPTIONS`` (XLA compile seconds) and its warm
-run time with each (best of 5, alternating): what the options buy and cost.
+Part 5 (``--options N [N ...]``, then nothing else): the residue-flux program at each N
+compiled with and without ``_config.COMPILER_OPTIONS`` (XLA compile seconds, each in a
+fresh process: XLA caches across compilations in one process) and its warm run time with
+each, best of ``--repeat``, alternating: what the options buy and cost.
 
 Part 3 (``--cache DIR``): the buckets-on sweep twice more with JAX's persistent compilation
 cache in DIR (``JAX_COMPILATION_CACHE_DIR``; DIR should start empty): the second process
@@ -128,7 +129,7 @@ def _child_program(n):
     print(json.dumps({"lower": t1 - t0, "compile": t2 - t1, "hlo": hlo}))
 
 
-def _child_options(sizes):
+def _child_options(n, with_options):
     import jax
     import numpy as np
 
@@ -139,24 +140,17 @@ def _child_options(sizes):
         return _poles.flux_by_residues(chain)["flux"]
 
     rng = np.random.default_rng(0)
-    for n in sizes:
-        chain = mf.MeanFieldChain(1.0 + 0.1 * (rng.random(n) - 0.5), k=1.0, k0=0.02)
-        programs, compile_s = {}, {}
-        for label, options in (("without", None), ("with", _config.COMPILER_OPTIONS)):
-            lowered = jax.jit(flux).lower(chain)
-            t0 = time.perf_counter()
-            programs[label] = lowered.compile(compiler_options=options)
-            compile_s[label] = time.perf_counter() - t0
-        run_s = {label: float("inf") for label in programs}
-        for _ in range(5 if n <= 3000 else 2):
-            for label, program in programs.items():
-                t0 = time.perf_counter()
-                jax.block_until_ready(program(chain))
-                run_s[label] = min(run_s[label], time.perf_counter() - t0)
-        same = float(programs["with"](chain)) / float(programs["without"](chain)) - 1.0
-        print(f"N = {n}: XLA compile {compile_s['without']:.2f} s without the options, "
-              f"{compile_s['with']:.2f} s with; warm run {run_s['without']:.4f} s / "
-              f"{run_s['with']:.4f} s; J differs by {same:.1e} relative", flush=True)
+    chain = mf.MeanFieldChain(1.0 + 0.1 * (rng.random(n) - 0.5), k=1.0, k0=0.02)
+    lowered = jax.jit(flux).lower(chain)
+    t0 = time.perf_counter()
+    program = lowered.compile(compiler_options=_config.COMPILER_OPTIONS if with_options else None)
+    compile_s = time.perf_counter() - t0
+    run_s = float("inf")
+    for _ in range(5 if n <= 3000 else 2):
+        t0 = time.perf_counter()
+        value = float(jax.block_until_ready(program(chain)))
+        run_s = min(run_s, time.perf_counter() - t0)
+    print(json.dumps({"compile": compile_s, "run": run_s, "flux": value}))
 
 
 def _run(args, root=ROOT, env=None):
@@ -182,6 +176,7 @@ def main():
     p.add_argument("--child-run-sweep", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-program", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--child-options", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     lo, hi, count = args.sizes
     if args.child_sweep:
@@ -190,8 +185,24 @@ def main():
         return _child_program(args.program_at)
     if args.child_run_sweep:
         return _child_run_sweep(args.child_run_sweep, args.child_out)
+    if args.child_options is not None:
+        return _child_options(args.program_at, args.child_options == "with")
     if args.options:
-        return _child_options(args.options)
+        for n in args.options:
+            best = {}
+            for _ in range(max(args.repeat, 1)):
+                for label in ("without", "with"):
+                    r = _run(["--child-options", label, "--program-at", str(n)])
+                    old = best.get(label)
+                    best[label] = r if old is None else {
+                        "compile": min(old["compile"], r["compile"]),
+                        "run": min(old["run"], r["run"]), "flux": r["flux"]}
+            a, b = best["without"], best["with"]
+            print(f"N = {n}: XLA compile {a['compile']:.2f} s without _config.COMPILER_OPTIONS, "
+                  f"{b['compile']:.2f} s with; warm run {a['run']:.4f} s / {b['run']:.4f} s "
+                  f"(best of {max(args.repeat, 1)} fresh processes each); J differs by "
+                  f"{b['flux'] / a['flux'] - 1.0:.1e} relative", flush=True)
+        return None
 
     print(f"{os.cpu_count()} cores; each line from a fresh process")
     if not args.skip_sweep:
