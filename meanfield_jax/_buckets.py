@@ -21,9 +21,9 @@ Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-1
 relative for J, 1e-13 absolute for T_n, gradients likewise).
 
 Ladder (chosen from measurements on a 2-core CPU: one compilation of the residue flux
-takes 3–10 s at any N, a warm call 2 ms at N = 64, 12 ms at 258, 80 ms at 1024, 0.6 s at
-4096, seconds above): padding up to 16× costs nothing noticeable while warm calls are
-short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
+takes 3–10 s at any N; a warm call 2 ms at N = 64, 6 ms at 258, 28 ms at 1024, 0.16 s at
+4096, seconds above: ``scripts/bench_flux.py``, idle, 2026-12-01): padding up to 16×
+costs nothing noticeable while warm calls are short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
 
     N = 2 exact;  3…16 → 16;  17…64 → 64;  65…258 → 258;  259…1024 → 1024;
     1025…4096 → 4096;  then ⌈4096·2^(j/2)⌉: 5793, 8192, 11586, 16384, …
@@ -171,7 +171,8 @@ def trim_particles(x, n: int):
 
 
 #: Warm cost of one residue-flux chain padded to B, ≈ COST_PER_B2 · B² seconds (measured
-#: on a 2-core CPU: 12 ms at B = 258 with its O(N) overhead, 80 ms at 1024).
+#: on a loaded 2-core CPU: 12 ms at B = 258 with its O(N) overhead, 80 ms at 1024; idle,
+#: 2026-12-01: 6 ms and 28 ms, so the constant errs towards less padding).
 COST_PER_B2 = 8e-8
 #: Extra padded work (seconds) worth one compilation saved (a compilation: ~3–10 s).
 MERGE_BUDGET_S = 5.0
