@@ -46,7 +46,8 @@ import numpy as np
 
 from . import _config
 from ._failure import raise_if_not_converged
-from ._green import bulk_frequencies, chain_q, network_transmittance
+from ._buckets import buckets_enabled, pad_chain
+from ._green import bulk_frequencies, chain_kappa_bar, chain_q, network_transmittance
 from ._model import (
     MeanFieldChain,
     conserves_momentum,
@@ -77,32 +78,40 @@ _MAX_WIDTH_ITERATIONS = 200
 # ----------------------------------------------------------------------------- helpers
 
 
-def _inverse_transmittance(system, omega):
-    """u(ω) = 1/T(ω) (Eq. 17). Chain: |Q|²/(4γ²κ̄²), O(N); network: dense, O(N³)."""
+def _inverse_transmittance(system, omega, n=None):
+    """u(ω) = 1/T(ω) (Eq. 17). Chain: |Q|²/(4γ²κ̄²), O(N); network: dense, O(N³). ``n``:
+    the true N of a chain padded to a size bucket (``_buckets``; the padding is inert)."""
     if isinstance(system, MeanFieldChain):
-        q = chain_q(system, omega)
-        return (q.real**2 + q.imag**2) / (4.0 * system.gamma**2 * system.kappa_bar**2)
+        q = chain_q(system, omega, n)
+        kappa_bar = chain_kappa_bar(system, n)
+        return (q.real**2 + q.imag**2) / (4.0 * system.gamma**2 * kappa_bar**2)
     return 1.0 / network_transmittance(system, omega)
 
 
-def _frequency_scale(system):
-    """A natural frequency of the system (absolute tolerances are relative to it)."""
+def _frequency_scale(system, n=None):
+    """A natural frequency of the system (absolute tolerances are relative to it); ``n`` as
+    in :func:`_inverse_transmittance` (padded particles carry the first mass: same m_min)."""
     m_min = jnp.min(system.masses)
     if isinstance(system, MeanFieldChain):
-        stiff = system.kappa_bar + system.k0 + system.k_prime
+        stiff = chain_kappa_bar(system, n) + system.k0 + system.k_prime
     else:
         stiff = jnp.max(jnp.abs(jnp.diag(system.stiffness))) + system.k_prime
     return jnp.sqrt(stiff / m_min) + system.gamma / m_min
 
 
-def chain_zero_bracket(chain, x):
+def chain_zero_bracket(chain, x, n=None):
     """(lo, hi): the consecutive zeros of T around ω = x >= 0 for a chain.
 
     T vanishes at every bulk frequency sqrt((Nk/Ñ + k0)/m_n) (1/α_n = ∞) and, when pinned
     (k0 + k' > 0), at ω = 0. For a free chain ω = 0 is an interior point (T even), so the
-    lowest interval is (−ω_min, ω_min).
+    lowest interval is (−ω_min, ω_min). ``n``: the true N of a padded chain (its padded
+    bulk entries are no zeros of T).
     """
-    w = jnp.sort(bulk_frequencies(chain.kappa_bar + chain.k0, chain.masses[1:-1]))
+    bulk = chain.masses[1:-1]
+    w = bulk_frequencies(chain_kappa_bar(chain, n) + chain.k0, bulk)
+    if n is not None:
+        w = jnp.where(jnp.arange(bulk.shape[0]) < n - 2, w, jnp.inf)
+    w = jnp.sort(w)
     pinned = ~conserves_momentum(chain)
     if w.shape[0] == 0:
         return jnp.where(pinned, 0.0, -jnp.inf), jnp.inf
@@ -140,27 +149,28 @@ class ResonanceResult(NamedTuple):
     error_estimate: jax.Array
 
 
-def _derivatives(system, w):
+def _derivatives(system, w, n=None):
     """(u, u', u'') at ω = w by forward-over-forward autodiff (u = 1/T)."""
     one = jnp.ones_like(w)
 
     def first(x):
-        return jax.jvp(lambda y: _inverse_transmittance(system, y), (x,), (one,))
+        return jax.jvp(lambda y: _inverse_transmittance(system, y, n), (x,), (one,))
 
     (u, du), (_, d2u) = jax.jvp(first, (w,), (one,))
     return u, du, d2u
 
 
-def maximize(system, omega0, lo, hi, radius0, rtol, max_iterations):
-    """Guarded Newton ascent of T (Newton on u = 1/T) from omega0 inside (lo, hi)."""
+def maximize(system, omega0, lo, hi, radius0, rtol, max_iterations, n=None):
+    """Guarded Newton ascent of T (Newton on u = 1/T) from omega0 inside (lo, hi). ``n``: the
+    true N of a chain padded to a size bucket."""
     fixed = jax.lax.stop_gradient(system)
-    scale = _frequency_scale(fixed)
+    scale = _frequency_scale(fixed, n)
     atol = 4.0 * _EPS * scale
 
     def u_fn(w):
-        return _inverse_transmittance(fixed, w)
+        return _inverse_transmittance(fixed, w, n)
 
-    derivatives = functools.partial(_derivatives, fixed)
+    derivatives = functools.partial(_derivatives, fixed, n=n)
 
     def body(state):
         it, w, radius, p_prev, _, _ = state
@@ -201,12 +211,12 @@ def maximize(system, omega0, lo, hi, radius0, rtol, max_iterations):
 
     # Implicit-function step: value w exactly, derivative −∂θ∂ω u / ∂²ω u.
     w_star = jax.lax.stop_gradient(w)
-    du_theta = jax.jvp(lambda x: _inverse_transmittance(system, x), (w_star,),
+    du_theta = jax.jvp(lambda x: _inverse_transmittance(system, x, n), (w_star,),
                        (jnp.ones_like(w_star),))[1]
     u_s, du_s, d2u_s = derivatives(w_star)
     d2u_s = jax.lax.stop_gradient(d2u_s)
     omega_c = w_star - (du_theta - jax.lax.stop_gradient(du_theta)) / jnp.where(d2u_s > 0, d2u_s, 1.0)
-    u_c = _inverse_transmittance(system, omega_c)
+    u_c = _inverse_transmittance(system, omega_c, n)
     height = 1.0 / u_c
     curvature_hwhm = jnp.sqrt(2.0 * u_s / jnp.where(d2u_s > 0, d2u_s, jnp.inf))
     ok = ok & (d2u_s > 0) & jnp.isfinite(height)
@@ -216,22 +226,24 @@ def maximize(system, omega0, lo, hi, radius0, rtol, max_iterations):
                            error)
 
 
-def _default_bracket(system, omega_guess):
+def _default_bracket(system, omega_guess, n=None):
     if isinstance(system, MeanFieldChain):
-        return chain_zero_bracket(system, jnp.abs(omega_guess))
+        return chain_zero_bracket(system, jnp.abs(omega_guess), n)
     return -jnp.inf, jnp.inf
 
 
 @_config.jit
-def _resonance_frequency(system, omega_guess, max_step, rtol):
+def _resonance_frequency(system, omega_guess, max_step, rtol, n=None):
+    """The resonance search, jitted; ``n``: the true N of a chain padded to a size bucket
+    (one program per bucket, ``_buckets``)."""
     fixed = jax.lax.stop_gradient(system)
     x = jnp.abs(omega_guess)
-    lo, hi = _default_bracket(fixed, x)
+    lo, hi = _default_bracket(fixed, x, n)
     span = hi - lo
     default_radius = jnp.where(jnp.isfinite(span), 0.125 * span,
-                               0.1 * x + 1e-3 * _frequency_scale(fixed))
+                               0.1 * x + 1e-3 * _frequency_scale(fixed, n))
     radius = jnp.where(jnp.isnan(max_step), default_radius, max_step)
-    out = maximize(system, x, lo, hi, radius, rtol, MAX_NEWTON_ITERATIONS)
+    out = maximize(system, x, lo, hi, radius, rtol, MAX_NEWTON_ITERATIONS, n)
     return out._replace(omega=jnp.abs(out.omega))
 
 
@@ -244,8 +256,9 @@ def resonance_frequency_with_error(system, omega_guess, *, max_step=None, rtol=1
     the guess (for a chain: the bulk frequencies sqrt((Nk/Ñ + k0)/m_n), and 0 when pinned)
     keep every step safe. Converges quadratically; on the identical-mass chain the result
     agrees with the exact maximum of Eq. (20) to ~1e-15 relative. O(N) per iteration for a
-    chain (O(N³) for a network), typically 3–8 iterations. Jitted once per N; vmappable over
-    stacked systems and guesses. Differentiable (implicit function theorem) in the system.
+    chain (O(N³) for a network), typically 3–8 iterations. Jitted once per size bucket for
+    a chain (padded with inert particles, ``_buckets``; once per N for a network);
+    vmappable over stacked systems and guesses. Differentiable (implicit function theorem) in the system.
 
     Args:
       system: MeanFieldChain or HarmonicNetwork.
@@ -275,8 +288,12 @@ def resonance_frequency_with_error(system, omega_guess, *, max_step=None, rtol=1
 def _resonance_with_error(system, omega_guess, max_step, rtol, what):
     check_single_system(system, what)
     max_step = jnp.nan if max_step is None else max_step
-    return _resonance_frequency(system, jnp.asarray(omega_guess, jnp.float64),
-                                jnp.asarray(max_step, jnp.float64), jnp.asarray(rtol, jnp.float64))
+    args = (jnp.asarray(omega_guess, jnp.float64), jnp.asarray(max_step, jnp.float64),
+            jnp.asarray(rtol, jnp.float64))
+    if isinstance(system, MeanFieldChain) and buckets_enabled():
+        padded, n = pad_chain(system)
+        return _resonance_frequency(padded, *args, n)
+    return _resonance_frequency(system, *args)
 
 
 def resonance_frequency(system, omega_guess, *, max_step=None, rtol=1e-14, throw: bool = True):

@@ -272,3 +272,52 @@ def test_sweep_padded_equals_unpadded(tmp_path, monkeypatch):
     np.testing.assert_array_equal(out["converged"].values, ref["converged"].values)
     np.testing.assert_allclose(out["flux"].values, ref["flux"].values, rtol=1e-14, atol=0)
     np.testing.assert_allclose(out["alpha"].values, ref["alpha"].values, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- resonances
+
+
+@pytest.mark.parametrize("n", [17, 64])
+def test_resonance_padded_equals_unpadded(monkeypatch, n):
+    """resonance_frequency on the bucket program (N = 17 and 64: bottom and top of 17…64)
+    equals the exact-N program: ω_c to 1e-14 relative, T(ω_c) to 1e-13, same status; the
+    padded particles add no zero of T to the bracket (they carry the first, an end, mass)."""
+    rng = np.random.default_rng(n)
+    for kind in ("random", "graded", "identical"):
+        masses = _masses(kind, n, rng)
+        masses[0] = 0.5  # an end mass whose frequency would be a spurious bracket zero
+        for k0, n_tilde, k_prime in ((1.0, "kac", 0.0), (0.0, 1.0, 0.3), (0.3, "kac", 0.2)):
+            chain = mf.MeanFieldChain(masses, k=1.0, k0=k0, n_tilde=n_tilde, k_prime=k_prime)
+            for guess in (0.5, 1.05, 2.0):
+                monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+                ref = mf.resonance_frequency_with_error(chain, guess)
+                monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+                out = mf.resonance_frequency_with_error(chain, guess)
+                what = (n, kind, k0, n_tilde, k_prime, guess)
+                assert bool(out.converged) == bool(ref.converged), what
+                assert abs(out.omega - ref.omega) <= 1e-14 * abs(ref.omega), what
+                assert abs(out.height - ref.height) <= 1e-13, what
+                assert out.curvature_hwhm == pytest.approx(float(ref.curvature_hwhm), rel=1e-9)
+
+
+def test_resonance_one_program_per_bucket_and_gradients(monkeypatch):
+    """Two N of one bucket compile the resonance search once; dω_c/dk0 and dω_c/dγ through
+    the padded program equal the exact-N program's."""
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+    rng = np.random.default_rng(11)
+    chains = [mf.MeanFieldChain(1.0 + 0.1 * rng.random(n), k=0.8, k0=0.6, gamma=0.9)
+              for n in (30, 41)]
+    mf.resonance_frequency_with_error(chains[0], 0.8)
+    with compile_log() as log:
+        assert bool(mf.resonance_frequency_with_error(chains[1], 0.8).converged)
+    assert log.count("jit(_resonance_frequency)") == 0, log.names
+
+    def omega_c(params):
+        return mf.resonance_frequency_with_error(chains[1].replace(**params), 0.8).omega
+
+    params = {"k0": chains[1].k0, "gamma": chains[1].gamma}
+    padded = jax.grad(omega_c)(params)
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+    exact = jax.grad(omega_c)(params)
+    for name in params:
+        assert float(padded[name]) == pytest.approx(float(exact[name]), rel=1e-11), name
