@@ -35,6 +35,11 @@ call costs at most ~0.6 s more than an exact one (N = 1025 in the 4096 bucket). 
 guesses of ``_poles.gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
 would take unpadded. Measured figures: scripts/bench_compile.py and the README.
 
+The Langevin step of a chain (``_langevin``) pads on a finer ladder,
+:func:`step_bucket_size` (4 buckets per octave from 16: a run takes 10⁴–10⁶ steps, so the
+padding must cost little per step, and a step compiles in ~1 s), with inert particles
+(1/m = 0, no bath).
+
 Switch: the environment variable ``MEANFIELD_JAX_BUCKETS``, read at each call (under an
 outer ``jit``: at trace time), so it can also be changed in a running session through
 ``os.environ``. Unset, ``1`` or ``on``: the ladder above; ``0``, ``off`` or ``false``: no
@@ -57,7 +62,7 @@ from . import _config  # noqa: F401
 from ._model import MeanFieldChain
 
 __all__ = ["active_ladder", "buckets_enabled", "bucket_size", "merged_buckets", "pad_chain",
-           "trim_particles"]
+           "pad_particles", "step_bucket_size", "trim_particles"]
 
 ENV_VAR = "MEANFIELD_JAX_BUCKETS"
 _FAST_PATH_FIRST_N = 259  # _poles._FAST_MIN_GAPS + 3: the first N of the fast gap path
@@ -132,6 +137,40 @@ def bucket_size(n: int, ladder: tuple[int, ...] | None = LADDER) -> int:
     if ladder is None or n <= 2 or n > ladder[-1]:
         return n
     return ladder[bisect.bisect_left(ladder, n)]
+
+
+#: Buckets per octave of the ladder for O(N)-per-step kernels (the Langevin step): a step
+#: compiles in ~0.5–1 s but a run takes 10⁴–10⁶ of them, so the padding must cost little
+#: (at most 19% more work per step here, against up to 4× for the solvers' ladder).
+STEP_PER_OCTAVE = 4
+
+
+def step_bucket_size(n: int) -> int:
+    """The padded size of an O(N)-per-step kernel at N = n: ⌈16·2^(j/4)⌉ (16, 20, 23, 27,
+    32, 39, …; at most 19% above N), or, when ``MEANFIELD_JAX_BUCKETS`` selects p buckets per
+    octave, that ladder; N itself when buckets are off. O(log n).
+
+    >>> [step_bucket_size(n) for n in (2, 3, 16, 17, 100, 1000)]
+    [2, 16, 16, 20, 108, 1024]
+    """
+    ladder = active_ladder()
+    if ladder is LADDER:
+        ladder = _geometric_cached(STEP_PER_OCTAVE)
+    return bucket_size(n, ladder)
+
+
+def pad_particles(x, size: int, fill=0.0):
+    """Per-particle values (last axis, N entries) in the padded layout of ``size`` particles:
+    [x_1 … x_{N−1}, fill × (size − N), x_N] (the bath particles stay first and last);
+    the inverse of :func:`trim_particles`. NumPy in, NumPy out (host-side setup). O(size)."""
+    x = np.asarray(x)
+    n = x.shape[-1]
+    if size == n:
+        return x
+    if size < n:
+        raise ValueError(f"pad_particles: size {size} < N = {n}")
+    fill = np.broadcast_to(np.asarray(fill, dtype=x.dtype), x.shape[:-1] + (size - n,))
+    return np.concatenate([x[..., :-1], fill, x[..., -1:]], axis=-1)
 
 
 def pad_chain(chain: MeanFieldChain, size: int | None = None):

@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._buckets import pad_particles, step_bucket_size, trim_particles
 from ._io import load_state, save_state
 from ._model import MeanFieldChain, check_single_system, wall_springs
 
@@ -73,11 +74,15 @@ class LangevinState(NamedTuple):
     """The carry of the step loop, for all trajectories (leading axis: trajectory).
 
     Attributes:
-      q, v: (n_traj, N) displacements and velocities at a full step.
-      accel: (n_traj, N) F(q)/m at q (cached: one force evaluation per step).
+      q, v: (n_traj, B) displacements and velocities at a full step. B is the padded size
+        of the chain's step bucket (``_buckets.step_bucket_size``; N for networks): the
+        particles [1 … N−1, padding, N], the padding inert (1/m = 0, no bath: it stays at
+        q = v = 0 and adds nothing to Σ_j q_j), so one compiled step serves every N of the
+        bucket. Checkpoints and results hold the N real particles.
+      accel: (n_traj, B) F(q)/m at q (cached: one force evaluation per step).
       key: (n_traj, 2) uint32 raw PRNG keys, one independent stream per trajectory (split
         once per chunk; the chunk's normals are drawn in one vectorised call).
-      sum_v2: (n_traj, N) Σ v² over the production steps so far.
+      sum_v2: (n_traj, B) Σ v² over the production steps so far.
       heat_left, heat_right: (n_traj,) Σ of energy delivered by the left bath into the
         system and by the system into the right bath over the production steps.
       step: () int64, steps completed (burn-in included).
@@ -133,7 +138,16 @@ def _omega_max(system) -> tuple[float, bool]:
     return float(np.sqrt(np.max(rows / m))), False
 
 
-def _make_params(system, dt: float, burn_in: int) -> tuple[_Params, bool]:
+def _step_size(system) -> int:
+    """The padded size B of the step program: the chain's step bucket; a network's N (its
+    step is O(N²): padding would cost up to 40% more per step and networks are not
+    bucketed elsewhere)."""
+    return step_bucket_size(system.n) if isinstance(system, MeanFieldChain) else system.n
+
+
+def _make_params(system, dt: float, burn_in: int, size: int) -> tuple[_Params, bool]:
+    """The step constants for ``size`` >= N particles (padding inert: 1/m = 0, c = 1, no
+    noise; see :class:`LangevinState`)."""
     m = np.asarray(system.masses, dtype=np.float64)
     n = m.size
     gamma = float(np.asarray(system.gamma))
@@ -158,12 +172,12 @@ def _make_params(system, dt: float, burn_in: int) -> tuple[_Params, bool]:
         coupling = _dense_stiffness(system)
         dense = True
     p = _Params(
-        inv_m=jnp.asarray(1.0 / m),
-        diag=jnp.asarray(diag),
+        inv_m=jnp.asarray(pad_particles(1.0 / m, size)),
+        diag=jnp.asarray(pad_particles(diag, size)),
         coupling=jnp.asarray(coupling),
-        c=jnp.asarray(c),
-        sigma_left=jnp.asarray(sigma_left),
-        sigma_right=jnp.asarray(sigma_right),
+        c=jnp.asarray(pad_particles(c, size, 1.0)),
+        sigma_left=jnp.asarray(pad_particles(sigma_left, size)),
+        sigma_right=jnp.asarray(pad_particles(sigma_right, size)),
         half_m_left=jnp.asarray(0.5 * m[0]),
         half_m_right=jnp.asarray(0.5 * m[-1]),
         half_dt=jnp.asarray(0.5 * dt),
@@ -407,13 +421,29 @@ def _fingerprint(system, dt, n_steps, burn_in, n_traj, chunk_size, unroll, initi
 _FINGERPRINTED = ("system, dt, n_steps, burn_in, n_trajectories, chunk_size, initial or key")
 
 
-def _save_checkpoint(path, state: LangevinState, fingerprint: str) -> None:
-    save_state(path, state._asdict(), fingerprint)
+_PER_PARTICLE = ("q", "v", "accel", "sum_v2")
 
 
-def _load_checkpoint(path, fingerprint: str) -> LangevinState:
+def _resized(state: LangevinState, size: int) -> LangevinState:
+    """The state with its per-particle fields padded (size > N) or trimmed (size = N) to
+    ``size`` particles (host arrays; O(n_traj · size))."""
+    def resize(x):
+        x = np.asarray(x)
+        return (pad_particles(x, size) if size >= x.shape[-1]
+                else np.asarray(trim_particles(x, size)))
+
+    return state._replace(**{f: jnp.asarray(resize(getattr(state, f))) for f in _PER_PARTICLE})
+
+
+def _save_checkpoint(path, state: LangevinState, n: int, fingerprint: str) -> None:
+    """Save the N real particles (a checkpoint does not depend on the bucket ladder)."""
+    save_state(path, _resized(state, n)._asdict(), fingerprint)
+
+
+def _load_checkpoint(path, size: int, fingerprint: str) -> LangevinState:
     arrays = load_state(path, fingerprint, LangevinState._fields, _FINGERPRINTED)
-    return LangevinState(*(jnp.asarray(arrays[f]) for f in LangevinState._fields))
+    return _resized(LangevinState(*(jnp.asarray(arrays[f]) for f in LangevinState._fields)),
+                    size)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -529,14 +559,16 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
             blob = b""  # _initial_qv raises the informative error
         initial_desc = "state:" + hashlib.sha256(blob).hexdigest()[:16]
 
-    params, dense = _make_params(system, dt, burn_in)
+    size = _step_size(system)
+    params, dense = _make_params(system, dt, burn_in, size)
     k_init, k_traj = jax.random.split(jnp.asarray(key_data))
-    q0, v0 = _initial_qv(system, initial, k_init, n_traj, t_initial)
+    q0, v0 = (pad_particles(x, size)
+              for x in _initial_qv(system, initial, k_init, n_traj, t_initial))
     fp = _fingerprint(system, dt, n_steps, burn_in, n_traj, chunk_size, unroll, initial_desc, key_data)
 
     state = None
     if checkpoint is not None and os.path.exists(os.fspath(checkpoint)):
-        state = _load_checkpoint(checkpoint, fp)
+        state = _load_checkpoint(checkpoint, size, fp)
         log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         step = int(state.step)
         if step >= n_steps:
@@ -572,7 +604,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
                 jax.block_until_ready(state)
             if checkpoint is not None and (stop == n_steps or
                                            time.perf_counter() - last_save >= checkpoint_interval):
-                _save_checkpoint(checkpoint, state, fp)
+                _save_checkpoint(checkpoint, state, system.n, fp)
                 last_save = time.perf_counter()
             if bar is not None:
                 bar.update(stop - done)
@@ -582,6 +614,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0 if stepped else 0.0
+    state = _resized(state, system.n)
     return _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall)
 
 

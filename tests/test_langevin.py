@@ -33,6 +33,7 @@ import scipy.linalg as sl
 
 import meanfield_jax as mf
 from meanfield_jax import _langevin as lg
+from meanfield_jax._buckets import pad_particles, trim_particles
 from meanfield_jax._cli import build_parser
 from meanfield_jax._langevin import LangevinResult, relaxation_time, simulate
 from meanfield_jax.masses import from_kind
@@ -266,17 +267,22 @@ def test_simulator_step_is_the_baoab_map():
     x = np.concatenate([q0 @ u, v0], axis=1)
     for _ in range(4):
         x = x @ p.T
-    for system, dense in ((chain, False), (chain.to_network(), True)):
-        params, dense_ = lg._make_params(system, dt, 0)
+    # the chain exact (N = 5) and padded to its step bucket (inert padding), the network
+    for system, dense, size in ((chain, False, 5), (chain, False, 16),
+                                (chain.to_network(), True, 5)):
+        params, dense_ = lg._make_params(system, dt, 0, size)
         assert dense_ is dense
+        q, v = (jnp.asarray(pad_particles(x, size)) for x in (q0, v0))
         state = lg.LangevinState(
-            q=jnp.asarray(q0), v=jnp.asarray(v0),
-            accel=jax.vmap(lambda q: lg._accel(params, q, dense))(jnp.asarray(q0)),
-            key=jax.random.split(jax.random.PRNGKey(0), 3), sum_v2=jnp.zeros((3, 5)),
+            q=q, v=v, accel=jax.vmap(lambda q: lg._accel(params, q, dense))(q),
+            key=jax.random.split(jax.random.PRNGKey(0), 3), sum_v2=jnp.zeros((3, size)),
             heat_left=jnp.zeros(3), heat_right=jnp.zeros(3), step=jnp.asarray(0))
         out = lg._run_chunk(params, state, 4, length=6, dense=dense, unroll=2)  # 2 no-ops
-        np.testing.assert_allclose(np.asarray(out.q) @ u, x[:, :r], rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(np.asarray(out.v), x[:, r:], rtol=1e-12, atol=1e-12)
+        q, v = (np.asarray(trim_particles(x, 5)) for x in (out.q, out.v))
+        np.testing.assert_allclose(q @ u, x[:, :r], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(v, x[:, r:], rtol=1e-12, atol=1e-12)
+        # the padding stays at rest
+        assert not np.any(np.asarray(out.q)[:, 4:-1]) and not np.any(np.asarray(out.v)[:, 4:-1])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -438,8 +444,8 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
     saves = []
     real_save = lg._save_checkpoint
 
-    def interrupting_save(path, state, fp):
-        real_save(path, state, fp)
+    def interrupting_save(path, state, n, fp):
+        real_save(path, state, n, fp)
         saves.append(int(state.step))
         if len(saves) == 4:
             raise KeyboardInterrupt  # killed after the 4th checkpoint (step 400)
@@ -476,6 +482,32 @@ def test_new_parameter_values_and_run_lengths_do_not_recompile():
     with compile_log() as new_length:
         simulate(chain, jax.random.PRNGKey(0), 3, 0.1, 50, 10, chunk_size=37)
     assert new_length.count("_run_chunk_impl") == 1, (first.names, new_length.names)
+
+
+@pytest.mark.parametrize("n", [4, 16])  # the bottom and the top of the bucket 16
+def test_padded_step_equals_unpadded_and_one_bucket_compiles_once(n, monkeypatch):
+    """A chain runs padded to its step bucket; its trajectories are those of the exact-N
+    program to rounding (the padding is inert), for rest and thermal starts, k0 = 0 and
+    > 0, walls, both Ñ; and a second N of the bucket compiles no new step."""
+    args = (jax.random.PRNGKey(3), 3, 0.1, 300, 100)
+    chains = [mf.MeanFieldChain(mass_profile("random", n, seed=2), k=0.8, k0=0.0,
+                                t_left=2.0, t_right=0.5),
+              mf.MeanFieldChain(mass_profile("graded", n), k=0.5, k0=0.3, k_prime=0.4,
+                                n_tilde=1.0, gamma=2.0, t_left=1.0, t_right=0.1)]
+    padded = [simulate(c, *args, chunk_size=50, initial=i)
+              for c, i in zip(chains, ("rest", "thermal"))]
+    with compile_log() as other_n:  # N = 10, the same bucket and run shape
+        simulate(mf.MeanFieldChain(mass_profile("random", 10), k=1.0), *args, chunk_size=50)
+    assert other_n.count("_run_chunk_impl") == 0, other_n.names
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+    exact = [simulate(c, *args, chunk_size=50, initial=i)
+             for c, i in zip(chains, ("rest", "thermal"))]
+    for a, b in zip(padded, exact):  # (bit for bit on this CPU; Σ_j q_j may round
+        # differently with the padding's zeros in the sum elsewhere)
+        np.testing.assert_allclose(a.temperatures, b.temperatures, rtol=1e-13, atol=0)
+        np.testing.assert_allclose([a.flux_left, a.flux_right], [b.flux_left, b.flux_right],
+                                   rtol=1e-12, atol=0)
+        np.testing.assert_allclose(a.temperatures_stderr, b.temperatures_stderr, rtol=1e-12)
 
 
 def test_result_fields_xarray_and_netcdf(tmp_path):
