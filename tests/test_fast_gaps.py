@@ -22,8 +22,8 @@ def _mass_cases():
     rng = np.random.default_rng(1)
     yield "random", rng.uniform(0.9, 1.1, 400)
     yield "log-uniform 1e-2..1e2", np.exp(rng.uniform(np.log(0.01), np.log(100.0), 400))
-    yield "graded 0.1..1.9", np.linspace(0.1, 1.9, 300)
-    yield "alternating", np.tile([1.0, 2.0], 150)
+    yield "graded 0.1..1.9", np.linspace(0.1, 1.9, 400)
+    yield "alternating", np.tile([1.0, 2.0], 200)
     # two clusters: the block straddling the wide gap interpolates poorly, so some guesses
     # fail the Newton-step check and take the exact-iteration branch
     yield "two clusters", np.concatenate([rng.uniform(0.99, 1.01, 200),
