@@ -19,8 +19,9 @@ run: setup
 	mkdir -p results
 	$(BIN)/meanfield-jax sweep --builtin fig4-quick --out results/fig4_quick.nc --plot results/fig4_quick.png
 
-# The default test suite (< 3 minutes on 2 cores: two pytest-xdist workers, one test file
-# each at a time, so a file's tests share their compiled programs); `make test-notebooks` executes the
+# The default test suite (< 3 minutes on 2 cores: two pytest-xdist workers, one test file,
+# or one group of files that compile the same programs (tests/conftest.py), each at a time,
+# so that they share their compiled programs); `make test-notebooks` executes the
 # notebooks (CI runs both); `make test-all` runs everything, slow tests included.
 test: setup
 	$(BIN)/python -m pytest -m "not slow and not notebooks" -q -n 2 --dist loadfile
