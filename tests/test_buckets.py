@@ -143,7 +143,7 @@ def test_gradients_padded_equal_unpadded():
 
 
 def test_one_compilation_per_bucket(monkeypatch):
-    """Two N of one bucket (17, 19 → 64) compile the flux, temperature and transmittance
+    """Two N of one bucket (9, 11 → 16) compile the flux, temperature and transmittance
     programs at most once each (none if an earlier test compiled the bucket), the second N
     nothing (counted from jax.log_compiles); with the switch off, once per N (shown on the
     transmittance: the switch is read where a chain is padded, the same for every kernel)."""
@@ -152,7 +152,7 @@ def test_one_compilation_per_bucket(monkeypatch):
     monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
     names = ("flux_residues", "_temperatures_residues", "batched")
     counts = []
-    for n in (17, 19):
+    for n in (9, 11):
         chain = mf.MeanFieldChain(1.0 + rng.random(n), k=1.0, k0=0.1, t_right=0.5)
         with compile_log() as log:
             result = mf.heat_flux_with_error(chain)

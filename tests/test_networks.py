@@ -51,6 +51,15 @@ def test_random_springs_match_refined_lyapunov(n, k_prime):
     _check_against_oracle(net)
 
 
+def test_free_form_network_temperatures_and_flux():
+    """A network given by its stiffness matrix (a nearest-neighbour chain with wall
+    springs, random masses): T_n and J against the oracle."""
+    kmat = 2 * np.eye(N) - np.eye(N, k=1) - np.eye(N, k=-1)
+    masses = np.random.default_rng(9).uniform(0.5, 1.5, N)
+    net = mf.HarmonicNetwork(masses, kmat, gamma=0.7, t_left=2.0, t_right=1.0, k_prime=0.5)
+    _check_against_oracle(net, rtol_j=1e-10, atol_t=1e-10)
+
+
 @pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 3.0])
 @pytest.mark.parametrize("n_tilde", ["kac", 1.0])
 @pytest.mark.parametrize("k0", [0.0, 0.3])

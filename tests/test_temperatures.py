@@ -109,17 +109,6 @@ def test_temperatures_lyapunov_method_and_vmap():
         np.testing.assert_allclose(mf.local_temperatures(s, method="lyapunov"), vm[i], atol=1e-9)
 
 
-def test_temperatures_of_a_network():
-    n = 8
-    kmat = 2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)  # nearest-neighbour chain
-    masses = make("random", n, seed=9)
-    net = mf.HarmonicNetwork(masses, kmat, gamma=0.7, t_left=2.0, t_right=1.0, k_prime=0.5)
-    expected = ref.lyapunov_steady_state(masses, kmat, 0.7, 2.0, 1.0, 0.5)["temperatures"]
-    np.testing.assert_allclose(mf.local_temperatures(net), expected, atol=1e-10)
-    flux = ref.lyapunov_steady_state(masses, kmat, 0.7, 2.0, 1.0, 0.5)["flux"]
-    assert float(mf.heat_flux(net)) == pytest.approx(flux, rel=1e-10)
-
-
 def test_normal_modes_identical_masses_three_coupled():
     for n, k0, kp in [(10, 0.0, 0.0), (25, 0.5, 0.0), (30, 0.1, 0.3)]:
         modes = mf.normal_modes(mf.MeanFieldChain(np.ones(n), k=1.0, k0=k0, k_prime=kp))
