@@ -21,10 +21,11 @@ run: setup
 
 # The default test suite (< 3 minutes on 2 cores: two pytest-xdist workers, one test file,
 # or one group of files that compile the same programs (tests/conftest.py), each at a time,
-# so that they share their compiled programs); `make test-notebooks` executes the
+# so that they share their compiled programs; LLVM at level 0: the suite mostly compiles,
+# see tests/conftest.py); `make test-notebooks` executes the
 # notebooks (CI runs both); `make test-all` runs everything, slow tests included.
 test: setup
-	$(BIN)/python -m pytest -m "not slow and not notebooks" -q -n 2 --dist loadfile
+	MEANFIELD_JAX_TEST_FAST_COMPILE=1 $(BIN)/python -m pytest -m "not slow and not notebooks" -q -n 2 --dist loadfile
 
 test-notebooks: setup
 	$(BIN)/python -m pytest -m notebooks -q

@@ -7,17 +7,30 @@ import subprocess
 import sys
 
 
-def _xla_flags_with_compiler_options():
+#: ``MEANFIELD_JAX_TEST_FAST_COMPILE=1`` (set by ``make test``, the default suite): LLVM
+#: optimizes the compiled programs at level 0 instead of 2. The suite compiles ~100
+#: programs and runs each a few times at small N, so compilation is most of its time: this
+#: cuts the suite by ~15% (each pole-solver program compiles ~2× faster, runs ~3× slower).
+#: Results change at rounding level only (≤ 2e-13 relative seen; every tolerance is looser,
+#: bit-for-bit comparisons are between runs of one setting: subprocesses inherit the flags).
+#: ``make test-all`` (the slow tests too) and the notebooks compile at the default level.
+FAST_COMPILE_VAR = "MEANFIELD_JAX_TEST_FAST_COMPILE"
+
+
+def _xla_flags_for_tests():
     """XLA_FLAGS plus the package's per-program compiler options (``_config.COMPILER_OPTIONS``)
-    as process flags. XLA takes per-program options only for a top-level program, so the
-    programs that tests stage under ``grad`` or an outer ``jit`` would compile without them
-    (about twice as long); as flags they apply to every compilation (numerics unchanged).
-    Set once, in the first pytest process (xdist workers and CLI subprocesses inherit it),
-    and only if this jaxlib knows the flags: an unknown XLA flag aborts the process, so a
-    child process tries them first."""
+    as process flags, and LLVM level 0 under ``FAST_COMPILE_VAR``. XLA takes per-program
+    options only for a top-level program, so the programs that tests stage under ``grad``
+    or an outer ``jit`` would compile without them (about twice as long); as flags they
+    apply to every compilation (numerics unchanged). Set once, in the first pytest process
+    (xdist workers and subprocesses inherit it), and only if this jaxlib knows the flags:
+    an unknown XLA flag aborts the process, so a child process tries them first."""
     from meanfield_jax._config import COMPILER_OPTIONS  # imports jax, starts no backend
 
-    flags = " ".join(f"--{k}={str(v).lower()}" for k, v in COMPILER_OPTIONS.items())
+    options = dict(COMPILER_OPTIONS)
+    if os.environ.get(FAST_COMPILE_VAR) == "1":
+        options["xla_backend_optimization_level"] = 0
+    flags = " ".join(f"--{k}={str(v).lower()}" for k, v in options.items())
     current = os.environ.get("XLA_FLAGS", "")
     if flags in current or os.environ.get("MEANFIELD_JAX_TEST_FLAGS_PROBED"):
         return
@@ -28,7 +41,7 @@ def _xla_flags_with_compiler_options():
         os.environ["XLA_FLAGS"] = env["XLA_FLAGS"]
 
 
-_xla_flags_with_compiler_options()
+_xla_flags_for_tests()
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

@@ -135,7 +135,8 @@ _FOUR_DEVICES = textwrap.dedent("""
 
 
 def test_four_devices_identical_to_one():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
+               + " --xla_force_host_platform_device_count=4",
                JAX_PLATFORMS="cpu", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", _FOUR_DEVICES], env=env, capture_output=True,
                          text=True, timeout=300)

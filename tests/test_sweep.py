@@ -71,7 +71,8 @@ def cache_dir(tmp_path_factory):
 
 def _env(cache_dir, devices=1):
     return dict(os.environ, JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=cache_dir,
-                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+                XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} "  # the suite's flags (conftest)
+                          f"--xla_force_host_platform_device_count={devices}",
                 PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
