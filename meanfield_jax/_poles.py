@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config
+from . import _config, _contour
 from ._green import bulk_frequencies
 from ._model import conserves_momentum
 
@@ -750,10 +750,11 @@ def collective_roots(c: PoleChain, gap_zeros, gap_valid):
 #   ω ≈ iγ/m, split by the coupling). Their residues are large, nearly opposite, and
 #   their sum depends on the split, which rounding moves by O(1) of itself: the plain
 #   residue sum was wrong by up to 3% while looking converged. A pair closer than
-#   _CLUSTER_RATIO times its distance to every other pole of T is therefore replaced by the
-#   contour integral (1/4π)∮T dω around it (= the sum of its two residue terms), by the
-#   trapezoidal rule on a circle of radius √(d_pair·d_other), which converges like
-#   (d_pair/d_other)^(M/2) and never needs the split. T(ω) = −4γ²κ̄²/(Q(ω)Q(−ω)) is
+#   _contour.CLUSTER_RATIO times its distance to every other pole of T is therefore replaced
+#   by the contour integral (1/4π)∮T dω around it (= the sum of its two residue terms), by
+#   the trapezoidal rule on a circle of radius √(d_pair·d_other), which converges like
+#   (d_pair/d_other)^(M/2) and never needs the split (module ``_contour``, shared with the
+#   network solver). T(ω) = −4γ²κ̄²/(Q(ω)Q(−ω)) is
 #   evaluated on the circle, well away from its zeros.
 # * Ill-conditioned single zeros. The error of t_p from the position error is
 #   |t_p'(ω_p)|·|δω_p|; it enters the error estimate, so that a result spoiled by
@@ -764,8 +765,6 @@ def collective_roots(c: PoleChain, gap_zeros, gap_valid):
 # analytic near the collective zeros (g = 1 for J, g = weights/α_n² for T_n), with nodes
 # ω_k = the zero itself (weight t_p) or the circle's points.
 
-_CLUSTER_RATIO = 1e-2
-_CIRCLE_POINTS = 32
 _NOISE = 8.0 * _EPS  # per summand of a running error bound
 
 
@@ -818,24 +817,8 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
     p = coll.shape[0]
     zf = jax.lax.stop_gradient(coll)
     live = mask
-    # distances among the collective zeros, and to every other pole of T
-    diff = jnp.abs(zf[:, None] - zf[None, :])
-    pair_ok = live[:, None] & live[None, :] & ~jnp.eye(p, dtype=bool)
-    d_pair = jnp.where(pair_ok, diff, jnp.inf)
-    partner = jnp.argmin(d_pair, axis=1)
-    d_near = jnp.min(d_pair, axis=1)
-    conj_dist = jnp.abs(zf[:, None] - jnp.conj(zf)[None, :])
-    own = jnp.where(live[None, :], conj_dist, jnp.inf)
-    d_ext = jnp.minimum(jnp.min(own, axis=1), jnp.min(jnp.abs(zf[:, None] - other_poles[None, :]),
-                                                      axis=1, initial=jnp.inf))
-    # distance of the pair {i, partner} to everything else
-    third = jnp.where(pair_ok & (jnp.arange(p)[None, :] != partner[:, None]), diff, jnp.inf)
-    d_third = jnp.minimum(jnp.min(third, axis=1), jnp.min(third[partner], axis=1))
-    d_other = jnp.minimum(jnp.minimum(d_ext, d_ext[partner]), d_third)
-    mutual = partner[partner] == jnp.arange(p)
-    clustered = live & mutual & (d_near < _CLUSTER_RATIO * d_other)
-    lead = clustered & (jnp.arange(p) < partner)
-    follower = clustered & ~lead
+    pairs = _contour.near_pairs(zf, live, other_poles)
+    lead, follower = pairs.lead, pairs.follower
 
     # single zeros: residue term and the first-order effect of the position error
     def single(z, step, noise):
@@ -846,18 +829,11 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
         delta = jnp.maximum(noise / jnp.abs(dq), step)
         return term, jnp.abs(dterm) * delta + _NOISE * jnp.abs(jax.lax.stop_gradient(term))
 
-    # pairs: trapezoidal rule on a circle around the pair (M and M/2 points compared)
-    m = _CIRCLE_POINTS
-    theta = 2.0 * np.pi * (np.arange(m) + 0.5) / m
-    unit = jnp.asarray(np.exp(1j * theta))
-    # (rows that are not a pair's lead get a pole-free circle too, so that no NaN reaches
-    # the gradients of the weights they do not use)
-    centre = jnp.where(lead, 0.5 * (zf + zf[partner]), zf)
-    radius = jnp.where(lead, jnp.sqrt(d_near * jnp.where(jnp.isfinite(d_other), d_other,
-                                                         1e3 * d_near)),
-                       0.5 * jnp.minimum(d_near, d_ext))
-    radius = jnp.where(jnp.isfinite(radius) & (radius > 0), radius, 0.5 * jnp.abs(zf) + 1.0)
-    nodes_c = centre[:, None] + radius[:, None] * unit[None, :]
+    # pairs: trapezoidal rule on a circle around the pair (_contour); rows that are not a
+    # pair's lead get a pole-free circle too, so that no NaN reaches the gradients of the
+    # weights they do not use
+    m = _contour.CIRCLE_POINTS
+    nodes_c, unit = _contour.circle_nodes(pairs, m)
     t_vals, q_abs = jax.vmap(jax.vmap(lambda z: _transmittance_continued(c, z)))(nodes_c)
     # Q's rounding noise at the zeros and at ± the circle nodes, in one vmapped evaluation
     # (every point is gradient-stopped: the bounds carry no derivative)
@@ -869,12 +845,7 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
     t_rel = jax.lax.stop_gradient(noise_nodes[0] / q_abs[..., 0] + noise_nodes[1] / q_abs[..., 1])
     terms, term_err = jax.vmap(single)(jnp.where(live, coll, 1.0),
                                        jax.lax.stop_gradient(last_step), noise_zero)
-    w_c = 1j * radius[:, None] * unit[None, :] * t_vals / (2.0 * m)
-    half = 2.0 * jnp.sum(w_c[:, 1::2], axis=1)  # the M/2-point rule
-    full = jnp.sum(w_c, axis=1)
-    full, half, w_fixed = jax.lax.stop_gradient((full, half, w_c))
-    circle_err = (jnp.abs(full - half) + jnp.sum(jnp.abs(w_fixed) * t_rel, axis=1)
-                  + _NOISE * jnp.sum(jnp.abs(w_fixed), axis=1))
+    w_c, circle_err = _contour.circle_rule(t_vals, t_rel, pairs.radius, unit)
 
     first = jnp.arange(m) == 0
     nodes = jnp.where(lead[:, None], nodes_c, coll[:, None])
@@ -882,7 +853,7 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
                         jnp.where(first[None, :] & live[:, None] & ~follower[:, None],
                                   terms[:, None], 0.0))
     error = jnp.where(lead, circle_err, jnp.where(live & ~follower, term_err, 0.0))
-    return nodes, weights, error, clustered
+    return nodes, weights, error, pairs.clustered
 
 
 class ChainPoles(NamedTuple):

@@ -26,7 +26,7 @@ LAYERS = [
     ["_interrupt", "_version", "_config", "_configfile", "_stats", "_report"],  # stdlib/NumPy
     ["_io", "_cache"],                                         # files, compile cache
     ["_model"],                                                # systems
-    ["masses", "analytic", "networks", "_cauchy", "_secular"],  # constructors, closed forms
+    ["masses", "analytic", "networks", "_cauchy", "_contour", "_secular"],  # constructors, forms
     ["_green", "_buckets", "_failure", "_modes"],               # kernels, padding, results
     ["_poles", "_poles_fast", "_lyapunov"],                    # exact solvers
     ["_transport"],                                            # public T, J, T_n
