@@ -63,9 +63,15 @@ position error δ_p = max(last Newton step, η_F/|F′|), η_F a first-order bou
 rounding noise of F; its term's error |t_p′|δ_p (forward-mode derivative), summed; plus
 16(N+4)ε Σ|t_p| rounding. T_n the same with the per-site derivative of each pole's
 contribution. ``converged`` needs error ≤ 1e-9|J| (T_n: ≤ 1e-9 max(T_L, T_R) at every
-site), the sum rule to 1e-8 and Aberth's convergence. A near-degenerate pair of zeros
-(strong damping with symmetric ends) makes |t_p′| large and shows as converged = False
-(the chain solver's contour rule for such pairs is not ported yet).
+site), the sum rule to 1e-8 (or to the position bounds of near-degenerate pairs) and
+Aberth's convergence.
+
+Near-degenerate pairs (strong damping with symmetric ends: the two end-localised overdamped
+modes, e.g. ω ≈ iγ/m in an ordered nearest-neighbour chain, split by a coupling that decays
+with N) have large, nearly opposite terms whose sum the position errors spoil: J takes
+their sum as the trapezoidal rule for (1/4π)∮T dω on a circle around the pair (``_contour``,
+the chain solver's rule), T(z) in the home-scaled form above. T_n still sums such a pair's
+residues: its error estimate is large there and says converged = False.
 
 Derivatives: zeros are located on gradient-stopped modal data, then one Newton step on the
 live data carries the implicit-function derivative (as in the chain solver). ``eigh``'s
@@ -81,7 +87,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config
+from . import _config, _contour
 
 __all__ = [
     "NetworkModes",
@@ -97,6 +103,7 @@ _MAX_ABERTH_ITERATIONS = 300
 _NEWTON_REFINEMENTS = 3
 _CHUNK_ELEMENTS = 400_000
 CONVERGED_RTOL = 1e-9
+_MAX_PAIRS = 4  # near-degenerate pairs per network that J takes by the circle rule
 
 
 class NetworkModes(NamedTuple):
@@ -477,6 +484,53 @@ def _terms_with_error(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
     return terms, errors
 
 
+def _transmittance_continued(md, gamma, h, sigma, tau):
+    """T(z) = 4γ²z² S_1N(z)²/(Δ(z)Δ(−z)) at the complex z = σΩ_h + τ (the analytic
+    continuation of Eq. 17; S is even in z), in the home-scaled form 4γ²z² s̃² d_h^{2r−2}/(F F⁻)
+    with exact offsets, and a first-order bound on its relative rounding noise. O(N)."""
+    e = _home_sums(md, h, sigma, tau)
+    f, s_t, _ = _scaled(md, gamma, h, e)
+    fm, _, _ = _scaled(md, gamma, h, e, sign=-1.0)
+    dpow = jnp.where(md.rank[h] == 2, e.dh, 1.0)
+    value = 4.0 * gamma**2 * e.z**2 * s_t**2 * dpow**2 / (f * fm)
+    n = md.omega.shape[0]
+    noise_s = 8.0 * (n + 4) * _EPS * (jnp.abs(md.r1n[h]) + jnp.abs(e.dh) * e.abs1n)
+    noise_f = _noise_f(md, gamma, h, e)  # the same bound for F(−z): it uses |γz| only
+    rel = noise_f / jnp.abs(f) + noise_f / jnp.abs(fm) + 2.0 * noise_s / jnp.abs(s_t)
+    return value, jnp.where(jnp.isfinite(rel), rel, jnp.inf)
+
+
+def _pair_rule(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
+    """Near-degenerate pairs of zeros (module docstring, ``_contour``): for up to
+    ``_MAX_PAIRS`` pairs, the trapezoidal rule for the sum of the pair's two terms on a
+    circle around it, and its error. Returns ((P,) masks of the pairs' leads and followers
+    whose rule is used, rule (P,) at the leads, error (P,)). Further pairs keep their
+    residue terms (and error bounds). O(P² + _MAX_PAIRS·M·N)."""
+    zf = jax.lax.stop_gradient(poles.omega)
+    p = zf.shape[0]
+    pairs = _contour.near_pairs(zf, poles.active, jnp.zeros((0,), zf.dtype))
+    nodes, unit = _contour.circle_nodes(pairs)
+    rows = jnp.argsort(~pairs.lead, stable=True)[:min(p, _MAX_PAIRS)]  # the leads first
+    # offsets of the nodes from each row's home node, from the located zero (exact τ)
+    tau_nodes = (jax.lax.stop_gradient(poles.tau[rows])[:, None]
+                 + jax.lax.stop_gradient(nodes[rows] - zf[rows, None]))
+
+    def row(h, sigma, taus):
+        values = jax.vmap(lambda t: _transmittance_continued(md, gamma, h, sigma, t)[0])(taus)
+        rel = jax.vmap(lambda t: _transmittance_continued(md_fixed, gamma_fixed, h, sigma,
+                                                          t)[1])(taus)
+        return values, rel
+
+    # (rows that are no lead have a pole-free circle around their zero: finite, unused)
+    values, rel = jax.vmap(row)(poles.home[rows], poles.sigma[rows], tau_nodes)
+    weights, error = _contour.circle_rule(values, jax.lax.stop_gradient(rel),
+                                          pairs.radius[rows], unit)
+    lead = jnp.zeros(p, bool).at[rows].set(pairs.lead[rows])
+    follower = pairs.follower & lead[pairs.partner]
+    rule = jnp.zeros(p, weights.dtype).at[rows].set(jnp.sum(weights, axis=1))
+    return lead, follower, rule, jnp.zeros(p).at[rows].set(error)
+
+
 def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None):
     """J (ΔT included), error estimate and status for a HarmonicNetwork. O(N³) eigh + O(N²).
 
@@ -487,18 +541,26 @@ def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes
     if poles is None:
         poles = network_poles(md_fixed, gamma_fixed, md, network.gamma)
     terms, errors = _terms_with_error(md, network.gamma, poles, md_fixed, gamma_fixed)
+    lead, follower, pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, md_fixed,
+                                                        gamma_fixed)
+    terms = jnp.where(lead, pair_sums, jnp.where(follower, 0.0, terms))
+    errors = jnp.where(lead, pair_errors, jnp.where(follower, 0.0, errors))
     total = jnp.sum(terms)
     value = total.real
     m = network.masses
     trace = network.gamma * (1.0 / m[0] + 1.0 / m[-1])
     im_sum = jnp.sum(jnp.where(poles.active, poles.omega, 0.0))
     sum_rule_error = jnp.abs(im_sum - 1j * trace) / trace
+    # a near-degenerate pair's zeros are located only to their (large) position bounds; its
+    # terms do not depend on them (the circle rule), but the sum rule does
+    pair_slack = jnp.sum(jnp.where(lead | follower, jnp.maximum(poles.step, poles.noise), 0.0))
     magnitude = jnp.sum(jnp.abs(terms))
     n = network.n
     error = (jnp.sum(errors) + 16.0 * _EPS * (n + 4) * magnitude
              + jnp.abs(jax.lax.stop_gradient(total.imag)))
     error = jnp.where(jnp.isfinite(error), error, jnp.inf)
-    converged = ((sum_rule_error < 1e-8) & jnp.isfinite(value) & (poles.aberth_rel <= 1e-8)
+    converged = ((sum_rule_error < jnp.maximum(1e-8, pair_slack / trace)) & jnp.isfinite(value)
+                 & (poles.aberth_rel <= 1e-8)
                  & (error <= CONVERGED_RTOL * jnp.abs(value)))
     dt = network.t_left - network.t_right
     return {

@@ -89,12 +89,20 @@ def test_power_law_alpha_zero_is_the_mean_field_chain(kind, k0, k_prime, gamma):
 
 @pytest.mark.parametrize("n", [pytest.param(2, marks=pytest.mark.slow), N,
                                pytest.param(40, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("m, k, gamma", [(1.0, 1.0, 1.0), (2.0, 0.5, 0.3)])
+# the last three: strong damping, where the two end modes ω ≈ iγ/m form a near-degenerate
+# pair of zeros (split ~1e-6 at N = 7, k = 0.1, γ = 1, less at larger N): the pair rule
+@pytest.mark.parametrize("m, k, gamma", [(1.0, 1.0, 1.0), (2.0, 0.5, 0.3), (1.0, 0.1, 1.0),
+                                         (1.0, 0.02, 3.0), (0.5, 0.01, 10.0)])
 def test_ordered_free_chain_closed_form(n, m, k, gamma):
-    """Ordered nearest-neighbour chain, free ends: J = kγΔT/(2(km + γ²)) at every N."""
+    """Ordered nearest-neighbour chain, free ends: J = kγΔT/(2(km + γ²)) at every N, converged,
+    within its error estimate, and the estimate small."""
     net = networks.nearest_neighbour(np.full(n, m), k=k, gamma=gamma, t_left=1.7, t_right=0.2)
     expected = k * gamma * 1.5 / (2.0 * (k * m + gamma**2))
-    assert float(mf.heat_flux(net)) == pytest.approx(expected, rel=1e-11)
+    result = mf.heat_flux_with_error(net)
+    assert bool(result.converged)
+    assert float(result.flux) == pytest.approx(expected, rel=1e-12)
+    assert abs(float(result.flux) - expected) <= float(result.error_estimate) + 4e-16 * expected
+    assert float(result.error_estimate) <= 1e-11 * expected
 
 
 @pytest.mark.parametrize("k_prime", [0.0, 1.0])
@@ -186,6 +194,23 @@ def test_gradient_matches_finite_differences():
         assert float(g_m[i]) == pytest.approx(float(fd), rel=1e-6, abs=1e-10)
     fd = (flux(masses, 0.7 + h) - flux(masses, 0.7 - h)) / (2 * h)
     assert float(g_gamma) == pytest.approx(float(fd), rel=1e-6)
+
+
+@pytest.mark.slow  # compiles reverse mode of the solver
+def test_gradient_through_a_near_degenerate_pair():
+    """dJ/dγ and dJ/dk of the strongly damped ordered chain (its end modes form a pair:
+    the circle rule carries the derivative) against the closed form
+    J = kγΔT/(2(km + γ²))."""
+    def flux(k, gamma):
+        net = networks.nearest_neighbour(jnp.ones(N), k=k, gamma=gamma, t_left=1.0,
+                                         t_right=0.0)
+        return mf.heat_flux_with_error(net).flux
+
+    k, gamma = 0.1, 1.0
+    g_k, g_gamma = jax.grad(flux, argnums=(0, 1))(k, gamma)
+    den = k + gamma**2
+    assert float(g_gamma) == pytest.approx(k * (k - gamma**2) / (2 * den**2), rel=1e-9)
+    assert float(g_k) == pytest.approx(gamma**3 / (2 * den**2), rel=1e-9)
 
 
 def test_lyapunov_method_still_available():

@@ -620,10 +620,6 @@ def test_random_springs_and_nearest_neighbour_sweeps(tmp_path):
     np.testing.assert_allclose(got, float(mf.heat_flux(net, method="lyapunov")), rtol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="the secular solver (_secular) flags ordered "
-                   "nearest-neighbour chains at small N as not converged (error estimate "
-                   "~1e-8 at N = 7, k = 0.1, γ = 1); the flux itself agrees with Lyapunov to "
-                   "~1e-9")
 def test_ordered_nearest_neighbour_sweep_is_exact(tmp_path):
     cfg = make_config({**NETWORK, "sizes": [6], "method": "residues", "masses": ["identical"],
                        "model": "nearest_neighbour", "k0": [0.0], "n_tilde": [1]})
