@@ -41,7 +41,8 @@ class NearPairs(NamedTuple):
     circle rule), follower: the second (its term is dropped); partner: the nearest other
     live pole; centre, radius: the circle of the pair (lead rows), and for every other row
     a circle around the pole alone that encloses no other pole (so that evaluating T on it
-    gives no NaN that could reach gradients); d_near: the distance to the partner.
+    gives no NaN that could reach gradients); d_near: the distance to the partner; d_other:
+    the pair's distance to every other pole of T.
     """
 
     clustered: jax.Array
@@ -51,6 +52,7 @@ class NearPairs(NamedTuple):
     centre: jax.Array
     radius: jax.Array
     d_near: jax.Array
+    d_other: jax.Array
 
 
 def near_pairs(z, live, other_poles) -> NearPairs:
@@ -82,7 +84,7 @@ def near_pairs(z, live, other_poles) -> NearPairs:
                                                          1e3 * d_near)),
                        0.5 * jnp.minimum(d_near, d_ext))
     radius = jnp.where(jnp.isfinite(radius) & (radius > 0), radius, 0.5 * jnp.abs(z) + 1.0)
-    return NearPairs(clustered, lead, follower, partner, centre, radius, d_near)
+    return NearPairs(clustered, lead, follower, partner, centre, radius, d_near, d_other)
 
 
 def circle_nodes(pairs: NearPairs, m: int = CIRCLE_POINTS):

@@ -70,8 +70,9 @@ Near-degenerate pairs (strong damping with symmetric ends: the two end-localised
 modes, e.g. ω ≈ iγ/m in an ordered nearest-neighbour chain, split by a coupling that decays
 with N) have large, nearly opposite terms whose sum the position errors spoil: J takes
 their sum as the trapezoidal rule for (1/4π)∮T dω on a circle around the pair (``_contour``,
-the chain solver's rule), T(z) in the home-scaled form above. T_n still sums such a pair's
-residues: its error estimate is large there and says converged = False.
+the chain solver's rule), T(z) in the home-scaled form above; T_n likewise, with the
+integrand ω² Σ_b T_b G_nb(ω)G_nb(−ω) at the circle's nodes (Y for all nodes as one GEMM).
+The circle has radius D/4 (D: the pair's distance to the other poles), where F is not small.
 
 Derivatives: zeros are located on gradient-stopped modal data, then one Newton step on the
 live data carries the implicit-function derivative (as in the chain solver). ``eigh``'s
@@ -500,20 +501,45 @@ def _transmittance_continued(md, gamma, h, sigma, tau):
     return value, jnp.where(jnp.isfinite(rel), rel, jnp.inf)
 
 
-def _pair_rule(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
-    """Near-degenerate pairs of zeros (module docstring, ``_contour``): for up to
-    ``_MAX_PAIRS`` pairs, the trapezoidal rule for the sum of the pair's two terms on a
-    circle around it, and its error. Returns ((P,) masks of the pairs' leads and followers
-    whose rule is used, rule (P,) at the leads, error (P,)). Further pairs keep their
-    residue terms (and error bounds). O(P² + _MAX_PAIRS·M·N)."""
+class _PairCircles(NamedTuple):
+    """The near-degenerate pairs whose terms J and T_n take by the circle rule: up to
+    ``_MAX_PAIRS`` rows (the leads first; a row that is no lead has a pole-free circle
+    around its own zero: finite values, unused)."""
+
+    rows: jax.Array  # (K,) pole indices
+    lead: jax.Array  # (P,) leads whose rule is used
+    follower: jax.Array  # (P,) their partners (terms dropped)
+    tau: jax.Array  # (K, M) node offsets from each row's home node
+    radius: jax.Array  # (K,)
+    unit: jax.Array  # (M,)
+
+
+def _pair_circles(poles: NetworkPoles) -> _PairCircles:
+    """Pair geometry (``_contour``) on the gradient-stopped zeros. O(P²)."""
     zf = jax.lax.stop_gradient(poles.omega)
     p = zf.shape[0]
     pairs = _contour.near_pairs(zf, poles.active, jnp.zeros((0,), zf.dtype))
-    nodes, unit = _contour.circle_nodes(pairs)
+    _, unit = _contour.circle_nodes(pairs)
     rows = jnp.argsort(~pairs.lead, stable=True)[:min(p, _MAX_PAIRS)]  # the leads first
+    # A pair's circle: radius D/4 (D its distance to the other poles of T) rather than the
+    # geometric mean √(dD): the trapezoidal rule still converges like (1/4)^M and (2d/D)^M
+    # (≤ 1e-19 for M = 32, d < D/100), and T_n's integrand is evaluated far from the pair,
+    # where F(z) ∝ (z − ω_p)(z − ω_q) is not small, so that its rounding noise stays small.
+    radius = jnp.where(pairs.lead & jnp.isfinite(pairs.d_other), 0.25 * pairs.d_other,
+                       pairs.radius)
+    nodes = pairs.centre[:, None] + radius[:, None] * unit[None, :]
     # offsets of the nodes from each row's home node, from the located zero (exact τ)
-    tau_nodes = (jax.lax.stop_gradient(poles.tau[rows])[:, None]
-                 + jax.lax.stop_gradient(nodes[rows] - zf[rows, None]))
+    tau = (jax.lax.stop_gradient(poles.tau[rows])[:, None]
+           + jax.lax.stop_gradient(nodes[rows] - zf[rows, None]))
+    lead = jnp.zeros(p, bool).at[rows].set(pairs.lead[rows])
+    follower = pairs.follower & lead[pairs.partner]
+    return _PairCircles(rows, lead, follower, tau, radius[rows], unit)
+
+
+def _pair_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, gamma_fixed):
+    """The circle rule for the sum of each used pair's two flux terms (``_contour``), at
+    the pair's lead: (rule (P,), error (P,)). O(_MAX_PAIRS·M·N)."""
+    p = poles.omega.shape[0]
 
     def row(h, sigma, taus):
         values = jax.vmap(lambda t: _transmittance_continued(md, gamma, h, sigma, t)[0])(taus)
@@ -521,14 +547,12 @@ def _pair_rule(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
                                                           t)[1])(taus)
         return values, rel
 
-    # (rows that are no lead have a pole-free circle around their zero: finite, unused)
-    values, rel = jax.vmap(row)(poles.home[rows], poles.sigma[rows], tau_nodes)
-    weights, error = _contour.circle_rule(values, jax.lax.stop_gradient(rel),
-                                          pairs.radius[rows], unit)
-    lead = jnp.zeros(p, bool).at[rows].set(pairs.lead[rows])
-    follower = pairs.follower & lead[pairs.partner]
+    rows = circles.rows
+    values, rel = jax.vmap(row)(poles.home[rows], poles.sigma[rows], circles.tau)
+    weights, error = _contour.circle_rule(values, jax.lax.stop_gradient(rel), circles.radius,
+                                          circles.unit)
     rule = jnp.zeros(p, weights.dtype).at[rows].set(jnp.sum(weights, axis=1))
-    return lead, follower, rule, jnp.zeros(p).at[rows].set(error)
+    return rule, jnp.zeros(p).at[rows].set(error)
 
 
 def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None):
@@ -541,8 +565,10 @@ def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes
     if poles is None:
         poles = network_poles(md_fixed, gamma_fixed, md, network.gamma)
     terms, errors = _terms_with_error(md, network.gamma, poles, md_fixed, gamma_fixed)
-    lead, follower, pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, md_fixed,
-                                                        gamma_fixed)
+    circles = _pair_circles(poles)
+    lead, follower = circles.lead, circles.follower
+    pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, circles, md_fixed,
+                                        gamma_fixed)
     terms = jnp.where(lead, pair_sums, jnp.where(follower, 0.0, terms))
     errors = jnp.where(lead, pair_errors, jnp.where(follower, 0.0, errors))
     total = jnp.sum(terms)
@@ -571,6 +597,7 @@ def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes
         "aberth_iterations": poles.aberth_iterations,
         "poles": poles,
         "modes": md,
+        "pair_circles": circles,
     }
 
 
@@ -627,6 +654,64 @@ def _real_gemm(u, w, wm):
     return out[..., 0:2] + 1j * out[..., 2:4], out[..., 4:6] + 1j * out[..., 6:8]
 
 
+def _pair_temperatures(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_left,
+                       t_right, md_fixed, gamma_fixed):
+    """T_n's share of each used near-degenerate pair (``_contour``): the circle rule for
+    i Σ_{p∈pair} Res_p [ω² Σ_b T_b G_nb(ω) G_nb(−ω)] at every site n, with G_{:,b}(z) =
+    Y(z) E(z)⁻¹ e_b and G_{:,b}(−z) = Y(z) E(−z)⁻¹ e_b (Y even in z; module docstring), Y for
+    all nodes as one GEMM. Returns (values (N,), error (N,), Σ|weights·values| (N,)), the
+    leads' rows summed. O(_MAX_PAIRS·M·N²)."""
+    n = md.omega.shape[0]
+    rows = circles.rows
+    k, m = circles.tau.shape
+
+    def at_node(mdx, gam, h, sigma, tau):
+        e = _home_sums(mdx, h, sigma, tau)
+        b = jnp.stack([mdx.b1, mdx.bn], axis=1)  # (N, 2); zero for decoupled modes
+        w = b / e.d[mdx.group][:, None]  # b_j/(λ_j − z²), exact offsets
+        s_mat = b.T @ w  # S(z), 2×2
+        g = 1j * gam * e.z
+        eye = jnp.eye(2, dtype=w.dtype)
+        inv_p, inv_m = jnp.linalg.inv(eye + g * s_mat), jnp.linalg.inv(eye - g * s_mat)
+        f, _, _ = _scaled(mdx, gam, h, e)
+        fm, _, _ = _scaled(mdx, gam, h, e, sign=-1.0)
+        noise_f = _noise_f(mdx, gam, h, e)
+        return e.z, w, inv_p, inv_m, noise_f / jnp.abs(f) + noise_f / jnp.abs(fm)
+
+    def nodes_of(mdx, gam):
+        return jax.vmap(lambda h, sg, taus: jax.vmap(
+            lambda t: at_node(mdx, gam, h, sg, t))(taus))(poles.home[rows], poles.sigma[rows],
+                                                          circles.tau)
+
+    z, w, inv_p, inv_m, _ = nodes_of(md, gamma)  # (K, M), (K, M, N, 2), (K, M, 2, 2) …
+    y, _ = _real_gemm(md.u, w.reshape(k * m, n, 2), w.reshape(k * m, n, 2))
+    y = y.reshape(k, m, n, 2)
+    ya = jnp.einsum("kmnc,kmcb->kmnb", y, inv_p)  # G_{:,b}(z)
+    yb = jnp.einsum("kmnc,kmcb->kmnb", y, inv_m)  # G_{:,b}(−z)
+    temps_b = jnp.stack([t_left, t_right])
+    g_val = z[..., None] ** 2 * jnp.sum(temps_b * ya * yb, axis=-1)  # (K, M, N)
+    # rounding: |U||W| bounds each entry of Y; E's inverses to the noise of F(±z)
+    zf, wf, ipf, imf, rel_e = jax.lax.stop_gradient(nodes_of(md_fixed, gamma_fixed))
+    y_abs = jnp.einsum("nj,pjc->pnc", jnp.abs(md_fixed.u),
+                       jnp.abs(wf).reshape(k * m, n, 2)).reshape(k, m, n, 2)
+    bound = jnp.abs(zf[..., None]) ** 2 * jnp.sum(
+        temps_b * jnp.einsum("kmnc,kmcb->kmnb", y_abs, jnp.abs(ipf))
+        * jnp.einsum("kmnc,kmcb->kmnb", y_abs, jnp.abs(imf)), axis=-1)
+    # (F's noise scales both inverses: relative 2 η_F/|F| on g; the sums' noise: |Y||E⁻¹|)
+    rel = 2.0 * rel_e[..., None] + 16.0 * (n + 4) * _EPS * bound / jnp.maximum(
+        jnp.abs(jax.lax.stop_gradient(g_val)), 1e-300)
+    # the rule (1/2πi)∮ g dz per site: circle_rule integrates (i/2)·values, so values = 2g
+    per_site = jnp.moveaxis(2.0 * g_val, 1, 2).reshape(k * n, m)
+    weights, error = _contour.circle_rule(per_site, jnp.moveaxis(rel, 1, 2).reshape(k * n, m),
+                                          jnp.repeat(circles.radius, n), circles.unit)
+    used = circles.lead[rows]
+    values = jnp.sum(weights, axis=1).reshape(k, n)
+    sizes = jnp.sum(jnp.abs(jax.lax.stop_gradient(weights)), axis=1).reshape(k, n)
+    return (jnp.sum(jnp.where(used[:, None], values, 0.0), axis=0),
+            jnp.sum(jnp.where(used[:, None], error.reshape(k, n), 0.0), axis=0),
+            jnp.sum(jnp.where(used[:, None], sizes, 0.0), axis=0))
+
+
 def temperatures_by_secular(network, flux=None):
     """Local temperatures T_n (Eq. 31 for networks) by residues over the secular poles.
 
@@ -649,8 +734,10 @@ def temperatures_by_secular(network, flux=None):
         x = jnp.concatenate([x, jnp.full((pad,) + x.shape[1:], fill, x.dtype)]) if pad else x
         return x.reshape((n_chunks, batch) + x.shape[1:])
 
+    circles = flux["pair_circles"]
+    residue_poles = poles.active & ~circles.lead & ~circles.follower  # pairs: circle rule
     xs = (padded(poles.home, 0), padded(poles.sigma, 1.0), padded(poles.tau, 1j),
-          padded(poles.active, False), padded(delta, 0.0))
+          padded(residue_poles, False), padded(delta, 0.0))
     u = md.u
     u_abs = jnp.abs(jax.lax.stop_gradient(u))
 
@@ -687,6 +774,9 @@ def temperatures_by_secular(network, flux=None):
 
     init = (jnp.zeros(n, jnp.complex128), jnp.zeros(n), jnp.zeros(n))
     (acc, acc_abs, acc_err), _ = jax.lax.scan(body, init, xs)
+    pair_val, pair_err, pair_abs = _pair_temperatures(
+        md, gamma, poles, circles, t_l, t_r, md_fixed, jax.lax.stop_gradient(gamma))
+    acc, acc_err, acc_abs = acc + pair_val, acc_err + pair_err, acc_abs + pair_abs
     m = network.masses
     temps = 2.0 * gamma * m * acc.real
     err = 2.0 * gamma * m * (jax.lax.stop_gradient(acc_err) + 16.0 * (n + 4) * _EPS * acc_abs)

@@ -90,19 +90,26 @@ def test_power_law_alpha_zero_is_the_mean_field_chain(kind, k0, k_prime, gamma):
 @pytest.mark.parametrize("n", [pytest.param(2, marks=pytest.mark.slow), N,
                                pytest.param(40, marks=pytest.mark.slow)])
 # the last three: strong damping, where the two end modes ω ≈ iγ/m form a near-degenerate
-# pair of zeros (split ~1e-6 at N = 7, k = 0.1, γ = 1, less at larger N): the pair rule
+# pair of zeros (split ~1e-6 at N = 7, k = 0.1, γ = 1, less at larger N): the circle rule for
+# J and for T_n
 @pytest.mark.parametrize("m, k, gamma", [(1.0, 1.0, 1.0), (2.0, 0.5, 0.3), (1.0, 0.1, 1.0),
                                          (1.0, 0.02, 3.0), (0.5, 0.01, 10.0)])
 def test_ordered_free_chain_closed_form(n, m, k, gamma):
     """Ordered nearest-neighbour chain, free ends: J = kγΔT/(2(km + γ²)) at every N, converged,
-    within its error estimate, and the estimate small."""
+    within its error estimate, and the estimate small; T_n against the oracle, converged."""
     net = networks.nearest_neighbour(np.full(n, m), k=k, gamma=gamma, t_left=1.7, t_right=0.2)
     expected = k * gamma * 1.5 / (2.0 * (k * m + gamma**2))
     result = mf.heat_flux_with_error(net)
     assert bool(result.converged)
     assert float(result.flux) == pytest.approx(expected, rel=1e-12)
     assert abs(float(result.flux) - expected) <= float(result.error_estimate) + 4e-16 * expected
-    assert float(result.error_estimate) <= 1e-11 * expected
+    assert float(result.error_estimate) <= 1e-10 * expected
+    temps = mf.local_temperatures_with_error(net)
+    oracle = _oracle(net)["temperatures"]
+    assert bool(temps.converged)
+    np.testing.assert_allclose(temps.temperatures, oracle, rtol=0, atol=1e-12)
+    assert np.all(np.abs(np.asarray(temps.temperatures) - oracle)
+                  <= np.asarray(temps.error_estimate) + 1e-14)
 
 
 @pytest.mark.parametrize("k_prime", [0.0, 1.0])
