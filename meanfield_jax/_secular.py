@@ -513,6 +513,7 @@ class _PairCircles(NamedTuple):
     tau: jax.Array  # (K, M) node offsets from each row's home node
     radius: jax.Array  # (K,)
     unit: jax.Array  # (M,)
+    residue_tau: jax.Array  # (P,) τ for the residue terms: the pairs' moved above every pole
 
 
 def _pair_circles(poles: NetworkPoles) -> _PairCircles:
@@ -539,7 +540,12 @@ def _pair_circles(poles: NetworkPoles) -> _PairCircles:
     tau = jax.lax.stop_gradient(poles.tau[rows] + offset)[:, None] + radius[:, None] * unit
     lead = jnp.zeros(p, bool).at[rows].set(used)
     follower = pairs.follower & lead[pairs.partner]
-    return _PairCircles(rows, lead, follower, tau, radius, unit)
+    # the pairs' residue terms are discarded; evaluated above every pole (not at a near-double
+    # zero, where F′ ≈ 0 could overflow and send NaN through the discarded branch's gradient)
+    residue_tau = jnp.where(lead | follower,
+                            jax.lax.stop_gradient(poles.tau) + (1j * (2.0 * top + 1.0) - zf),
+                            poles.tau)
+    return _PairCircles(rows, lead, follower, tau, radius, unit, residue_tau)
 
 
 def _pair_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, gamma_fixed):
@@ -570,9 +576,10 @@ def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes
     gamma_fixed = jax.lax.stop_gradient(network.gamma)
     if poles is None:
         poles = network_poles(md_fixed, gamma_fixed, md, network.gamma)
-    terms, errors = _terms_with_error(md, network.gamma, poles, md_fixed, gamma_fixed)
     circles = _pair_circles(poles)
     lead, follower = circles.lead, circles.follower
+    terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
+                                      md_fixed, gamma_fixed)
     pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, circles, md_fixed,
                                         gamma_fixed)
     terms = jnp.where(lead, pair_sums, jnp.where(follower, 0.0, terms))
@@ -745,7 +752,7 @@ def temperatures_by_secular(network, flux=None):
 
     circles = flux["pair_circles"]
     residue_poles = poles.active & ~circles.lead & ~circles.follower  # pairs: circle rule
-    xs = (padded(poles.home, 0), padded(poles.sigma, 1.0), padded(poles.tau, 1j),
+    xs = (padded(poles.home, 0), padded(poles.sigma, 1.0), padded(circles.residue_tau, 1j),
           padded(residue_poles, False), padded(delta, 0.0))
     u = md.u
     u_abs = jnp.abs(jax.lax.stop_gradient(u))
