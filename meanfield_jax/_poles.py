@@ -424,9 +424,9 @@ def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
     """Locate the zero of D between bulk frequencies ω_i < ω_{i+1}.
 
     ``evaluate(origin, τ) -> (F, F'_left, F'_right)`` defaults to the exact O(N) sums;
-    ``start = (origin_left, τ0)`` replaces the bisection start (a first guess). At least
-    one step is always taken. Returns (origin_left, τ, ok, valid, iterations): the zero is
-    ω_i + τ if origin_left else ω_{i+1} + τ. Not differentiable (a while loop); see
+    ``start = (origin_left, τ0, use)`` replaces the bisection start by a first guess where
+    ``use`` (traced) is true. At least one step is always taken. Returns (origin_left, τ,
+    ok, valid, iterations): the zero is ω_i + τ if origin_left else ω_{i+1} + τ. Not differentiable (a while loop); see
     _polish_gap.
     """
     wl, wr = c.w[i], c.w[i + 1]
@@ -447,20 +447,20 @@ def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
         dl, dr = wl - origin, wr_safe - origin
         return origin, dl, dr, jnp.minimum(dl, dr), jnp.maximum(dl, dr)
 
-    if start is None:
-        # Which half holds the zero: Re F increases from −∞ to +∞ across the gap, so the
-        # sign of F at the midpoint (evaluated from the left end) picks the nearer end as
-        # the origin. That evaluation is the loop's first pass (one copy of ``evaluate``
-        # in the program): it is also the first step's when the left end is chosen; else
-        # the pass only switches to the right end, at τ = −half, without a step.
-        origin_left, decided, tau0 = jnp.array(True), jnp.array(False), half + 0j
-    else:
-        origin_left, decided = start[0], jnp.array(True)
-        _, _, _, lo, hi = frame(origin_left)
-        tau0 = jnp.where(origin_left, half, -half) + 0j
-        guess = start[1]
+    # Without a first guess: which half holds the zero? Re F increases from −∞ to +∞
+    # across the gap, so the sign of F at the midpoint (evaluated from the left end) picks
+    # the nearer end as the origin. That evaluation is the loop's first pass (one copy of
+    # ``evaluate`` in the program): it is also the first step's when the left end is
+    # chosen; else the pass only switches to the right end, at τ = −half, without a step.
+    origin_left, decided, tau0 = jnp.array(True), jnp.array(False), half + 0j
+    if start is not None:
+        start_left, guess, use = start
+        _, _, _, lo, hi = frame(start_left)
         inside = (guess.real > lo) & (guess.real < hi) & jnp.isfinite(guess)
-        tau0 = jnp.where(inside, guess, tau0)
+        origin_left = jnp.where(use, start_left, origin_left)
+        decided = jnp.asarray(use)
+        tau0 = jnp.where(use, jnp.where(inside, guess, jnp.where(start_left, half, -half)),
+                         tau0)
 
     def cond(state):
         it, tau, delta, previous, _, _ = state
@@ -558,44 +558,53 @@ def gap_roots(c_fixed: PoleChain, c: PoleChain | None = None, *, with_offsets=Fa
     n_active = c_fixed.n_unique - 1  # gaps between distinct frequencies come first
     if fast:
         far = _far_field(c_fixed)
-        fast_batch = int(max(1, min(n_gaps, _CHUNK_ELEMENTS // (3 * _BLOCK + 1))))
-        guess_left, guess, _, _, _ = _chunked_map(
-            lambda i: _solve_gap(c_fixed, i, _fast_evaluator(c_fixed, far, i)),
-            gaps, n_active, fast_batch)
 
-        def polish_or_iterate(args):
-            # One O(N) pass when every guess of the chunk passes the Newton-step check;
-            # otherwise the exact iteration from the guesses, then the pass again. Written
-            # as two rounds of one loop body so that the pass and the iteration are each
-            # compiled once (a smaller program than a lax.cond with a pass in each branch).
-            idx, left, tau0 = args
+        def exact_evaluator(i):
+            left_mask = jnp.arange(c_fixed.nb) <= i
+            return lambda origin, tau: _secular(c_fixed, origin, tau, left_mask)
+
+        def solve_chunk(args):
+            # Round 0: the iteration with the interpolated far field (_fast_evaluator)
+            # from the bisection start, then one exact O(N) pass (_polish_gap) per zero.
+            # Round 1, only when a Newton step of that pass fails its check somewhere in
+            # the chunk: the exact iteration from the round-0 zeros, then the pass again.
+            # Both rounds run one loop body whose evaluator is a cond on the (unbatched)
+            # round: the iteration, the pass and the step are each compiled once.
+            idx, = args
             valid = idx < n_active
             polish = jax.vmap(lambda *a: _polish_gap(c, *a))
 
-            def iterate(state):
-                left, tau, _, _ = state
-                ol, tau, ok, _, it = jax.vmap(
-                    lambda i, l, t: _solve_gap(c_fixed, i, start=(l, t)))(idx, left, tau)
-                return ol, tau, ok, it.astype(jnp.int32)
+            def solve(i, left, tau, exact):
+                fast_eval = _fast_evaluator(c_fixed, far, i)
+                exact_eval = exact_evaluator(i)
+
+                def evaluate(origin, t):
+                    return jax.lax.cond(exact, exact_eval, fast_eval, origin, t)
+
+                return _solve_gap(c_fixed, i, evaluate, start=(left, tau, exact))
 
             def one_round(r, state):
-                start, out = state
-                start = jax.lax.cond(r == 1, iterate, lambda s: s, start)
-                new = polish(idx, start[0], start[1])
-                return start, new[:4] + (new[4] & start[2],)
+                start, _ = state
+                exact = r == 1
+                ol, tau, ok, _, it = jax.vmap(solve, in_axes=(0, 0, 0, None))(
+                    idx, start[0], start[1], exact)
+                new = polish(idx, ol, tau)
+                iters = jnp.where(exact, it, 0).astype(jnp.int32)
+                return (ol, tau, iters), new[:4] + (new[4] & (ok | ~exact),)
 
             def maybe_round(r, state):
                 needed = (r == 0) | ~jnp.all(state[1][4])
                 return jax.lax.cond(needed, lambda s: one_round(r, s), lambda s: s, state)
 
-            start = (left, tau0, jnp.ones(idx.shape, bool), jnp.zeros(idx.shape, jnp.int32))
+            start = (jnp.ones(idx.shape, bool), jnp.zeros(idx.shape, jnp.complex128),
+                     jnp.zeros(idx.shape, jnp.int32))
             out0 = jax.tree_util.tree_map(lambda x: jnp.zeros(x.shape, x.dtype),
-                                          jax.eval_shape(polish, idx, left, tau0))
-            (_, _, _, iters), out = jax.lax.fori_loop(0, 2, maybe_round, (start, out0))
+                                          jax.eval_shape(polish, idx, start[0], start[1]))
+            (_, _, iters), out = jax.lax.fori_loop(0, 2, maybe_round, (start, out0))
             return out + (iters, valid)
 
         roots, terms, origins, taus, ok, iters, valid = _chunked_map(
-            polish_or_iterate, (gaps, guess_left, guess), n_active, batch, on_chunk=True)
+            solve_chunk, (gaps,), n_active, batch, on_chunk=True)
     else:
         origin_left, tau, ok_loop, valid, iters = _chunked_map(
             lambda i: _solve_gap(c_fixed, i), gaps, n_active, batch)
