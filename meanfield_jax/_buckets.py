@@ -5,7 +5,8 @@ to compile (~3–5 s at any N on an idle 2-core CPU, tracing included; twice tha
 one) against 0.02 s to run at N = 10³. The
 public chain paths (:func:`transmittance`, :func:`heat_flux` (``_with_error``),
 :func:`local_temperatures` (``_with_error``), :func:`resonance_frequency` (``_with_error``),
-also under ``jax.vmap``) therefore pad a
+:func:`find_resonances`, :func:`fit_resonance_lorentzians`, also under ``jax.vmap``)
+therefore pad a
 chain of N particles to the next size B of a ladder with *inert* particles, run the
 program compiled for B with the true N passed as a traced value, and trim the result back
 to N. Ensembles (``_ensemble``) pad a batch on the host to its bucket; a sweep pads each

@@ -19,6 +19,7 @@ import optax
 import optax.tree_utils as otu
 
 from . import _config
+from ._buckets import buckets_enabled, pad_chain
 from ._green import chain_transmittance
 from ._model import MeanFieldChain, check_single_system, conserves_momentum
 from ._resonances import (
@@ -101,35 +102,37 @@ def _lbfgs(loss, params, max_iterations, gtol):
     return params, ok
 
 
-def _main_seed(chain):
+def _main_seed(chain, n=None):
     """The collective pole nearest the real axis (Re >= 0): the main Lorentzian peak."""
-    poles, _, ok, _ = chain_pole_seeds(chain, include_gaps=False)
+    poles, _, ok, _ = chain_pole_seeds(chain, False, n)
     i = jnp.argmin(jnp.where(ok, poles.imag, jnp.inf))
     return jnp.maximum(poles[i].real, 0.0), poles[i].imag
 
 
 @_config.jit(static_argnums=4)
-def _fit_resonance(chain, omega_guess, window, grid, use_poles):
+def _fit_resonance(chain, omega_guess, window, grid, use_poles, n=None):
+    """The fit, jitted; ``n``: the true N of a chain padded to a size bucket (one program
+    per bucket, ``_buckets``)."""
     fixed = jax.lax.stop_gradient(chain)
     if use_poles:
-        x, radius = _main_seed(fixed)
-        lo, hi = chain_zero_bracket(fixed, x)
+        x, radius = _main_seed(fixed, n)
+        lo, hi = chain_zero_bracket(fixed, x, n)
         span = hi - lo
     else:
         x = jnp.abs(omega_guess)
-        lo, hi = chain_zero_bracket(fixed, x)
+        lo, hi = chain_zero_bracket(fixed, x, n)
         span = hi - lo
         radius = jnp.where(jnp.isfinite(span), 0.125 * span, 0.1 * x)
     radius = jnp.where(jnp.isfinite(span), jnp.minimum(radius, 0.25 * span), radius)
-    peak = maximize(fixed, x, lo, hi, radius, 1e-14, MAX_NEWTON_ITERATIONS)
+    peak = maximize(fixed, x, lo, hi, radius, 1e-14, MAX_NEWTON_ITERATIONS, n)
     omega_c = jnp.abs(peak.omega)
     left, right, ok_w = half_widths(fixed, peak.omega, 1.0 / peak.height, peak.curvature_hwhm,
-                                     lo, hi)
+                                    lo, hi, n)
     hwhm = 0.5 * (left + right)
-    n = fixed.n
-    free = conserves_momentum(fixed)
     omega = omega_c + hwhm * grid * window
-    target = jax.vmap(lambda w: chain_transmittance(chain, w))(omega)
+    target = jax.vmap(lambda w: chain_transmittance(chain, w, n))(omega)
+    n_true = fixed.n if n is None else n
+    free = conserves_momentum(fixed)
 
     def model(params):
         na = jnp.exp(params[0]) / hwhm  # N𝒜
@@ -142,10 +145,10 @@ def _fit_resonance(chain, omega_guess, window, grid, use_poles):
         return jnp.mean((model(params) - target) ** 2)
 
     params, ok_fit = _lbfgs(loss, jnp.zeros(2), 200, 1e-11)
-    a_fit = jnp.exp(params[0]) / (hwhm * n)
+    a_fit = jnp.exp(params[0]) / (hwhm * n_true)
     center = omega_c + params[1] * hwhm
     residual = jnp.sqrt(loss(params))
-    return ResonanceLorentzianFit(jnp.stack([-center, center]), a_fit, 1.0 / (n * hwhm),
+    return ResonanceLorentzianFit(jnp.stack([-center, center]), a_fit, 1.0 / (n_true * hwhm),
                                   omega_c, peak.height, hwhm, residual,
                                   peak.converged & ok_w & ok_fit)
 
@@ -192,8 +195,12 @@ def fit_resonance_lorentzians(system, *, omega_guess=None, window=3.0, num=201):
         raise ValueError(f"window must be > 0, got {window}")
     guess = jnp.nan if omega_guess is None else omega_guess
     grid = jnp.linspace(-1.0, 1.0, int(num))
-    return _fit_resonance(system, jnp.asarray(guess, jnp.float64),
-                          jnp.asarray(window, jnp.float64), grid, omega_guess is None)
+    args = (jnp.asarray(guess, jnp.float64), jnp.asarray(window, jnp.float64), grid,
+            omega_guess is None)
+    if buckets_enabled():  # one program per size bucket (``_buckets``)
+        padded, n = pad_chain(system)
+        return _fit_resonance(padded, *args, n)
+    return _fit_resonance(system, *args)
 
 
 @_config.jit

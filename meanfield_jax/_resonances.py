@@ -326,12 +326,13 @@ def resonance_frequency(system, omega_guess, *, max_step=None, rtol=1e-14, throw
 # ----------------------------------------------------------------------------- half widths
 
 
-def _half_width_side(system, omega_c, u_c, guess, direction, limit):
-    """x > 0 with u(ω_c + direction·x) = 2 u_c (T at half maximum); x <= limit. rtsafe."""
+def _half_width_side(system, omega_c, u_c, guess, direction, limit, n=None):
+    """x > 0 with u(ω_c + direction·x) = 2 u_c (T at half maximum); x <= limit. rtsafe.
+    ``n``: the true N of a chain padded to a size bucket."""
     target = 2.0 * u_c
 
     def g(x):
-        return _inverse_transmittance(system, omega_c + direction * x) - target
+        return _inverse_transmittance(system, omega_c + direction * x, n) - target
 
     # expand the bracket: g(0) = −u_c < 0
     guess = jnp.minimum(guess, 0.5 * limit)
@@ -374,14 +375,15 @@ def _half_width_side(system, omega_c, u_c, guess, direction, limit):
     return x, ok
 
 
-def half_widths(system, omega_c, u_c, guess, lo, hi):
-    """(left, right) half widths at half maximum of the peak at omega_c, and their status."""
+def half_widths(system, omega_c, u_c, guess, lo, hi, n=None):
+    """(left, right) half widths at half maximum of the peak at omega_c, and their status.
+    ``n``: the true N of a chain padded to a size bucket."""
     fixed = jax.lax.stop_gradient(system)
     omega_c = jax.lax.stop_gradient(omega_c)
     u_c = jax.lax.stop_gradient(u_c)
     # a free chain's peak at ω = 0 is symmetric: T is even
-    right, ok_r = _half_width_side(fixed, omega_c, u_c, guess, 1.0, hi - omega_c)
-    left, ok_l = _half_width_side(fixed, omega_c, u_c, guess, -1.0, omega_c - lo)
+    right, ok_r = _half_width_side(fixed, omega_c, u_c, guess, 1.0, hi - omega_c, n)
+    left, ok_l = _half_width_side(fixed, omega_c, u_c, guess, -1.0, omega_c - lo, n)
     return left, right, ok_l & ok_r
 
 
@@ -413,10 +415,11 @@ class Resonances(NamedTuple):
     valid: jax.Array
 
 
-def chain_pole_seeds(chain, include_gaps: bool):
+def chain_pole_seeds(chain, include_gaps: bool, n=None):
     """Upper-half-plane poles of G_1N with Re >= 0 (``_poles``): (poles, gap_index or −1,
-    valid, distinct bulk frequencies). Gap poles only with ``include_gaps``."""
-    c = PoleChain(jax.lax.stop_gradient(chain))
+    valid, distinct bulk frequencies). Gap poles only with ``include_gaps``. ``n``: the true
+    N of a chain padded to a size bucket (its padded gaps are not valid)."""
+    c = PoleChain(jax.lax.stop_gradient(chain), n)
     out = gap_roots(c)
     gap_z, gap_valid = out[0], out[3]
     coll, _, _ = collective_roots(c, gap_z, gap_valid)
@@ -450,14 +453,14 @@ def _seed_start(poles, lo, hi):
     return x, radius
 
 
-def _refine_seeds(system, x, radius, lo, hi, ok):
+def _refine_seeds(system, x, radius, lo, hi, ok, n=None):
 
     def one(x, radius, lo, hi):
-        r = maximize(system, x, lo, hi, radius, 1e-14, MAX_NEWTON_ITERATIONS)
+        r = maximize(system, x, lo, hi, radius, 1e-14, MAX_NEWTON_ITERATIONS, n)
         omega = jnp.abs(r.omega)
         guess = jnp.where(jnp.isfinite(r.curvature_hwhm) & (r.curvature_hwhm > 0),
                           r.curvature_hwhm, radius)
-        left, right, ok_w = half_widths(system, r.omega, 1.0 / r.height, guess, lo, hi)
+        left, right, ok_w = half_widths(system, r.omega, 1.0 / r.height, guess, lo, hi, n)
         return omega, r.height, left, right, r.converged & ok_w
 
     omega, height, left, right, conv = jax.vmap(one)(x, radius, lo, hi)
@@ -499,6 +502,8 @@ def find_resonances(system, threshold=1e-3, *, include_gap_poles=None, padded=Fa
     the eigenvalues of the damped state matrix (dense, O(N³), CPU).
 
     Cost (chain): O(N²) for the poles, O(N) per seed per Newton iteration, i.e. O(N²).
+    Jitted once per size bucket for a chain (padded with inert particles, ``_buckets``;
+    once per N for a network).
 
     Args:
       system: MeanFieldChain or HarmonicNetwork.
@@ -506,7 +511,8 @@ def find_resonances(system, threshold=1e-3, *, include_gap_poles=None, padded=Fa
       include_gap_poles: seed from the gap poles too (chain only). Default: True unless the
         bulk masses are all equal (concrete input), where no gap holds a pole.
       padded: return fixed-size arrays (one entry per seed, sorted, ``valid`` marking the
-        peaks kept); jit/vmap friendly. Default: only the kept peaks (concrete input).
+        peaks kept; for a chain the length follows its size bucket B >= 3: B + 5 seeds
+        with the gap poles, 8 without); jit/vmap friendly. Default: only the kept peaks (concrete input).
 
     Returns:
       :class:`Resonances`.
@@ -527,7 +533,12 @@ def find_resonances(system, threshold=1e-3, *, include_gap_poles=None, padded=Fa
             if is_concrete(system.masses):
                 bulk = np.asarray(system.masses)[..., 1:-1]
                 include_gap_poles = bool(bulk.size and not np.all(bulk == bulk[..., :1]))
-        out = _find_chain(system, jnp.asarray(threshold, jnp.float64), bool(include_gap_poles))
+        threshold = jnp.asarray(threshold, jnp.float64)
+        if buckets_enabled():  # one program per size bucket (``_buckets``)
+            padded_chain, n = pad_chain(system)
+            out = _find_chain(padded_chain, threshold, bool(include_gap_poles), n)
+        else:
+            out = _find_chain(system, threshold, bool(include_gap_poles))
     else:
         out = _find_network(system, jnp.asarray(threshold, jnp.float64))
     if padded or not is_concrete(out.valid):
@@ -536,8 +547,8 @@ def find_resonances(system, threshold=1e-3, *, include_gap_poles=None, padded=Fa
     return Resonances(*(jnp.asarray(np.asarray(f)[keep]) for f in out))
 
 
-def _assemble(system, poles, x, radius, lo, hi, ok, threshold):
-    omega, height, left, right, conv = _refine_seeds(system, x, radius, lo, hi, ok)
+def _assemble(system, poles, x, radius, lo, hi, ok, threshold, n=None):
+    omega, height, left, right, conv = _refine_seeds(system, x, radius, lo, hi, ok, n)
     hwhm = 0.5 * (left + right)
     keep = ok & jnp.isfinite(omega) & jnp.isfinite(hwhm)
     pole_width = jnp.where(jnp.isnan(poles.imag), jnp.inf, poles.imag)
@@ -548,10 +559,12 @@ def _assemble(system, poles, x, radius, lo, hi, ok, threshold):
 
 
 @_config.jit(static_argnums=2)
-def _find_chain(chain, threshold, include_gaps):
-    poles, gap_index, ok, w = chain_pole_seeds(chain, include_gaps)
+def _find_chain(chain, threshold, include_gaps, n=None):
+    """find_resonances for a chain, jitted; ``n``: the true N of a chain padded to a size
+    bucket (one program per bucket, ``_buckets``)."""
+    poles, gap_index, ok, w = chain_pole_seeds(chain, include_gaps, n)
     x = jnp.maximum(poles.real, 0.0)
-    lo_c, hi_c = jax.vmap(lambda xi: chain_zero_bracket(chain, xi))(x)
+    lo_c, hi_c = jax.vmap(lambda xi: chain_zero_bracket(chain, xi, n))(x)
     safe = jnp.clip(gap_index, 0, max(w.shape[0] - 2, 0))
     if w.shape[0] >= 2:
         lo = jnp.where(gap_index >= 0, w[safe], lo_c)
@@ -562,10 +575,12 @@ def _find_chain(chain, threshold, include_gaps):
     # T vanishes at both ends of every interval between its zeros, so each interval holds
     # a peak; the gap poles seed the inner gaps, and two extra seeds (no pole: NaN) cover
     # the intervals below the lowest and above the highest bulk frequency.
-    wf = bulk_frequencies(chain.kappa_bar + chain.k0, chain.masses[1:-1])
+    wf = bulk_frequencies(chain_kappa_bar(chain, n) + chain.k0, chain.masses[1:-1])
     if wf.shape[0]:
-        w_min, w_max = jnp.min(wf), jnp.max(wf)
-        lo_first, _ = chain_zero_bracket(chain, 0.5 * w_min)
+        real = jnp.arange(wf.shape[0]) < (chain.n if n is None else n) - 2
+        w_min = jnp.min(jnp.where(real, wf, jnp.inf))
+        w_max = jnp.max(jnp.where(real, wf, -jnp.inf))
+        lo_first, _ = chain_zero_bracket(chain, 0.5 * w_min, n)
         edge_x = jnp.stack([0.5 * (lo_first + w_min), 1.05 * w_max])
         edge_lo = jnp.stack([lo_first, w_max])
         edge_hi = jnp.stack([w_min, jnp.inf])
@@ -577,7 +592,7 @@ def _find_chain(chain, threshold, include_gaps):
         lo = jnp.concatenate([lo, edge_lo])
         hi = jnp.concatenate([hi, edge_hi])
         ok = jnp.concatenate([ok, jnp.ones(2, bool)])
-    return _assemble(chain, poles, x, radius, lo, hi, ok, threshold)
+    return _assemble(chain, poles, x, radius, lo, hi, ok, threshold, n)
 
 
 @_config.jit

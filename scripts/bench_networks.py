@@ -6,8 +6,13 @@ Random springs (``networks.random_springs``, U(0, 1), Ñ = 1) with random masses
 4.6 s warm, N = 500: 10.5 s; transmittance for 256 frequencies at N = 500: 9.4 s).
 Every time is the best of ``--repeat`` warm calls (compilation excluded; it is reported).
 
+``--numpy-freqs K`` (default 16) also times NumPy's batched dense solve of Z(ω) G_·N = e_N
+(``np.linalg.solve`` on a (K, N, N) stack: one LU per frequency, O(N³) each) on K of the
+frequencies and scales it to ``--freqs`` (the cost per frequency does not depend on ω): the
+baseline of issue 13's "T(ω) for N = 1000 × 4096 frequencies" target.
+
 Usage: python scripts/bench_networks.py [--sizes 200 500 1000] [--dense-max 500]
-       [--scipy-max 1000] [--freqs 256] [--repeat 2]
+       [--scipy-max 1000] [--freqs 256] [--numpy-freqs 16] [--repeat 2]
 """
 
 import argparse
@@ -48,12 +53,30 @@ def _scipy_flux(net):
     return float(net.gamma) / m[0] * (float(net.t_left) - m[0] * c[n, n])
 
 
+def _numpy_transmittance(net, omega):
+    """T(ω) = 4γ²ω²|G_1N|² by batched dense solves (NumPy): the baseline."""
+    m = np.asarray(net.masses)
+    n = m.size
+    kmat = np.asarray(net.stiffness) + np.diag([float(net.k_prime)] + [0.0] * (n - 2)
+                                               + [float(net.k_prime)])
+    gamma = float(net.gamma)
+    damping = np.zeros(n)
+    damping[[0, -1]] = gamma
+    z = (kmat[None] - (omega[:, None] ** 2 * m[None])[:, :, None] * np.eye(n)[None]
+         - 1j * (omega[:, None] * damping[None])[:, :, None] * np.eye(n)[None])
+    rhs = np.zeros((omega.size, n, 1), complex)
+    rhs[:, -1, 0] = 1.0
+    g_1n = np.linalg.solve(z, rhs)[:, 0, 0]
+    return 4.0 * gamma**2 * omega**2 * np.abs(g_1n) ** 2
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[200, 500, 1000])
     p.add_argument("--dense-max", type=int, default=500)
     p.add_argument("--scipy-max", type=int, default=1000)
     p.add_argument("--freqs", type=int, default=256)
+    p.add_argument("--numpy-freqs", type=int, default=16)
     p.add_argument("--repeat", type=int, default=2)
     args = p.parse_args()
     print(f"networks: random springs, random masses ({jax.devices()[0].platform}, "
@@ -71,6 +94,14 @@ def main():
         print(f"  heat_flux          {t_flux:8.3f} s warm (first call {c_flux:.1f} s)")
         print(f"  local_temperatures {t_temp:8.3f} s warm (first call {c_temp:.1f} s)")
         print(f"  transmittance x{args.freqs} {t_tr:8.3f} s warm (first call {c_tr:.1f} s)")
+        if args.numpy_freqs > 0:
+            sub = omega[1 : 1 + args.numpy_freqs]
+            t0 = time.perf_counter()
+            tn = _numpy_transmittance(net, sub)
+            t_np = (time.perf_counter() - t0) * args.freqs / sub.size
+            err = float(np.max(np.abs(tn - np.asarray(tt)[1 : 1 + sub.size])))
+            print(f"  numpy batched dense T(ω) x{args.freqs} {t_np:8.3f} s (timed on {sub.size} "
+                  f"frequencies, scaled; x{t_np / t_tr:.0f} slower), max |ΔT| = {err:.1e}")
         if n <= args.dense_max:
             rl, _, t_l = _best(lambda: mf.heat_flux_with_error(net, method="lyapunov"), 1)
             _, _, t_lt = _best(lambda: mf.local_temperatures_with_error(net, method="lyapunov"), 1)

@@ -326,3 +326,68 @@ def test_resonance_one_program_per_bucket_and_gradients(monkeypatch):
     exact = jax.grad(omega_c)(params)
     for name in params:
         assert float(padded[name]) == pytest.approx(float(exact[name]), rel=1e-11), name
+
+
+def _assert_peaks_equal(out, ref, what):
+    """find_resonances results of one chain: same peaks; positions to 1e-12 of the
+    frequency scale (~1), heights to 1e-9 (a peak of width w is flat to ~(δω/w)²: its
+    maximiser stops where T is flat at rounding level), widths to 1e-9 relative; the same
+    status, except that at most one peak whose values agree may change it: the Newton stop
+    test works at rounding level, and one peak (identical masses, free, the peak above the
+    band) is flagged by the exact-N program compiled at LLVM level 0 and not at level 2."""
+    assert len(out.omega) == len(ref.omega), what
+    assert np.sum(np.asarray(out.converged) != np.asarray(ref.converged)) <= 1, what
+    np.testing.assert_allclose(out.omega, ref.omega, rtol=1e-12, atol=1e-12, err_msg=str(what))
+    np.testing.assert_allclose(out.height, ref.height, rtol=0, atol=1e-9, err_msg=str(what))
+    for field in ("hwhm", "hwhm_left", "hwhm_right"):
+        np.testing.assert_allclose(getattr(out, field), getattr(ref, field), rtol=1e-9,
+                                   err_msg=str((field,) + what))
+
+
+def test_find_resonances_and_fits_padded_equal_unpadded(monkeypatch):
+    """find_resonances and fit_resonance_lorentzians on the bucket program (N = 17 padded
+    to 64) equal the exact-N programs: every peak (gap and collective seeds,
+    the two edge seeds), its height, width and status; the fit's 𝒜, ω_c and width.
+    Free and pinned chains, walls, both Ñ, random / graded / identical masses."""
+    rng = np.random.default_rng(17)
+    for n in (17,):
+        for kind in ("random", "graded", "identical"):
+            masses = _masses(kind, n, rng)
+            for k0, n_tilde, k_prime in ((0.0, "kac", 0.0), (0.5, 1.0, 0.3)):
+                chain = mf.MeanFieldChain(masses, k=1.0, k0=k0, n_tilde=n_tilde,
+                                          k_prime=k_prime)
+                what = (n, kind, k0, n_tilde, k_prime)
+                monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+                ref, ref_fit = (mf.find_resonances(chain, threshold=1e-8),
+                                mf.fit_resonance_lorentzians(chain))
+                monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+                out, fit = (mf.find_resonances(chain, threshold=1e-8),
+                            mf.fit_resonance_lorentzians(chain))
+                _assert_peaks_equal(out, ref, what)
+                assert bool(fit.converged) == bool(ref_fit.converged), what
+                for field in ("A", "A_exact", "hwhm", "height"):
+                    assert float(getattr(fit, field)) == pytest.approx(
+                        float(getattr(ref_fit, field)), rel=1e-10), (field,) + what
+                assert abs(float(fit.omega_c) - float(ref_fit.omega_c)) <= 1e-12, what
+
+
+def test_find_resonances_one_program_per_bucket(monkeypatch):
+    """Two N of one bucket (30, 41 → 64) run one compiled find_resonances program and one
+    Lorentzian fit; with padding, the padded output (``padded=True``) has the bucket's
+    length and marks the peaks of the real chain only."""
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+    rng = np.random.default_rng(12)
+    chains = [mf.MeanFieldChain(1.0 + 0.2 * rng.random(n), k=1.0, k0=0.4) for n in (30, 41)]
+    first = mf.find_resonances(chains[0], padded=True)
+    mf.fit_resonance_lorentzians(chains[0])
+    with compile_log() as log:
+        second = mf.find_resonances(chains[1], padded=True)
+        assert bool(mf.fit_resonance_lorentzians(chains[1]).converged)
+    assert log.count("jit(_find_chain)") == 0, log.names
+    assert log.count("jit(_fit_resonance)") == 0, log.names
+    assert first.omega.shape == second.omega.shape == (64 + 5,)
+    # every gap between the 39 distinct bulk frequencies holds one peak, plus the collective
+    # and edge peaks: at least 38 valid entries, none from the 23 padded particles' seeds
+    valid = np.asarray(second.valid)
+    assert 38 <= valid.sum() <= 41 + 5
+    assert np.all(np.isfinite(np.asarray(second.omega)[valid]))
