@@ -41,7 +41,11 @@ def require_x64(what: str) -> None:
 #: 2.6 s instead of 4.2 s at N = 1000 (warm run 0.019 s either way) and 3.6 s instead of
 #: 4.2 s at N = 10⁴ (warm 0.60 s instead of 0.57 s); J identical (2-core CPU, 2026-12-01,
 #: ``python scripts/bench_compile.py --options 1000 10000``). Other backends ignore
-#: ``xla_cpu_*`` options.
+#: ``xla_cpu_*`` options. Programs dominated by dense linear algebra and long O(N²) passes
+#: (the network solvers: ``eigh``, Aberth sweeps, GEMMs) run faster with the fusion
+#: emitters and opt out (``jit(..., compiler_options=False)``): network J at N = 1000 in
+#: 1.13 s instead of 1.49 s, T_n 2.28 s instead of 2.68 s (random springs, 2-core CPU,
+#: 2026-12-01, ``python scripts/bench_networks.py --sizes 1000``).
 COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 
@@ -120,12 +124,15 @@ class _Program:
         return getattr(self._program(), name)
 
 
-def jit(fun=None, /, **jit_kwargs):
+def jit(fun=None, /, *, compiler_options: bool = True, **jit_kwargs):
     """``jax.jit`` for the package's programs: the same arguments (``static_argnames``,
-    ``donate_argnames``, …), compiled with :data:`COMPILER_OPTIONS`. Usable as
-    ``@jit``, ``@jit(static_argnums=2)`` or ``jit(f, **kwargs)``."""
+    ``donate_argnames``, …), compiled with :data:`COMPILER_OPTIONS` (``compiler_options=
+    False``: with XLA's defaults, for programs that run faster so). Usable as ``@jit``,
+    ``@jit(static_argnums=2)`` or ``jit(f, **kwargs)``."""
     if fun is None:
-        return functools.partial(jit, **jit_kwargs)
+        return functools.partial(jit, compiler_options=compiler_options, **jit_kwargs)
+    if not compiler_options:
+        return jax.jit(fun, **jit_kwargs)
     return _Program(fun, jit_kwargs)
 
 

@@ -163,8 +163,9 @@ def _batch_length(systems) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled(fn: Callable, mesh: Mesh, batch_size: int):
-    """jit(shard_map(lax.map(fn, batch_size))) over the mesh; jit caches per input shape."""
+def _compiled(fn: Callable, mesh: Mesh, batch_size: int, compiler_options: bool = True):
+    """jit(shard_map(lax.map(fn, batch_size))) over the mesh; jit caches per input shape.
+    ``compiler_options``: as in ``_config.jit`` (networks run faster without)."""
 
     def per_device(batch, *args):
         # equal batches (one copy of fn in the program); batch_size 1 is a plain scan
@@ -175,7 +176,7 @@ def _compiled(fn: Callable, mesh: Mesh, batch_size: int):
         return jax.shard_map(per_device, mesh=mesh, in_specs=specs,
                              out_specs=PartitionSpec(AXIS), check_vma=False)(batch, *args)
 
-    return _config.jit(run)
+    return _config.jit(run, compiler_options=compiler_options)
 
 
 def _chunks(fn: Callable, systems, chunk_size: int, batch_size: int | None, devices):
@@ -200,7 +201,8 @@ def _chunks(fn: Callable, systems, chunk_size: int, batch_size: int | None, devi
             chunk = jax.tree_util.tree_map(lambda x: x[idx], host)
             yield start, stop, jax.device_put(chunk, sharding)
 
-    return _compiled(fn, mesh, width), chunks()
+    networks = isinstance(systems, HarmonicNetwork)
+    return _compiled(fn, mesh, width, not networks), chunks()
 
 
 def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,

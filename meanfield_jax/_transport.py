@@ -283,13 +283,13 @@ def _raise_unless_converged(result, what, method):
     return raise_if_not_converged(result, result.converged, f"{what} ({method})", advice)
 
 
-@_config.jit
+@_config.jit(compiler_options=False)  # eigh, Aberth sweeps: faster with XLA's defaults
 def flux_secular(network):
     out = flux_by_secular(network)
     return FluxResult(out["flux"], out["error_estimate"], out["converged"])
 
 
-@_config.jit
+@_config.jit(compiler_options=False)
 def temperatures_secular(network):
     return TemperatureResult(*temperatures_by_secular(network))
 

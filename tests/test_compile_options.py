@@ -105,3 +105,21 @@ def test_map_in_batches_equals_lax_map_and_traces_f_once(n, batch):
     traces.clear()
     jax.lax.map(f, xs, batch_size=4)
     assert len(traces) == (2 if n % 4 and n > 4 else 1)  # why the helper exists
+
+
+def test_jit_without_compiler_options_is_plain_jit():
+    """``_config.jit(..., compiler_options=False)`` (the network solvers: dense linear algebra
+    runs faster with XLA's defaults) is ``jax.jit``, decorator form included."""
+
+    def f(x, k):
+        return jnp.sin(x) * k
+
+    for program in (_config.jit(f, compiler_options=False, static_argnums=1),
+                    _config.jit(compiler_options=False, static_argnums=1)(f)):
+        assert not isinstance(program, _config._Program)
+        assert float(program(0.5, 3)) == float(jax.jit(f, static_argnums=1)(0.5, 3))
+        assert program.lower(0.5, 3).compile() is not None
+    from meanfield_jax import _transport
+
+    for name in ("flux_secular", "temperatures_secular"):
+        assert not isinstance(getattr(_transport, name), _config._Program), name
