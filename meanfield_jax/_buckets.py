@@ -41,6 +41,13 @@ The Langevin step of a chain (``_langevin``) pads on a finer ladder,
 padding must cost little per step, and a step compiles in ~1 s), with inert particles
 (1/m = 0, no bath).
 
+Networks (:func:`pad_network`: ``heat_flux``, ``local_temperatures``, ``transmittance`` of a
+:class:`HarmonicNetwork`) pad on the same finer ladder, since their ``eigh`` costs O(N³)
+(at most 1.19³ ≈ 1.7× the work of the exact size): free particles (no spring, unit mass)
+appended after particle N, a diagonal block of K that the eigendecomposition keeps apart
+exactly (its modes have zero amplitude at both baths and are deflated); the true N tells
+the solver which particle is the right bath's.
+
 Switch: the environment variable ``MEANFIELD_JAX_BUCKETS``, read at each call (under an
 outer ``jit``: at trace time), so it can also be changed in a running session through
 ``os.environ``. Unset, ``1`` or ``on``: the ladder above; ``0``, ``off`` or ``false``: no
@@ -60,10 +67,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
-from ._model import MeanFieldChain
+from ._model import HarmonicNetwork, MeanFieldChain
 
 __all__ = ["active_ladder", "buckets_enabled", "bucket_size", "merged_buckets", "pad_chain",
-           "pad_particles", "step_bucket_size", "trim_particles"]
+           "pad_network", "pad_particles", "step_bucket_size", "trim_particles"]
 
 ENV_VAR = "MEANFIELD_JAX_BUCKETS"
 _FAST_PATH_FIRST_N = 259  # _poles._FAST_MIN_GAPS + 3: the first N of the fast gap path
@@ -147,7 +154,8 @@ STEP_PER_OCTAVE = 4
 
 
 def step_bucket_size(n: int) -> int:
-    """The padded size of an O(N)-per-step kernel at N = n: ⌈16·2^(j/4)⌉ (16, 20, 23, 27,
+    """The padded size of an O(N)-per-step kernel (and of a network, :func:`pad_network`:
+    O(N³) eigh) at N = n: ⌈16·2^(j/4)⌉ (16, 20, 23, 27,
     32, 39, …; at most 19% above N), or, when ``MEANFIELD_JAX_BUCKETS`` selects p buckets per
     octave, that ladder; N itself when buckets are off. O(log n).
 
@@ -199,6 +207,31 @@ def pad_chain(chain: MeanFieldChain, size: int | None = None):
         padded = jnp.asarray(np.concatenate([host[..., :-1], fill, host[..., -1:]], axis=-1))
     leaves = [padded if f == "masses" else getattr(chain, f) for f in chain._fields]
     return MeanFieldChain.tree_unflatten(None, leaves), jnp.asarray(n)
+
+
+def pad_network(network: HarmonicNetwork, size: int | None = None):
+    """(network padded to ``size`` particles, true N) for the bucketed network solvers.
+
+    ``size`` defaults to :func:`step_bucket_size` of N. The padded particles come after
+    particle N (masses 1, no springs, no bath): K becomes diag(K, 0), whose eigenvectors
+    keep the two blocks apart exactly. Concrete or traced (one network; under ``vmap``
+    each). O(size²).
+    """
+    n = network.n
+    size = step_bucket_size(n) if size is None else int(size)
+    if size < n:
+        raise ValueError(f"pad_network: size {size} < N = {n}")
+    extra = size - n
+    if isinstance(network.stiffness, jax.core.Tracer) or isinstance(network.masses,
+                                                                    jax.core.Tracer):
+        masses = jnp.concatenate([network.masses, jnp.ones(extra, network.masses.dtype)])
+        stiffness = jnp.pad(network.stiffness, ((0, extra), (0, extra)))
+    else:  # concrete: in NumPy, so that a new N compiles no padding programs
+        masses = jnp.asarray(np.concatenate([np.asarray(network.masses), np.ones(extra)]))
+        stiffness = jnp.asarray(np.pad(np.asarray(network.stiffness), ((0, extra), (0, extra))))
+    leaves = [masses if f == "masses" else stiffness if f == "stiffness" else getattr(network, f)
+              for f in network._fields]
+    return HarmonicNetwork.tree_unflatten(None, leaves), jnp.asarray(n)
 
 
 def trim_particles(x, n: int):

@@ -147,35 +147,56 @@ def _safe_div(num, den, ok):
     return jnp.where(ok, num / jnp.where(ok, den, 1.0), 0.0)
 
 
-def network_modes(network) -> NetworkModes:
+def network_modes(network, n=None) -> NetworkModes:
     """Eigendecomposition of (K_w, M), grouping of degenerate modes, bath amplitudes. O(N³).
 
-    ``network``: a HarmonicNetwork (masses (N,), stiffness (N, N), k_prime, ...)."""
+    ``network``: a HarmonicNetwork (masses (N,), stiffness (N, N), k_prime, ...). ``n``: the
+    true N of a network padded to a size bucket (``_buckets.pad_network``): particles
+    0 … n − 1 are real (baths on 0 and n − 1), the rest carry no spring to them. K's block
+    structure keeps them out of every real mode (eigh keeps the blocks apart exactly); their
+    own block gets the eigenvalues c, 2c, 3c, … (c = 2G + 1, G: Gershgorin bound of the real
+    block; distinct, so that eigh's derivative stays finite), above every real eigenvalue:
+    they form the last groups, of zero amplitude at both baths (rank 0, deflated), and the
+    real groups, λ_max and the grouping tolerance are the unpadded ones."""
     m = network.masses
-    n = m.shape[-1]
-    ends = jnp.zeros(n, dtype=bool).at[0].set(True).at[-1].set(True)
+    size = m.shape[-1]
+    padded = n is not None
+    n = size if n is None else n
+    index = jnp.arange(size)
+    ends = (index == 0) | (index == n - 1)
     k_w = network.stiffness + jnp.diag(jnp.where(ends, network.k_prime, 0.0))
     s = 1.0 / jnp.sqrt(m)
     kh = s[:, None] * k_w * s[None, :]
     kh = 0.5 * (kh + kh.T)
+    if padded:  # the padded block's eigenvalues above the real spectrum
+        real = index < n
+        bound = jnp.max(jnp.sum(jnp.abs(jnp.where(real[:, None] & real[None, :], kh, 0.0)),
+                                axis=1))
+        pad_value = jax.lax.stop_gradient(2.0 * bound + 1.0)
+        # distinct values c, 2c, 3c, …: no degenerate pair, whose eigh derivative is 0/0
+        kh = kh + jnp.diag(jnp.where(real, 0.0, pad_value * (index - n + 1)))
     lam, phi = jnp.linalg.eigh(kh)
     u = s[:, None] * phi
-    lam_max = jnp.maximum(jnp.max(jnp.abs(lam)), 1e-300)
+    if padded:
+        lam_max = jnp.maximum(jnp.max(jnp.where(lam < 0.5 * pad_value, jnp.abs(lam), 0.0)),
+                              1e-300)
+    else:
+        lam_max = jnp.maximum(jnp.max(jnp.abs(lam)), 1e-300)
     tol = 32.0 * n * _EPS
     lam_f = jax.lax.stop_gradient(lam)
     new = jnp.concatenate([jnp.ones(1, bool), (lam_f[1:] - lam_f[:-1]) > tol * lam_max])
     group = jnp.cumsum(new) - 1
-    used = jnp.arange(n) <= group[-1]
+    used = index <= group[-1]
 
     def seg(x):
-        return jax.ops.segment_sum(x, group, num_segments=n, indices_are_sorted=True)
+        return jax.ops.segment_sum(x, group, num_segments=size, indices_are_sorted=True)
 
-    count = seg(jnp.ones(n))
+    count = seg(jnp.ones(size))
     lam_g = _safe_div(seg(lam), count, count > 0)
     single = count == 1
     is_zero = used & (jax.lax.stop_gradient(lam_g) <= tol * lam_max)
     lam_g = jnp.where(is_zero, 0.0, jnp.maximum(lam_g, 0.0))
-    b1, bn = u[0], u[-1]
+    b1, bn = u[0], u[n - 1]
     r11, rnn, r1n = seg(b1 * b1), seg(bn * bn), seg(b1 * bn)
     tr = r11 + rnn
     # eigenvalues of R_g (2×2 symmetric): μ₁ = tr/2 + √(((r11 − rnn)/2)² + r1n²), μ₂ = det/μ₁
@@ -499,6 +520,10 @@ def _transmittance_continued(md, gamma, h, sigma, tau):
     noise_s = 8.0 * (n + 4) * _EPS * (jnp.abs(md.r1n[h]) + jnp.abs(e.dh) * e.abs1n)
     noise_f = _noise_f(md, gamma, h, e)  # the same bound for F(−z): it uses |γz| only
     rel = noise_f / jnp.abs(f) + noise_f / jnp.abs(fm) + 2.0 * noise_s / jnp.abs(s_t)
+    # s̃ can round to exactly 0 where T is pure rounding noise (a pair of a symmetric network
+    # that carries no flux): the value 0 then has only second-order noise (noise_s², far
+    # below every other term), not 0 × ∞ = NaN in the rule's error
+    rel = jnp.where(value == 0, 0.0, rel)
     return value, jnp.where(jnp.isfinite(rel), rel, jnp.inf)
 
 
@@ -567,11 +592,13 @@ def _pair_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, 
     return rule, jnp.zeros(p).at[rows].set(error)
 
 
-def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None):
+def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None,
+                    n=None):
     """J (ΔT included), error estimate and status for a HarmonicNetwork. O(N³) eigh + O(N²).
 
-    Returns a dict with flux, error_estimate, converged and diagnostics."""
-    md = network_modes(network) if md is None else md
+    ``n``: the true N of a padded network (:func:`network_modes`). Returns a dict with flux,
+    error_estimate, converged and diagnostics."""
+    md = network_modes(network, n) if md is None else md
     md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
     gamma_fixed = jax.lax.stop_gradient(network.gamma)
     if poles is None:
@@ -587,7 +614,8 @@ def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes
     total = jnp.sum(terms)
     value = total.real
     m = network.masses
-    trace = network.gamma * (1.0 / m[0] + 1.0 / m[-1])
+    m_last = m[-1] if n is None else m[n - 1]
+    trace = network.gamma * (1.0 / m[0] + 1.0 / m_last)
     im_sum = jnp.sum(jnp.where(poles.active, poles.omega, 0.0))
     sum_rule_error = jnp.abs(im_sum - 1j * trace) / trace
     # a near-degenerate pair's zeros are located only to their (large) position bounds; its
@@ -728,17 +756,20 @@ def _pair_temperatures(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_
             jnp.sum(jnp.where(used[:, None], sizes, 0.0), axis=0))
 
 
-def temperatures_by_secular(network, flux=None):
+def temperatures_by_secular(network, flux=None, n=None):
     """Local temperatures T_n (Eq. 31 for networks) by residues over the secular poles.
 
     O(N³): the eigendecomposition and one product U·W per chunk of poles (GEMM).
     End particles from the energy balance J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N.
-    Returns (temperatures (N,), error_estimate (N,), converged)."""
-    flux = flux_by_secular(network) if flux is None else flux
+    ``n``: the true N of a padded network (:func:`network_modes`; the padded particles'
+    entries are 0 and not part of the status). Returns (temperatures (N,), error_estimate
+    (N,), converged)."""
+    flux = flux_by_secular(network, n=n) if flux is None else flux
     md, poles = flux["modes"], flux["poles"]
     md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
     gamma = network.gamma
     t_l, t_r = network.t_left, network.t_right
+    n_real = network.n if n is None else n
     n = network.n
     p = poles.omega.shape[0]
     batch = _chunk(p, 8 * n)
@@ -797,11 +828,14 @@ def temperatures_by_secular(network, flux=None):
     temps = 2.0 * gamma * m * acc.real
     err = 2.0 * gamma * m * (jax.lax.stop_gradient(acc_err) + 16.0 * (n + 4) * _EPS * acc_abs)
     j = flux["flux"]
+    last = n_real - 1
     t1 = t_l - m[0] * j / gamma
-    tn = t_r + m[-1] * j / gamma
-    temps = temps.at[0].set(t1).at[-1].set(tn)
-    end_err = flux["error_estimate"] * jnp.array([m[0], m[-1]]) / gamma
-    err = err.at[0].set(end_err[0]).at[-1].set(end_err[1])
+    tn = t_r + m[last] * j / gamma
+    temps = temps.at[0].set(t1).at[last].set(tn)
+    end_err = flux["error_estimate"] * jnp.stack([m[0], m[last]]) / gamma
+    err = err.at[0].set(end_err[0]).at[last].set(end_err[1])
+    real = jnp.arange(n) < n_real
+    temps, err = jnp.where(real, temps, 0.0), jnp.where(real, err, 0.0)
     scale = jnp.maximum(t_l, t_r)
     converged = flux["converged"] & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
         jnp.isfinite(temps))

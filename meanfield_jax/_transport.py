@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _config
-from ._buckets import buckets_enabled, pad_chain, trim_particles
+from ._buckets import buckets_enabled, pad_chain, pad_network, trim_particles
 from ._failure import FluxResult, TemperatureResult, raise_if_not_converged
 from ._green import (
     chain_greens_function,
@@ -142,9 +142,10 @@ def greens_function(system, omega):
 
 
 @_config.jit
-def transmittance_secular(network, omega):
-    """Networks: one eigendecomposition, then O(N) per frequency (``_secular``)."""
-    modes = network_modes(network)
+def transmittance_secular(network, omega, n=None):
+    """Networks: one eigendecomposition, then O(N) per frequency (``_secular``); ``n``: the
+    true N of a padded network (``_buckets.pad_network``)."""
+    modes = network_modes(network, n)
     flat = jnp.ravel(omega)
     out = jax.vmap(lambda w: secular_transmittance(modes, network.gamma, w))(flat)
     return out.reshape(jnp.shape(omega))
@@ -185,6 +186,9 @@ def transmittance(system, omega, method: str = "auto"):
     if method not in ("auto", "dense"):
         raise ValueError(f"method must be 'auto' or 'dense', got {method!r}")
     if isinstance(system, HarmonicNetwork) and method == "auto":
+        if buckets_enabled():
+            padded, n = pad_network(system)
+            return transmittance_secular(padded, omega, n)
         return transmittance_secular(system, omega)
     if isinstance(system, MeanFieldChain) and buckets_enabled():
         padded, n = pad_chain(system)
@@ -284,14 +288,24 @@ def _raise_unless_converged(result, what, method):
 
 
 @_config.jit(compiler_options=False)  # eigh, Aberth sweeps: faster with XLA's defaults
-def flux_secular(network):
-    out = flux_by_secular(network)
+def flux_secular(network, n=None):
+    """The secular flux as a FluxResult, jitted; ``n``: the true N of a network padded to
+    a size bucket (``_buckets.pad_network``)."""
+    out = flux_by_secular(network, n=n)
     return FluxResult(out["flux"], out["error_estimate"], out["converged"])
 
 
 @_config.jit(compiler_options=False)
-def temperatures_secular(network):
-    return TemperatureResult(*temperatures_by_secular(network))
+def temperatures_secular(network, n=None):
+    return TemperatureResult(*temperatures_by_secular(network, n=n))
+
+
+def _network_bucketed(program, network):
+    """``program`` run on the network's size bucket (``_buckets.pad_network``); per-particle
+    results are the first N entries."""
+    if not buckets_enabled():
+        return program(network)
+    return program(*pad_network(network))
 
 
 def _flux_with_error(system, method, what):
@@ -305,7 +319,7 @@ def _flux_with_error(system, method, what):
         zero = jnp.zeros((), dtype=jnp.float64)
         return FluxResult(zero, zero, jnp.asarray(True)), method
     if method == "residues":
-        return flux_secular(system), method
+        return _network_bucketed(flux_secular, system), method
     return flux_lyapunov(system), method
 
 
@@ -417,7 +431,8 @@ def _temperatures_with_error(system, method, what):
         temps = jnp.where(jnp.asarray(left), system.t_left, system.t_right)
         return TemperatureResult(temps, jnp.zeros(system.n), jnp.asarray(True)), method
     if method == "residues":
-        return temperatures_secular(system), method
+        temps, err, ok = _network_bucketed(temperatures_secular, system)
+        return TemperatureResult(temps[..., :system.n], err[..., :system.n], ok), method
     return temperatures_lyapunov(system), method
 
 

@@ -11,8 +11,10 @@ Every time is the best of ``--repeat`` warm calls (compilation excluded; it is r
 frequencies and scales it to ``--freqs`` (the cost per frequency does not depend on ω): the
 baseline of issue 13's "T(ω) for N = 1000 × 4096 frequencies" target.
 
+``--flux-only``: heat_flux alone (large N: T_n costs O(N³) GEMMs on top of the eigh).
+
 Usage: python scripts/bench_networks.py [--sizes 200 500 1000] [--dense-max 500]
-       [--scipy-max 1000] [--freqs 256] [--numpy-freqs 16] [--repeat 2]
+       [--scipy-max 1000] [--freqs 256] [--numpy-freqs 16] [--repeat 2] [--flux-only]
 """
 
 import argparse
@@ -78,6 +80,7 @@ def main():
     p.add_argument("--freqs", type=int, default=256)
     p.add_argument("--numpy-freqs", type=int, default=16)
     p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--flux-only", action="store_true")
     args = p.parse_args()
     print(f"networks: random springs, random masses ({jax.devices()[0].platform}, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
@@ -87,6 +90,11 @@ def main():
         net = networks.random_springs(key, masses, t_left=1.0, t_right=0.0)
         omega = np.linspace(0.0, 3.0 * float(np.sqrt(n)), args.freqs)
         r, c_flux, t_flux = _best(lambda: mf.heat_flux_with_error(net), args.repeat)
+        if args.flux_only:
+            print(f"N = {n}: secular J = {float(r.flux):.12e} ± {float(r.error_estimate):.1e} "
+                  f"(converged {bool(r.converged)}); heat_flux {t_flux:.3f} s warm "
+                  f"(first call {c_flux:.1f} s)")
+            continue
         _, c_temp, t_temp = _best(lambda: mf.local_temperatures_with_error(net), args.repeat)
         tt, c_tr, t_tr = _best(lambda: mf.transmittance(net, omega), args.repeat)
         print(f"N = {n}: secular J = {float(r.flux):.12e} ± {float(r.error_estimate):.1e} "
