@@ -53,6 +53,7 @@ from ._model import (
 from ._buckets import buckets_enabled, pad_chain
 from ._transport import (
     METHODS,
+    auto_uses_fmm,
     flux_residues,
     flux_residues_fmm,
     flux_secular,
@@ -261,7 +262,17 @@ def flux_fn(method: str) -> Callable:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "lyapunov":
         return _flux_lyapunov_one
+    if method == "auto":
+        return _flux_auto_one
     return _flux_fmm_one if method == "residues-fmm" else _flux_residues_one
+
+
+def _flux_auto_one(system, n=None):
+    """``"auto"``: the O(N) flux for chains whose (padded) arrays are longer than
+    ``FMM_ABOVE``, decided at trace time from the static shape, else the residue flux."""
+    if auto_uses_fmm(system):
+        return _flux_fmm_one(system, n)
+    return _flux_residues_one(system, n)
 
 
 def _flux_residues_one(system, n=None):
@@ -281,8 +292,8 @@ def _flux_lyapunov_one(system):
 def pads_to_buckets(systems, method: str) -> bool:
     """Whether ``method`` on these systems runs through size buckets (``_buckets``): the
     residue flux of mean-field chains, unless ``MEANFIELD_JAX_BUCKETS`` turns them off."""
-    return (method in ("auto", "residues") and isinstance(systems, MeanFieldChain)
-            and buckets_enabled())
+    return (method in ("auto", "residues", "residues-fmm")
+            and isinstance(systems, MeanFieldChain) and buckets_enabled())
 
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,

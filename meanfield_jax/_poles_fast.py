@@ -44,8 +44,8 @@ O(N²) path — a far-field bound too large for the requested accuracy makes it 
 
 Cost: O(N(p + 3B)) per round (``_cauchy``), O(N·K·p) for the mirror table, O(N) for the
 collective zeros (direct sums at ~200 points) — O(N) in all, memory O(N). jit and vmap as
-the O(N²) path. Not differentiable: differentiating raises TypeError (the zeros take no
-implicit-function Newton step here; the O(N²) path, ``method="residues"``, has gradients).
+the O(N²) path. Derivatives are the O(N²) path's (a custom JVP rule: the zeros take no
+implicit-function step here), so a differentiated call costs O(N²), as before.
 """
 
 from __future__ import annotations
@@ -279,18 +279,19 @@ def flux_by_residues_fast(chain, n=None):
 
     ``n``: the true N of a chain padded to a size bucket (``_buckets``); default chain.n.
 
-    Raises:
-      TypeError: when differentiated (jax.grad/jvp): the zeros are not carried to first
-        order on this path; use the O(N²) path (``method="residues"``) for gradients.
+    Derivatives (``jax.grad``, ``jax.jvp``, forward or reverse) are those of the O(N²) path
+    (``_poles.flux_by_residues``, whose zeros and terms are carried to first order): a
+    differentiated call costs O(N²) and returns that path's values (equal to ~1e-16
+    relative, tests/test_poles_fast.py); an undifferentiated call stays O(N).
     """
     if n is None:
         return _fast_plain(chain)
     return _fast_padded(chain, n)
 
 
-def _refuse_derivative(primals, tangents):
-    raise TypeError("the O(N) residue flux (method='residues-fmm') is not differentiable; "
-                    "use method='residues' (the O(N²) path) for gradients")
+def _derivative_by_quadratic_path(primals, tangents):
+    """custom_jvp rule: values and tangents of the O(N²) residue flux (same result dict)."""
+    return jax.jvp(flux_by_residues, primals, tangents)
 
 
 @jax.custom_jvp
@@ -303,8 +304,8 @@ def _fast_padded(chain, n):
     return _flux_fast(chain, n)
 
 
-_fast_plain.defjvp(_refuse_derivative)
-_fast_padded.defjvp(_refuse_derivative)
+_fast_plain.defjvp(_derivative_by_quadratic_path)
+_fast_padded.defjvp(_derivative_by_quadratic_path)
 
 
 def _flux_fast(chain, n):

@@ -66,7 +66,8 @@ Several processes / nodes (``jax.distributed``)
   resumed run to skip other processes' finished work; without one each process still
   resumes its own.
 
-Cost: Σ over tasks of O(B²) (residues, B the size bucket of N; measured per chain on a
+Cost: Σ over tasks of O(B²) (residues, B the size bucket of N; O(B) for B > 4096, where
+the chains run the FMM flux; measured per chain on a
 2-core CPU: scripts/bench_sweep.py and the README) plus one compilation (~3–10 s on that CPU)
 per size bucket and device layout. Compiled programs go to JAX's persistent compilation
 cache (the CLI enables it in ``~/.cache/meanfield_jax/xla`` unless
@@ -288,8 +289,8 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
         belongs to a different configuration.
       RuntimeError: if a process's results never arrive.
 
-    Cost: Σ_tasks O(B²) flux evaluations (see the module docstring) plus one compilation
-    per size bucket; checkpoints O(tasks) bytes after every chunk.
+    Cost: Σ_tasks O(B²) (O(B) above 4096) flux evaluations (see the module docstring) plus
+    one compilation per size bucket; checkpoints O(tasks) bytes after every chunk.
     """
     import jax
 
@@ -323,7 +324,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             f"(checkpoints {out}.partial*.npz)")
 
     mesh = device_mesh(devices)
-    fn = flux_fn(cfg.method)
+    fn = flux_fn("auto" if cfg.method == "residues" else cfg.method)  # O(N) above 4096
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
     work = lambda c: (c[1] - c[0]) * plan.padded[plan.size[c[0]]] ** 2  # noqa: E731

@@ -34,7 +34,9 @@ __all__ = [
     "n_tilde_label",
 ]
 
-#: Flux methods of a sweep (``residues``: exact O(N²); ``lyapunov``: O(N³) reference).
+#: Flux methods of a sweep (``residues``: exact residue sums, O(N²), or O(N) through the
+#: FMM for chains with N > 4096 as ``heat_flux(method="auto")``; ``lyapunov``: O(N³)
+#: reference).
 METHODS = ("residues", "lyapunov")
 
 #: Systems of a sweep: ``MeanFieldChain`` or a constructor of ``meanfield_jax.networks``.
@@ -69,7 +71,8 @@ class SweepConfig:
       seed: seed of the random masses.
       chunk_size: chains per compiled call and per checkpoint (memory bound).
       batch_size: chains vmapped together on a device (0: automatic from N).
-      method: flux method, ``residues`` (exact, O(N²)) or ``lyapunov`` (O(N³)).
+      method: flux method, ``residues`` (exact; O(N²), O(N) for chains with N > 4096, as
+        ``heat_flux(method="auto")``) or ``lyapunov`` (O(N³)).
       fit_min_n, fit_max_n: size range of the power-law fit J ∝ N^−α.
     """
 

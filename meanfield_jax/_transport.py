@@ -63,6 +63,7 @@ __all__ = [
     "TemperatureResult",
     "METHODS",
     "resolve_method",
+    "auto_uses_fmm",
     "flux_residues",
     "flux_residues_fmm",
     "transmittance_grid",
@@ -229,16 +230,28 @@ def _flux_residues_bucketed(system):
 
 METHODS = ("auto", "residues", "residues-fmm", "lyapunov")
 
+# "auto" takes the O(N) flux for chains longer than this; 4096 is a size bucket (_buckets),
+# so every bucket runs one of the two programs. Measured (scripts/bench_flux_fast.py
+# --crossover, README "Large N"): the O(N) path is slower up to N ~ 2000, level in the
+# bucket 4096, and faster in every larger bucket.
+FMM_ABOVE = 4096
+
+
+def auto_uses_fmm(system) -> bool:
+    """Whether ``method="auto"`` runs the O(N) flux (``"residues-fmm"``) for ``system``
+    (one chain or a batch; decided by the length of its arrays, static under jit): mean-field
+    chains longer than :data:`FMM_ABOVE`."""
+    return isinstance(system, MeanFieldChain) and system.masses.shape[-1] > FMM_ABOVE
 
 
 def resolve_method(system, method: str, quantity: str = "flux") -> str:
     """The method that runs for ``system`` (one system or a batch): ``"auto"`` is
     ``"residues"``, a residue sum over the poles of G (the chain's own pole solver, or the
-    secular normal-mode solver of ``_secular`` for networks); ``"residues-fmm"`` (chains,
-    flux only) is the O(N) variant, chosen explicitly (it is not differentiable yet, so
-    ``"auto"`` keeps the O(N²) path, whose gradients work at every N); ``"lyapunov"`` is the
-    dense O(N³) reference (the one dispatch rule of the flux and temperatures).
-    ``quantity``: ``"flux"`` or ``"temperatures"``.
+    secular normal-mode solver of ``_secular`` for networks), except for the flux of chains
+    with N > :data:`FMM_ABOVE`, where it is ``"residues-fmm"``, the O(N) variant (same poles
+    and terms, bulk sums from a hierarchical FMM; its derivatives are the O(N²) path's);
+    ``"lyapunov"`` is the dense O(N³) reference (the one dispatch rule of the flux and
+    temperatures). ``quantity``: ``"flux"`` or ``"temperatures"``.
 
     Raises:
       ValueError: for a method not in :data:`METHODS`, ``"residues-fmm"`` with networks or
@@ -248,7 +261,8 @@ def resolve_method(system, method: str, quantity: str = "flux") -> str:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     chain = isinstance(system, MeanFieldChain)
     if method == "auto":
-        method = "residues"
+        method = ("residues-fmm" if quantity == "flux" and auto_uses_fmm(system)
+                  else "residues")
     if method == "residues-fmm" and not chain:
         raise ValueError("method='residues-fmm' needs a MeanFieldChain; networks use "
                          "'residues' (the secular solver) or 'lyapunov'")
@@ -347,15 +361,16 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         sum Re Σ_p −γω_p S_1N²/(Δ′ tr S), O(N²). Modes without amplitude at particles 1
         and N are deflated. Error estimate: each pole's position error times its term's
         derivative, plus rounding.
-      ``"residues-fmm"`` (MeanFieldChain, chosen explicitly): the same poles and residue
-        terms with every bulk sum from a hierarchical Chebyshev FMM (``_cauchy``: exact
-        near field, a-priori far-field bound) and a panel interpolant of the mirror poles:
-        O(N) time and memory (measured 5.9 s at N = 10⁵ against 189 s for ``"residues"``,
-        loaded 2-core CPU, scripts/bench_flux_fast.py). The bounds' first-order effect on
-        every gap zero and term is added to the error estimate; a bound too large for 1e-9
-        makes ``converged`` False. Agrees with ``"residues"`` to ~1e-16 relative
-        (tests/test_poles_fast.py). Not differentiable (raises TypeError under jax.grad):
-        use ``"residues"`` for gradients.
+      ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096,
+        :data:`FMM_ABOVE`): the same poles and residue terms with every bulk sum from a
+        hierarchical Chebyshev FMM (``_cauchy``: exact near field, a-priori far-field
+        bound) and a panel interpolant of the mirror poles: O(N) time and memory (measured
+        5.9 s at N = 10⁵ against 189 s for ``"residues"``, loaded 2-core CPU,
+        scripts/bench_flux_fast.py). The bounds' first-order effect on every gap zero and
+        term is added to the error estimate; a bound too large for 1e-9 makes
+        ``converged`` False. Agrees with ``"residues"`` to ~1e-16 relative
+        (tests/test_poles_fast.py). Derivatives (jax.grad, jvp) are those of
+        ``"residues"`` (a custom JVP rule): O(N²) when differentiated, values included.
       ``"lyapunov"`` (any system): steady-state covariance
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
