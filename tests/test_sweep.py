@@ -495,6 +495,57 @@ def test_two_distributed_processes(tmp_path, cache_dir, long_reference):
     assert not list(tmp_path.glob("dist.nc.partial*"))
 
 
+@pytest.mark.slow  # ~40 s of subprocess runs on 2 cores
+def test_distributed_process_killed_and_resumed(tmp_path, cache_dir, long_reference):
+    """One of two jax.distributed processes dies (SIGKILL) mid-run, the other is then
+    terminated (SLURM's --kill-on-bad-exit); rerunning the same two commands resumes from
+    both processes' checkpoints and gives the single-run dataset, bit for bit."""
+    config = _write_toml(tmp_path / "long.toml", LONG)
+    out = tmp_path / "dist.nc"
+
+    def start(port):
+        return [subprocess.Popen(
+            _cli_cmd("sweep", config, "--out", str(out), "--no-progress",
+                     "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+                     "--process-id", str(i)),
+            env=_env(cache_dir, devices=1), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True) for i in range(2)]
+
+    procs = start(_free_port())
+    p1_checkpoint = str(out) + ".partial.p1.npz"
+    try:  # kill process 1 once it has checkpointed some chunks, before the end
+        deadline = time.time() + 120
+        while time.time() < deadline and procs[1].poll() is None:
+            if os.path.exists(p1_checkpoint):
+                break
+            time.sleep(0.02)
+        assert procs[1].poll() is None, "process 1 ended before it could be killed"
+        time.sleep(0.3)
+        procs[1].send_signal(signal.SIGKILL)
+        procs[1].wait(timeout=60)
+        time.sleep(0.5)
+        if procs[0].poll() is None:
+            procs[0].send_signal(signal.SIGTERM)
+        outputs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert procs[1].returncode == -signal.SIGKILL
+    assert procs[0].returncode != 0, "process 0 finished although process 1 was killed"
+    assert "Traceback" not in outputs[0][1], outputs[0][1][-3000:]
+    assert not out.exists()
+    assert os.path.exists(p1_checkpoint)
+
+    procs = start(_free_port())  # the same two commands again
+    outputs = [p.communicate(timeout=240) for p in procs]
+    for p, (_, stderr) in zip(procs, outputs):
+        assert p.returncode == 0, stderr[-3000:]
+        assert "resuming:" in stderr  # every process sees both checkpoints
+    _assert_same_results(_load(out), long_reference)
+    assert not list(tmp_path.glob("dist.nc.partial*"))
+
+
 def test_four_devices_sweep_identical(tmp_path, cache_dir, long_reference):
     out = tmp_path / "four.nc"
     config = _write_toml(tmp_path / "long.toml", LONG)
