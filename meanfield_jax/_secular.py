@@ -849,6 +849,8 @@ def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_rea
     hi = frac(a1 + eta1, jnp.maximum(an - etan, 0.0))
     lo = frac(jnp.maximum(a1 - eta1, 0.0), an + etan)
     spread = jnp.maximum(hi - f, f - lo)
+    # both amplitudes consistent with 0 (exactly 0 included): any f in [0, 1]
+    spread = jnp.where(deflated & (a1 <= eta1) & (an <= etan), jnp.maximum(f, 1.0 - f), spread)
     dt = t_left - t_right
     value = jnp.where(deflated, t_right + dt * f, 0.0)
     error = jnp.where(kept | deflated, jnp.abs(dt) * spread, 0.0)
