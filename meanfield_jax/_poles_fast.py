@@ -60,6 +60,8 @@ from . import _config  # noqa: F401
 from ._cauchy import DEFAULT_DEGREE, DEFAULT_LEAF, build_tree, evaluate_tree, lebesgue_bound
 from ._poles import (
     PoleChain,
+    blocked_sum,
+    blocked_sum_levels,
     end_terms,
     flux_by_residues,
     flux_from_poles,
@@ -92,6 +94,7 @@ class _Mirror(NamedTuple):
     mag: jax.Array  # (K,) Σ c_n/(a_k + ω_n)
     mag2: jax.Array  # (K,) Σ c_n/(a_k + ω_n)²
     log_rho_s: jax.Array  # (K,) log ρ of the nearest mirror pole −ω_min in panel coordinates
+    sum_levels: jax.Array  # () rounding factor of the node values' blocked sums over N
 
 
 def _mirror_table(w, c, lo, hi) -> _Mirror:
@@ -106,17 +109,18 @@ def _mirror_table(w, c, lo, hi) -> _Mirror:
     x = mid[:, None] + half[:, None] * jnp.asarray(_chebyshev_nodes(p))  # (K, p)
     points = jnp.concatenate([x, a[:, None]], axis=1)  # + the left ends (bounds)
 
-    def sums(xs):
+    def sums(xs):  # blocked: rounding ≤ blocked_sum_levels(N) ε Σ|·| (added in _mirror_eval)
         inv = 1.0 / (xs[:, None] + w[None, :])
         ci = c * inv
-        return jnp.sum(ci, axis=1), -jnp.sum(ci * inv, axis=1)
+        return blocked_sum(ci), -blocked_sum(ci * inv)
 
     val, der = jax.lax.map(sums, points)  # (K, p + 1)
     to_coef = jnp.asarray(_to_coefficients(p))
     coef = jnp.stack([val[:, :p] @ to_coef.T, der[:, :p] @ to_coef.T], axis=1)
     t_s = (lo + mid) / half  # |t| of the mirror pole −lo (real, beyond −1)
     log_rho_s = jnp.log(t_s + jnp.sqrt((t_s - 1.0) * (t_s + 1.0)))
-    return _Mirror(edges, coef, val[:, p], -der[:, p], log_rho_s)
+    return _Mirror(edges, coef, val[:, p], -der[:, p], log_rho_s,
+                   jnp.asarray(float(blocked_sum_levels(w.shape[0]))))
 
 
 def _mirror_eval(mirror: _Mirror, omega, lo):
@@ -146,7 +150,8 @@ def _mirror_eval(mirror: _Mirror, omega, lo):
     inside = omega.real >= a
     mag, mag2 = mirror.mag[panel], mirror.mag2[panel]
     growth = jnp.exp((p - 1) * log_rho_x)  # |T_q(t)| ≤ ρ_x^(p−1): rounding of the coefficients
-    rounding = 16.0 * _EPS * lebesgue_bound(p) * growth
+    # and of the node values (blocked sums of N positive terms, interpolated: × Lebesgue)
+    rounding = (16.0 + mirror.sum_levels) * _EPS * lebesgue_bound(p) * growth
     err = factor * mag + rounding * mag
     derr = factor * (1.0 + p * (b / a + jnp.abs(omega.imag) / a)) * mag2 + rounding * mag2
     err = jnp.where(inside, err, jnp.inf)
@@ -315,4 +320,4 @@ def _flux_fast(chain, n):
     roots, terms, ok, valid, rounds, origins, taus, term_error = fast_gap_roots(c)
     poles = poles_from_gaps(c, c, roots, terms, ok, valid, rounds, origins, taus)
     extra = 2.0 * jnp.sum(term_error)  # each gap term stands for itself and its mirror
-    return flux_from_poles(chain, poles, c=c, extra_error=extra)
+    return flux_from_poles(chain, poles, c=c, extra_error=extra, terms_bounded=True)
