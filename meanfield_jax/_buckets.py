@@ -214,21 +214,24 @@ def pad_network(network: HarmonicNetwork, size: int | None = None):
 
     ``size`` defaults to :func:`step_bucket_size` of N. The padded particles come after
     particle N (masses 1, no springs, no bath): K becomes diag(K, 0), whose eigenvectors
-    keep the two blocks apart exactly. Concrete or traced (one network; under ``vmap``
-    each). O(size²).
+    keep the two blocks apart exactly. Concrete or traced; one network or a stacked batch
+    (leading axes on every leaf: all padded alike). O(size²) per network.
     """
     n = network.n
     size = step_bucket_size(n) if size is None else int(size)
     if size < n:
         raise ValueError(f"pad_network: size {size} < N = {n}")
     extra = size - n
+    lead = network.masses.ndim - 1
+    pad_m = [(0, 0)] * lead + [(0, extra)]
+    pad_k = [(0, 0)] * lead + [(0, extra), (0, extra)]
     if isinstance(network.stiffness, jax.core.Tracer) or isinstance(network.masses,
                                                                     jax.core.Tracer):
-        masses = jnp.concatenate([network.masses, jnp.ones(extra, network.masses.dtype)])
-        stiffness = jnp.pad(network.stiffness, ((0, extra), (0, extra)))
+        masses = jnp.pad(network.masses, pad_m, constant_values=1.0)
+        stiffness = jnp.pad(network.stiffness, pad_k)
     else:  # concrete: in NumPy, so that a new N compiles no padding programs
-        masses = jnp.asarray(np.concatenate([np.asarray(network.masses), np.ones(extra)]))
-        stiffness = jnp.asarray(np.pad(np.asarray(network.stiffness), ((0, extra), (0, extra))))
+        masses = jnp.asarray(np.pad(np.asarray(network.masses), pad_m, constant_values=1.0))
+        stiffness = jnp.asarray(np.pad(np.asarray(network.stiffness), pad_k))
     leaves = [masses if f == "masses" else stiffness if f == "stiffness" else getattr(network, f)
               for f in network._fields]
     return HarmonicNetwork.tree_unflatten(None, leaves), jnp.asarray(n)

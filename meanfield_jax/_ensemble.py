@@ -50,7 +50,7 @@ from ._model import (
     is_concrete,
     parse_n_tilde,
 )
-from ._buckets import buckets_enabled, pad_chain
+from ._buckets import buckets_enabled, pad_chain, pad_network
 from ._transport import (
     METHODS,
     auto_uses_fmm,
@@ -277,7 +277,7 @@ def _flux_auto_one(system, n=None):
 
 def _flux_residues_one(system, n=None):
     if isinstance(system, HarmonicNetwork):  # networks: the secular normal-mode solver
-        return tuple(flux_secular(system))
+        return tuple(flux_secular(system, n))
     return tuple(flux_residues(system, n))
 
 
@@ -291,9 +291,18 @@ def _flux_lyapunov_one(system):
 
 def pads_to_buckets(systems, method: str) -> bool:
     """Whether ``method`` on these systems runs through size buckets (``_buckets``): the
-    residue flux of mean-field chains, unless ``MEANFIELD_JAX_BUCKETS`` turns them off."""
+    residue flux of mean-field chains and of networks (the secular solver, padded on the
+    finer step ladder, ``pad_network``), unless ``MEANFIELD_JAX_BUCKETS`` turns them off."""
     return (method in ("auto", "residues", "residues-fmm")
-            and isinstance(systems, MeanFieldChain) and buckets_enabled())
+            and isinstance(systems, (MeanFieldChain, HarmonicNetwork)) and buckets_enabled())
+
+
+def _pad_to_bucket(systems):
+    """(padded systems, true N) of a batch: chains to their bucket (``pad_chain``),
+    networks to theirs (``pad_network``)."""
+    if isinstance(systems, HarmonicNetwork):
+        return pad_network(systems)
+    return pad_chain(systems)
 
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
@@ -337,7 +346,7 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     decoupled = _decoupled_networks(systems, r)
     args = ()
     if pads_to_buckets(systems, method):  # one program per size bucket, not per N
-        systems, n = pad_chain(systems)
+        systems, n = _pad_to_bucket(systems)
         args = (n,)
     flux, err, ok = map_ensemble(flux_fn(method), systems, *args, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)

@@ -23,9 +23,11 @@ Models
   (``power_law`` for each exponent of ``alpha``, ``nearest_neighbour``, ``random_springs``)
   from the task's masses, stack a chunk with ``stack_systems`` and evaluate it with the
   secular normal-mode solver (``_secular``: one ``eigh``, O(N³), then the residue flux,
-  O(N²)) through the same :func:`map_ensemble` programs; networks are not padded to size
-  buckets (one program per N). Random springs depend on the realization for every mass
-  configuration (key ``masses.realization_key(seed, N, r)``).
+  O(N²)) through the same :func:`map_ensemble` programs; sizes that share a step bucket
+  (``_buckets.step_bucket_size``, 4 per octave: the eigh is O(N³)) run padded to the
+  group's largest size (``pad_network``: free particles, exactly decoupled), one program
+  per group; a size alone in its bucket runs unpadded. Random springs depend on the
+  realization for every mass configuration (key ``masses.realization_key(seed, N, r)``).
 
 Size buckets
   With the residue method the sizes are grouped by size bucket and every chain runs padded
@@ -87,7 +89,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._buckets import ENV_VAR, active_ladder, buckets_enabled, merged_buckets, pad_chain
+from ._buckets import (ENV_VAR, active_ladder, buckets_enabled, merged_buckets, pad_chain,
+                       pad_network, step_bucket_size)
 from ._dataset import sweep_dataset
 from ._io import (CheckpointMismatch, TaskResults, atomic_write_bytes, check_writable,
                   checkpoint_paths, process_checkpoint, write_netcdf)
@@ -148,6 +151,10 @@ def plan_tasks(cfg: SweepConfig) -> Plan:
     if cfg.model == "mean_field" and cfg.method == "residues" and buckets_enabled():
         counts = np.bincount(cols[4], minlength=len(cfg.sizes))
         padded = tuple(merged_buckets(cfg.sizes, counts, active_ladder()))
+    elif cfg.method == "residues" and buckets_enabled():  # networks: sizes sharing a step
+        # bucket (pad_network's ladder) run padded to the group's largest size
+        key = [step_bucket_size(n) for n in cfg.sizes]
+        padded = tuple(max(m for m, b in zip(cfg.sizes, key) if b == k) for k in key)
     return Plan(*cols, chunks=tuple(chunks), padded=padded)
 
 
@@ -221,9 +228,12 @@ def _padded_chunk(cfg: SweepConfig, plan: Plan, start: int, stop: int, table: di
     size runs unpadded, with no extra argument."""
     systems = _chunk_systems(cfg, plan, start, stop, table)
     bucket = plan.padded[plan.size[start]]
-    if cfg.model != "mean_field" or plan.padded.count(bucket) == 1:  # a group of one size: its own, unpadded program
+    if plan.padded.count(bucket) == 1:  # a group of one size: its own, unpadded program
         return systems, ()
-    systems, n_true = pad_chain(systems, bucket)
+    if cfg.model != "mean_field":
+        systems, n_true = pad_network(systems, bucket)
+    else:
+        systems, n_true = pad_chain(systems, bucket)
     return systems, (n_true,)
 
 

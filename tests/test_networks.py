@@ -282,6 +282,27 @@ def test_padded_network_equals_exact_size(monkeypatch):
     assert log.count("jit(flux_secular)") == 0, log.names
 
 
+def test_network_ensembles_pad_to_step_buckets():
+    """ensemble_flux pads a batch of networks to its step bucket: N = 9 and 10 (bucket 16)
+    run one program, equal to the single-network results."""
+    from meanfield_jax._buckets import step_bucket_size
+
+    assert step_bucket_size(9) == step_bucket_size(10)
+    rng = np.random.default_rng(4)
+    results = {}
+    with compile_log() as log:
+        for n in (9, 10):
+            nets = [networks.power_law(rng.uniform(0.5, 1.5, n), 2.0, k=1.0, k0=0.02)
+                    for _ in range(3)]
+            res = mf.ensemble_flux(mf.stack_systems(nets), chunk_size=3)
+            results[n] = (nets, res)
+    assert log.count("jit(run)") == 1, log.names  # the ensemble program: once for both N
+    for nets, res in results.values():
+        assert res.converged.all()
+        single = np.array([float(mf.heat_flux(x)) for x in nets])
+        np.testing.assert_allclose(res.flux, single, rtol=1e-13)
+
+
 @pytest.mark.slow  # 50-digit references (~20 s each)
 @pytest.mark.parametrize("seed, k_prime", [(12, 0.0), (12, 1.0), (0, 1.0), (6, 0.0)])
 def test_localized_modes_temperatures_against_mp(seed, k_prime):

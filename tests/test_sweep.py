@@ -673,6 +673,25 @@ def test_random_springs_and_nearest_neighbour_sweeps(tmp_path):
     np.testing.assert_allclose(got, float(mf.heat_flux(net, method="lyapunov")), rtol=1e-9)
 
 
+def test_network_sweep_pads_sizes_of_one_step_bucket(tmp_path):
+    """Network sizes sharing a step bucket (4, 5, 6: bucket 16) run padded to the largest,
+    one program; the fluxes equal the single networks' (exact-N programs) to 1e-13."""
+    import meanfield_jax as mf
+    from meanfield_jax import networks
+    from meanfield_jax._sweep import plan_tasks
+
+    cfg = make_config({**NETWORK, "sizes": [4, 5, 6], "method": "residues",
+                       "model": "nearest_neighbour", "masses": ["random"], "n_tilde": [1]})
+    assert plan_tasks(cfg).padded == (6, 6, 6)
+    ds = run_sweep(cfg, str(tmp_path / "nn.nc"), progress=False)
+    assert ds["converged"].values.all()
+    for n in (4, 5):
+        m = ms.from_kind("random", n, seed=7, realization=1)
+        net = networks.nearest_neighbour(m, k=0.1, k0=0.02)
+        got = ds["flux"].sel(masses="random", N=n, realization=1).values.ravel()[0]
+        np.testing.assert_allclose(got, float(mf.heat_flux(net)), rtol=1e-13)
+
+
 def test_ordered_nearest_neighbour_sweep_is_exact(tmp_path):
     cfg = make_config({**NETWORK, "sizes": [6], "method": "residues", "masses": ["identical"],
                        "model": "nearest_neighbour", "k0": [0.0], "n_tilde": [1]})
