@@ -681,6 +681,30 @@ def _polynomial_roots(coeffs, iterations=300):
     return z
 
 
+SUM_BLOCK = 1024
+
+
+def blocked_sum(x):
+    """Σ x over the last axis; above ``SUM_BLOCK`` entries in blocks of ``SUM_BLOCK``, then
+    the block sums: rounding error at most :func:`sum_levels` (n) · ε Σ|x| whatever order
+    XLA sums each level in (a plain sum's bound is n ε Σ|x|; at most SUM_BLOCK entries are
+    summed plainly, so small programs are unchanged)."""
+    n = x.shape[-1]
+    if n <= SUM_BLOCK:
+        return jnp.sum(x, axis=-1)
+    pad = (-n) % SUM_BLOCK
+    if pad:
+        x = jnp.concatenate([x, jnp.zeros(x.shape[:-1] + (pad,), x.dtype)], axis=-1)
+    blocks = x.reshape(x.shape[:-1] + (-1, SUM_BLOCK))
+    return jnp.sum(jnp.sum(blocks, axis=-1), axis=-1)
+
+
+def sum_levels(n: int) -> int:
+    """The rounding factor of :func:`blocked_sum` over n entries: n up to SUM_BLOCK, else
+    SUM_BLOCK + ⌈n/SUM_BLOCK⌉."""
+    return n if n <= SUM_BLOCK else SUM_BLOCK + -(-n // SUM_BLOCK)
+
+
 def _q_and_derivative(c: PoleChain, z):
     """(Q(z), Q'(z), ω_u − z, ω_u + z): Q = A_1 A_N Σ_n ε_n/A_n (see _green) in direct
     form (origin 0), with the distances to the distinct bulk frequencies ω_u. O(N).
@@ -707,7 +731,7 @@ def _q_and_derivative(c: PoleChain, z):
     deb = dpin_bulk - c.mb
     r = c.weight * eb / alpha
     dr = c.weight * (deb * alpha - eb * dalpha) / alpha**2
-    bulk, dbulk = jnp.sum(r), jnp.sum(dr)
+    bulk, dbulk = blocked_sum(r), blocked_sum(dr)
     q = e1 * big_an + en * big_a1 + big_a1 * big_an * bulk
     dq = (de1 * big_an + e1 * dn + den * big_a1 + en * d1
           + (d1 * big_an + big_a1 * dn) * bulk + big_a1 * big_an * dbulk)
@@ -719,7 +743,7 @@ def _collective_term(c: PoleChain, z, with_dq=False):
     ``with_dq``: (t_p, Q'(z))."""
     q, dq, d, s = _q_and_derivative(c, z)
     ends = c.ends(z)
-    h = c.inv_b + jnp.sum(c.weight / (c.mb * d * s))
+    h = c.inv_b + blocked_sum(c.weight / (c.mb * d * s))
     term = _residue_term(ends, c.gamma, z, h, dq, lambda: -c.gamma * c.kappa_bar,
                          lambda: c.gamma * c.kappa_bar)
     return (term, dq) if with_dq else term
@@ -970,26 +994,6 @@ def poles_from_gaps(c: PoleChain, c_fixed: PoleChain, gap_z, gap_terms, gap_ok, 
 CONVERGED_RTOL = 1e-9
 
 
-SUM_BLOCK = 1024
-
-
-def blocked_sum(x):
-    """Σ x over the last axis in blocks of ``SUM_BLOCK`` (then the block sums): rounding
-    error at most :func:`blocked_sum_levels` (n) · ε Σ|x|, whatever order XLA sums each
-    level in (a plain sum's bound is n ε Σ|x|)."""
-    n = x.shape[-1]
-    pad = (-n) % SUM_BLOCK
-    if pad:
-        x = jnp.concatenate([x, jnp.zeros(x.shape[:-1] + (pad,), x.dtype)], axis=-1)
-    blocks = x.reshape(x.shape[:-1] + (-1, SUM_BLOCK))
-    return jnp.sum(jnp.sum(blocks, axis=-1), axis=-1)
-
-
-def blocked_sum_levels(n: int) -> int:
-    """The rounding factor of :func:`blocked_sum` over n entries: B + ⌈n/B⌉."""
-    return SUM_BLOCK + -(-n // SUM_BLOCK)
-
-
 def flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None,
                     extra_error=0.0, terms_bounded=False):
     """J, error estimate and status from the poles (flux_by_residues' result dict);
@@ -1000,7 +1004,9 @@ def flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None
     the estimate has 16ε(N + 4) Σ|t_p|. With ``terms_bounded`` (the fast path, whose
     ``extra_error`` already bounds every term's error, the tree's rounding included) only
     the final sum's rounding is added: the gap terms are summed in blocks,
-    ε(2(B + N/B) + 16) Σ|t_p| (B = 1024: 9e-13 relative at N = 10⁶ instead of 3.5e-9)."""
+    ε(2(B + N/B) + 16) Σ|t_p| (B = 1024: 9e-13 relative at N = 10⁶ instead of 3.5e-9), plus
+    16ε(L + 4) Σ|t_c| for the collective terms, whose O(N) sums are blocked too
+    (L = :func:`sum_levels` (N))."""
     c = PoleChain(chain, n) if c is None else c
     gap_terms, coll = poles.gap_terms, poles.collective
     coll_weights = poles.collective_weights
@@ -1015,8 +1021,9 @@ def flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None
     sum_rule_error = jnp.abs(im_sum - trace) / trace
     magnitude = 2.0 * jnp.sum(jnp.abs(gap_terms)) + jnp.sum(jnp.abs(coll_weights))
     value = total.real
-    if terms_bounded:
-        rounding = _EPS * (2.0 * blocked_sum_levels(gap_terms.shape[0]) + 16.0) * magnitude
+    if terms_bounded:  # the collective terms' O(N) sums (blocked): their own rounding
+        rounding = (_EPS * (2.0 * sum_levels(gap_terms.shape[0]) + 16.0) * magnitude
+                    + 16.0 * _EPS * (sum_levels(c.nb) + 4) * jnp.sum(jnp.abs(coll_weights)))
     else:
         rounding = 16.0 * _EPS * (c.n_bulk + 4) * magnitude
     error = (jnp.abs(total.imag) + rounding + sum_rule_error * jnp.abs(value)

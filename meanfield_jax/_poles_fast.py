@@ -61,12 +61,12 @@ from ._cauchy import DEFAULT_DEGREE, DEFAULT_LEAF, build_tree, evaluate_tree, le
 from ._poles import (
     PoleChain,
     blocked_sum,
-    blocked_sum_levels,
     end_terms,
     flux_by_residues,
     flux_from_poles,
     poles_from_gaps,
     secular_step,
+    sum_levels,
     term_from_sums,
 )
 
@@ -109,7 +109,7 @@ def _mirror_table(w, c, lo, hi) -> _Mirror:
     x = mid[:, None] + half[:, None] * jnp.asarray(_chebyshev_nodes(p))  # (K, p)
     points = jnp.concatenate([x, a[:, None]], axis=1)  # + the left ends (bounds)
 
-    def sums(xs):  # blocked: rounding ≤ blocked_sum_levels(N) ε Σ|·| (added in _mirror_eval)
+    def sums(xs):  # blocked: rounding ≤ sum_levels(N) ε Σ|·| (added in _mirror_eval)
         inv = 1.0 / (xs[:, None] + w[None, :])
         ci = c * inv
         return blocked_sum(ci), -blocked_sum(ci * inv)
@@ -120,7 +120,7 @@ def _mirror_table(w, c, lo, hi) -> _Mirror:
     t_s = (lo + mid) / half  # |t| of the mirror pole −lo (real, beyond −1)
     log_rho_s = jnp.log(t_s + jnp.sqrt((t_s - 1.0) * (t_s + 1.0)))
     return _Mirror(edges, coef, val[:, p], -der[:, p], log_rho_s,
-                   jnp.asarray(float(blocked_sum_levels(w.shape[0]))))
+                   jnp.asarray(float(sum_levels(w.shape[0]))))
 
 
 def _mirror_eval(mirror: _Mirror, omega, lo):

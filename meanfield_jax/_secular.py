@@ -795,7 +795,10 @@ def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_rea
     both consistent with 0 (deep in a long disordered chain, or decoupled by a symmetry)
     gets the error of an unknown T_j between the baths. Modes decoupled exactly within a
     degenerate group carry nothing and no error (convention: at rest).
-    ``k_tilde``: K̃ (:func:`k_tilde`). Returns (value, error), per particle.
+    ``k_tilde``: K̃ (:func:`k_tilde`). Returns (value, error), per particle. Called on
+    gradient-stopped modes: the weak share enters T_n without a derivative (eigh's
+    derivative is singular for degenerate groups; the share is nonzero only where modes
+    were deflated, i.e. localized far from both baths).
     """
     size = md.lam.shape[0]
     index = jnp.arange(size)
