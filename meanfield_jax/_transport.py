@@ -379,8 +379,8 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         :data:`FMM_ABOVE`): the same poles and residue terms with every bulk sum from a
         hierarchical Chebyshev FMM (``_cauchy``: exact near field, a-priori far-field
         bound) and a panel interpolant of the mirror poles: O(N) time and memory (measured
-        5.9 s at N = 10⁵ against 189 s for ``"residues"``, loaded 2-core CPU,
-        scripts/bench_flux_fast.py). The bounds' first-order effect on every gap zero and
+        5.9 s at N = 10⁵ against 189 s for ``"residues"``, loaded 2-core CPU; 38.7 s and
+        3.5 GB at N = 10⁶; scripts/bench_flux_fast.py). The bounds' first-order effect on every gap zero and
         term is added to the error estimate; a bound too large for 1e-9 makes
         ``converged`` False. Agrees with ``"residues"`` to ~1e-16 relative
         (tests/test_poles_fast.py). Derivatives (jax.grad, jvp) are those of

@@ -10,8 +10,9 @@ disorder-averaged N·J to large N with the O(N) flux (``heat_flux(method="auto")
 
 Chains run one at a time (memory O(N): ~2.5 GB at N = 10⁶), largest sizes last; every
 result is appended to ``--out`` (npz, atomic), so an interrupted run resumes where it
-stopped. Prints mean N·J ± standard error and the local exponent α between consecutive
-sizes per curve, and writes a figure.
+stopped. Prints mean N·J ± standard error, the local exponent α between consecutive sizes,
+and for random masses the median and range over realizations, per curve, and writes a
+figure (means with error bars; medians dotted).
 
 Usage: python scripts/large_n_disorder.py [--sizes 1000 3000 ... 1000000]
        [--realizations 16] [--out /tmp/large_n_disorder.npz]
@@ -118,23 +119,36 @@ def _report(args, results):
             nj = np.array([n * v[0] for v in vals])
             conv = all(v[2] for v in vals)
             err = nj.std(ddof=1) / math.sqrt(len(nj)) if len(nj) > 1 else 0.0
-            rows.append((n, nj.mean(), err, len(nj), conv))
+            rows.append((n, nj.mean(), err, len(nj), conv, float(np.median(nj)),
+                         float(nj.min()), float(nj.max())))
         if not rows:
             continue
         print(f"  {_label(kind, n_tilde, k0)}")
         prev = None
-        for n, mean, err, count, conv in rows:
+        for n, mean, err, count, conv, median, low, high in rows:
             local = (f"{1.0 - math.log(mean / prev[1]) / math.log(n / prev[0]):6.3f}"
                      if prev else "      ")
+            spread = (f"  median {median:.4f}, range [{low:.3f}, {high:.3f}]"
+                      if count > 1 else "")
             print(f"    N = {n:>8}  N·J = {mean:.5f} ± {err:.5f}  (R = {count:>2}"
-                  f"{'' if conv else ', some not converged'})  local α {local}")
+                  f"{'' if conv else ', some not converged'})  local α {local}{spread}")
             prev = (n, mean)
+        if kind == "random":  # partial sizes (fewer realizations than asked) are not drawn
+            partial = [r[0] for r in rows if r[3] < args.realizations]
+            if partial:
+                print(f"    (not drawn: N = {partial}, fewer than {args.realizations} "
+                      "realizations so far)")
+            rows = [r for r in rows if r[3] >= args.realizations]
+            if not rows:
+                continue
         ns, means, errs = (np.array([r[i] for r in rows]) for i in range(3))
         ax.errorbar(ns, means, yerr=errs, marker="o" if kind == "random" else "s", ms=4,
                     color=color, ls="-" if n_tilde == "kac" else "--",
                     label=_label(kind, n_tilde, k0))
+        if kind == "random":  # the median: the typical chain, against the mean's tail
+            ax.plot(ns, [r[5] for r in rows], ls=":", color=color, lw=1)
     ax.set(xscale="log", yscale="log", xlabel="N", ylabel="N · J / ΔT",
-           title=f"mean-field chain, masses {M} ± {DELTA}, k = {K}")
+           title=f"mean-field chain, masses {M} ± {DELTA}, k = {K} (dotted: median)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(args.figure, dpi=90)
