@@ -267,12 +267,12 @@ def _far_field(geo: _Geometry, charges, shape: TreeShape, p: int):
     """Chebyshev coefficients of the leaves' local polynomials, (n_leaves, 4, C, p): rows
     [S from the left, S from the right, S' left, S' right] (S' interpolated as such, not
     by differentiating S's polynomial: no p²/r amplification of rounding), for real charge
-    channels ``charges`` (n, C); left/right: sources left / right of the box."""
+    channels ``charges`` (n, C) at the real sources ``geo.dpad``; left/right: sources left /
+    right of the box."""
     levels, n_leaves, b = shape
     n_ch = charges.shape[1]
     n = charges.shape[0]
     cpad = jnp.concatenate([charges, jnp.zeros((n_leaves * b - n, n_ch))])
-    t_nodes = jnp.asarray(_nodes(p))
     cmat = jnp.asarray(_lagrange_coefficients(p))
 
     # upward: leaf moments μ_q = Σ_j c_j T_q(s_j), charges W_k = Σ_q C[k, q] μ_q
@@ -285,7 +285,19 @@ def _far_field(geo: _Geometry, charges, shape: TreeShape, p: int):
         return (t1, 2.0 * sres * t1 - t0), jnp.einsum("lb,lbc->lc", t0, cres)
 
     _, mu = jax.lax.scan(moment, (jnp.ones_like(sres), sres), None, length=p)  # (p, L, C)
-    charges_at = {levels: jnp.einsum("kq,qlc->lkc", cmat, mu)}  # (n_leaves, p, C)
+    return _tree_passes(geo, jnp.einsum("kq,qlc->lkc", cmat, mu), shape, p)
+
+
+def _tree_passes(geo: _Geometry, leaf_charges, shape: TreeShape, p: int):
+    """From the leaves' charges at their hulls' nodes (n_leaves, p, C): M2M up to level 2,
+    M2L over the interaction lists, L2L down to the leaves; the leaves' local polynomials
+    as Chebyshev coefficients (n_leaves, 4, C, p), rows as :func:`_far_field`'s. Uses only
+    ``geo``'s hulls and cells (any source intervals that nest level to level)."""
+    levels = shape.levels
+    n_ch = leaf_charges.shape[2]
+    t_nodes = jnp.asarray(_nodes(p))
+    cmat = jnp.asarray(_lagrange_coefficients(p))
+    charges_at = {levels: leaf_charges}  # (n_leaves, p, C)
     for level in range(levels - 1, 1, -1):
         child = charges_at[level + 1]
         n_par = child.shape[0] // 2
@@ -614,3 +626,202 @@ def direct_cauchy_sums(d, weights, origin, tau, split=None) -> CauchySums:
     out = _config.map_in_batches(one, (origin, tau, split), 64)
     allowance = rounding_allowance(0)
     return CauchySums(*out, allowance * out[4], allowance * out[5])
+
+
+# ------------------------------------------------ double-pole sums at the sources (transposed)
+
+
+class DoublePoleSums(NamedTuple):
+    """Result of :func:`double_pole_sums` (leading shape: the N targets)."""
+
+    value: jax.Array  # U(x_n) = Σ_j F_j/(x_n − y_j)²
+    magnitude: jax.Array  # Σ_j |F_j|/|x_n − y_j|² (far part with the sources at Re y_j)
+    positive: jax.Array  # (N, C) Σ_j a_jc/|x_n − y_j|² (the same)
+    positive_cubic: jax.Array  # (N, C) a bound on Σ_j a_jc/|x_n − y_j|³: exact near field,
+    # far part ≤ (its Σ a/|x − y|²)/(distance to the nearest far source's interval)
+    error: jax.Array  # bound on |U error|: far-field truncation bound + rounding allowance
+
+
+def _pole_hulls(geo: _Geometry, shape: TreeShape):
+    """Per level: centre / half width of the intervals [x_first(box), x_first(next box)]
+    (the box's points and the whole gap to its right neighbour: where its sources live)."""
+    levels, _, b = shape
+    lo = geo.dpad[::b]
+    hi = jnp.concatenate([geo.dpad[b::b], geo.dpad[-1:] + geo.spacing])
+    floor = 4.0 * EPS * jnp.max(jnp.abs(geo.dpad)) + 1e-300
+    centre, half = [], []
+    for level in range(levels + 1):
+        k = 2 ** (levels - level)
+        hl, hh = lo[::k], hi[k - 1::k]
+        centre.append(0.5 * (hl + hh))
+        half.append(jnp.maximum(0.5 * (hh - hl), floor))
+    return centre, half
+
+
+def _transposed_bound(geo: _Geometry, hull_c, hull_r, abs_leaf, shape: TreeShape, p: int):
+    """Far-field truncation bound per leaf (every real target in a leaf's cell gets the same):
+    Σ over the leaf's ancestors T and their interaction lists S of
+    A_S · 2(1 + p)(ρ(1 + g/r_S)^−p + Λ_p ρ(1 + g/r_T)^−p)/g² (module section below)."""
+    levels, n_leaves, _ = shape
+    lam = lebesgue_bound(p)
+    total = jnp.zeros(n_leaves)
+    for level in range(2, levels + 1):
+        n_boxes = 2**level
+        box = jnp.arange(n_boxes)
+        tc, tr = geo.cell_c[level], geo.cell_r[level]
+        a_level = abs_leaf.reshape(n_boxes, -1).sum(axis=1)
+        per_box = jnp.zeros(n_boxes)
+        for offset in _OFFSETS:
+            src, ok = _interaction(box, offset, n_boxes)
+            hc, hr = hull_c[level][src], hull_r[level][src]
+            a_s = a_level[src]
+            gap = jnp.maximum(jnp.abs(hc - tc) - hr - tr, 0.0)
+            ok = ok & (a_s > 0)
+            gap_safe = jnp.where(ok & (gap > 0), gap, 1.0)
+            decay = (jnp.exp(-p * _log_rho(1.0 + gap_safe / hr))
+                     + lam * jnp.exp(-p * _log_rho(1.0 + gap_safe / tr)))
+            term = 2.0 * (1.0 + p) * a_s * decay / gap_safe**2
+            per_box = per_box + jnp.where(ok & (gap <= 0), jnp.inf, jnp.where(ok, term, 0.0))
+        total = total + jnp.repeat(per_box, n_leaves // n_boxes)
+    return total
+
+
+def _double_pole_sums(x, y, weights, positive, distance, p, leaf):
+    n = x.shape[0]
+    shape = tree_shape(n, leaf)
+    levels, n_leaves, b = shape
+    n_pad = n_leaves * b - n
+    weights = jnp.asarray(weights).astype(jnp.complex128)
+    positive = jnp.asarray(positive, jnp.float64)
+    w_abs = jnp.abs(weights)
+    # channel 0: |F| (the magnitude, for the rounding allowance), then the caller's
+    pos = jnp.concatenate([w_abs[:, None], positive], axis=1)
+    n_pos = pos.shape[1]
+
+    def one(args):
+        target, x_n = args
+        lf = target // b
+        j = (lf - 1) * b + jnp.arange(3 * b)
+        inside = (j >= 0) & (j < n)
+        jc = jnp.clip(j, 0, n - 1)
+        dist = distance(target, jc)
+        q = dist.real**2 + dist.imag**2
+        f = jnp.where(inside, weights[jc], 0.0)
+        a = jnp.where(inside[:, None], pos[jc], 0.0)
+        live = inside & (q > 0)
+        q_inv = jnp.where(live, 1.0 / jnp.where(live, q, 1.0), 0.0)
+        inv2 = jnp.conj(dist) ** 2 * q_inv**2  # 1/dist²
+        value = jnp.sum(jnp.where(live, f * inv2, 0.0))
+        mags = q_inv @ a
+        cubic = (q_inv * jnp.sqrt(q_inv)) @ a
+        if levels < 2:
+            return value, mags, cubic, jnp.zeros(())
+        t = (x_n - cell_c[lf]) / cell_r[lf]
+        cf = coef[lf] @ _vander(t, p)  # (2 + C,)
+        # a far source j < (lf − 1)B has Re y_j ≤ x_(lf−1)B; j ≥ (lf + 2)B: Re y_j ≥ x_(lf+2)B
+        below = jnp.where(lf >= 1, x_n - xpad[jnp.maximum(lf - 1, 0) * b], jnp.inf)
+        above = jnp.where((lf + 2) * b < n, xpad[jnp.minimum((lf + 2) * b, n_leaves * b - 1)]
+                          - x_n, jnp.inf)
+        far_dist = jnp.maximum(jnp.minimum(below, above), 1e-300)
+        far = jnp.maximum(cf[2:], 0.0)
+        return value + (cf[0] + 1j * cf[1]), mags + far, cubic + far / far_dist, bound[lf]
+
+    if levels >= 2:
+        geo = jax.tree_util.tree_map(jax.lax.stop_gradient,
+                                     _geometry(x, jnp.zeros(n), shape))
+        hull_c, hull_r = _pole_hulls(geo, shape)
+        geo_poles = geo._replace(hull_c=hull_c, hull_r=hull_r)
+        ypad = jnp.concatenate([y.astype(jnp.complex128), geo.dpad[n:] + 0j])
+        fpad = jnp.concatenate([weights, jnp.zeros(n_pad, jnp.complex128)])
+        apad = jnp.concatenate([pos, jnp.zeros((n_pad, n_pos))])
+        s = (ypad - jnp.repeat(hull_c[levels], b)) / jnp.repeat(hull_r[levels], b)
+        sr, si = s.real.reshape(n_leaves, b), s.imag.reshape(n_leaves, b)
+        fr, fi = fpad.real.reshape(n_leaves, b), fpad.imag.reshape(n_leaves, b)
+        ares = apad.reshape(n_leaves, b, n_pos)
+
+        # leaf moments: Σ F_j T_q(s_j) (complex s_j, F_j) and Σ a_j T_q(Re s_j)
+        def moment(carry, _):
+            r0, i0, r1, i1, m0, m1 = carry
+            re = jnp.sum(fr * r0 - fi * i0, axis=1)
+            im = jnp.sum(fr * i0 + fi * r0, axis=1)
+            mo = jnp.einsum("lb,lbc->lc", m0, ares)
+            nxt = (r1, i1, 2.0 * (sr * r1 - si * i1) - r0, 2.0 * (sr * i1 + si * r1) - i0,
+                   m1, 2.0 * sr * m1 - m0)
+            return nxt, jnp.concatenate([re[:, None], im[:, None], mo], axis=1)
+
+        one_, zero_ = jnp.ones_like(sr), jnp.zeros_like(sr)
+        _, mu = jax.lax.scan(moment, (one_, zero_, sr, si, one_, sr), None, length=p)
+        cmat = jnp.asarray(_lagrange_coefficients(p))
+        local = _tree_passes(geo_poles, jnp.einsum("kq,qlc->lkc", cmat, mu), shape, p)
+        coef = -(local[:, 2] + local[:, 3])  # Σ W/(x − y)² = −S': (n_leaves, 2 + C, p)
+        cell_c, cell_r = geo.cell_c[levels], geo.cell_r[levels]
+        xpad = geo.dpad
+        # ρ(s_j)^p at the leaf's hull bounds it at every ancestor's (nested intervals); a
+        # source whose real part left its interval breaks dist ≥ g: no bound
+        a_s = 0.5 * (jnp.abs(s - 1.0) + jnp.abs(s + 1.0))
+        grow = jnp.where(jnp.abs(s.real) <= 1.0 + 1e-12, _power(_rho(a_s), p), jnp.inf)
+        abs_leaf = jnp.where(jnp.abs(fpad) > 0, jnp.abs(fpad) * grow, 0.0)
+        abs_leaf = abs_leaf.reshape(n_leaves, b).sum(axis=1)
+        bound = _transposed_bound(geo, hull_c, hull_r, abs_leaf, shape, p)
+
+    value, mags, cubic, far_bound = _config.map_in_batches(
+        one, (jnp.arange(n), x), max(1, min(n, _TARGET_BATCH)))
+    magnitude = mags[:, 0]
+    return DoublePoleSums(value, magnitude, mags[:, 1:], cubic[:, 1:],
+                          far_bound + rounding_allowance(levels) * magnitude)
+
+
+def double_pole_sums(x, y, weights, positive, distance, *, p: int = DEFAULT_DEGREE,
+                     leaf: int = DEFAULT_LEAF) -> DoublePoleSums:
+    """U(x_n) = Σ_j F_j/(x_n − y_j)² at every one of N real sorted points x_n, for N complex
+    sources y_j with y_j in the gap [x_j, x_{j+1}] (a source per gap; the last source and any
+    others may have weight 0): the transpose of :func:`cauchy_sums`' S' (sources and targets
+    swapped), on the same tree. O(N(3B + p) + p² N/B) time, O(N) memory.
+
+    Near field: the sources of a target's leaf and of the two neighbouring leaves, with the
+    caller's exact distances ``distance(n, j) = x_n − y_j`` (a target 1e-10 from a source
+    keeps full relative precision). Far field: the sources anterpolated (complex positions)
+    on the Chebyshev nodes of their box's interval [x_first, x_first of the next box], the
+    tree passes of :func:`cauchy_sums`, the leaf's polynomial at the real target.
+
+    Error bound (exact arithmetic). For a real target x in T's cell and a source y near S's
+    interval (Re y inside it), interpolation in y (Hermite, double pole at y = x:
+    |ω'(x)/ω(x)| ≤ p/g) and then in x give, with dist ≥ g,
+    |K − I_x I_y K| ≤ ρ_y^p · 2(1 + p)(ρ(1 + g/r_S)^−p + Λ_p ρ(1 + g/r_T)^−p)/g² for
+    K = 1/(x − y)²: the roles of :func:`cauchy_sums`' bound swapped, ρ_y the Bernstein
+    parameter of y off S's interval, taken at the leaf (intervals nest, so it bounds every
+    ancestor's). The bound returned is Σ over the target's pairs of that with
+    A_S = Σ_{j∈S} |F_j| ρ_{y_j}^p, plus the rounding allowance times the magnitude.
+    ``positive`` channels (N, C) of weights a_j ≥ 0 give Σ_j a_j/|x_n − y_j|² the same way
+    (far part with the sources on the real axis at Re y_j: an upper estimate), and a bound
+    on Σ_j a_j/|x_n − y_j|³ (near field exact; the far part's Σ a_j/|x_n − y_j|² divided by
+    the distance from x_n to the nearest far source's interval).
+
+    ``distance``: a function (target index (), source indices (k,)) → (k,) complex
+    x_n − y_j, formed so that near pairs keep their relative precision. Not jitted here
+    (``distance`` is a closure): call it inside the caller's program.
+    """
+    return _double_pole_sums(jnp.asarray(x, jnp.float64), jnp.asarray(y), jnp.asarray(weights),
+                             jnp.asarray(positive), distance, p, leaf)
+
+
+def direct_double_pole_sums(x, y, weights, positive, distance) -> DoublePoleSums:
+    """The same sums by the direct O(N²) loop (``distance`` for every pair); error: the
+    rounding allowance only. Reference method."""
+    x = jnp.asarray(x, jnp.float64)
+    weights = jnp.asarray(weights).astype(jnp.complex128)
+    positive = jnp.asarray(positive, jnp.float64)
+    n = x.shape[0]
+    j = jnp.arange(n)
+
+    def one(target):
+        dist = distance(target, j)
+        q = jnp.abs(dist) ** 2
+        live = q > 0
+        q_inv = jnp.where(live, 1.0 / jnp.where(live, q, 1.0), 0.0)
+        inv2 = jnp.where(live, 1.0 / jnp.where(live, dist, 1.0) ** 2, 0.0)
+        return (jnp.sum(weights * inv2), q_inv @ jnp.abs(weights), q_inv @ positive,
+                (q_inv * jnp.sqrt(q_inv)) @ positive)
+
+    value, mag, pos, cubic = _config.map_in_batches(one, j, 64)
+    return DoublePoleSums(value, mag, pos, cubic, rounding_allowance(0) * mag)

@@ -1062,6 +1062,71 @@ def flux_by_residues(chain, n=None):
     return flux_from_poles(chain, _poles_of(c), c=c)
 
 
+def temperature_weights(c: PoleChain, t_left, t_right, omega):
+    """T_L (a_N² + γ²ω²) + T_R (a_1² + γ²ω²): the bath factor of each pole's T_n term."""
+    a1 = c.kappa_end - c.m1 * omega**2
+    an = c.kappa_end - c.mn * omega**2
+    g2 = c.gamma**2 * omega**2
+    return t_left * (an**2 + g2) + t_right * (a1**2 + g2)
+
+
+def collective_factors(chain, c: PoleChain, poles: ChainPoles):
+    """(nodes, factors) of the collective quadrature rule in T_n's sum (origin 0)."""
+    nodes = jnp.ravel(poles.collective_nodes)
+    factors = (jnp.ravel(poles.collective_weights) / chain.gamma
+               * temperature_weights(c, chain.t_left, chain.t_right, nodes))
+    return nodes, factors
+
+
+def bulk_temperature_sums(chain, c: PoleChain, poles: ChainPoles, origins, taus, factors):
+    """Per bulk particle: (Σ_p factor_p/(m_n (ω_n² − ω_p²)²) real part, the same sum of
+    magnitudes, the collective zeros' error bound) over the poles ω_p = origin_p + τ_p given,
+    by the direct O(N·P) loop (the pole distances formed from the exact offsets)."""
+    bulk_m = chain.masses[1:-1]
+    bulk_w = bulk_frequencies(c.kappa_bulk, bulk_m)
+    coll = jnp.where(poles.collective_mask, poles.collective, 1.0)
+    coll_error = jnp.where(poles.collective_mask, poles.collective_error, 0.0)
+    coll_scale = jnp.abs(temperature_weights(c, chain.t_left, chain.t_right, coll)) / chain.gamma
+
+    def one_particle(args):
+        m_n, w_n, real = args
+        alpha = m_n * ((w_n - origins) - taus) * (w_n + origins + taus)
+        skip = (factors == 0) | ~real  # padded particles: no term (double where)
+        contrib = jnp.where(skip, 0.0, factors / jnp.where(skip, 1.0, alpha**2))
+        value = m_n * jnp.sum(contrib).real
+        size = m_n * jnp.sum(jnp.abs(contrib))
+        # the collective zeros' error bound, carried by the same factor
+        alpha_c = jnp.where(real, m_n * (w_n - coll) * (w_n + coll), 1.0)
+        coll_err = jnp.where(real, m_n * jnp.sum(coll_error * coll_scale / jnp.abs(alpha_c) ** 2),
+                             0.0)
+        return value, size, coll_err
+
+    if c.nb == 0:
+        return jnp.zeros((0,)), jnp.zeros((0,)), jnp.zeros((0,))
+    batch = int(max(1, min(c.nb, _CHUNK_ELEMENTS // max(taus.shape[0], 1))))
+    return _config.map_in_batches(one_particle, (bulk_m, bulk_w, c.bulk_real), batch)
+
+
+def temperatures_from_bulk(chain, c: PoleChain, flux, bulk_t, bulk_err):
+    """(temperatures (N,), error_estimate (N,), converged) from the bulk particles' values and
+    error bounds and the flux result: the end particles from the exact energy balance
+    J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N, k = 0 handled, the status formed."""
+    t_l, t_r, gamma = chain.t_left, chain.t_right, chain.gamma
+    j = flux["flux"]
+    t1 = t_l - chain.masses[0] * j / gamma
+    tn = t_r + chain.masses[-1] * j / gamma
+    temps = jnp.concatenate([t1[None], bulk_t, tn[None]])
+    end_err = flux["error_estimate"] * jnp.array([chain.masses[0], chain.masses[-1]]) / gamma
+    err = jnp.concatenate([end_err[:1], bulk_err, end_err[1:]])
+    # k = 0: nothing couples, every bulk particle stays at rest (particular solution)
+    temps = jnp.where(c.coupled, temps, jnp.zeros(chain.n).at[0].set(t_l).at[-1].set(t_r))
+    # converged: the flux is, and every T_n is within CONVERGED_RTOL of the bath scale
+    scale = jnp.maximum(t_l, t_r)
+    converged = (flux["converged"] & ~c.merged_unequal
+                 & (~c.coupled | jnp.all(err <= CONVERGED_RTOL * scale)))
+    return temps, err, converged
+
+
 def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
     """Local temperatures T_n = m_n ⟨q̇_n²⟩ (Eq. 31) by residues. O(N²) time.
 
@@ -1083,61 +1148,16 @@ def temperatures_by_residues(chain, poles: ChainPoles | None = None, n=None):
     c = PoleChain(chain, n)
     if poles is None:
         poles = _poles_of(c)
-    n = c.n
     flux = flux_from_poles(chain, poles, c=c)
-    gamma = chain.gamma
-    t_l, t_r = chain.t_left, chain.t_right
-
-    def weights(omega):
-        a1 = c.kappa_end - c.m1 * omega**2
-        an = c.kappa_end - c.mn * omega**2
-        g2 = gamma**2 * omega**2
-        return t_l * (an**2 + g2) + t_r * (a1**2 + g2)
-
     gap_omega = poles.gap_origin + poles.gap_tau
-    gap_factor = jnp.where(poles.gap_valid, poles.gap_terms / gamma * weights(gap_omega), 0.0)
-    coll_nodes = jnp.ravel(poles.collective_nodes)
-    coll_factor = jnp.ravel(poles.collective_weights) / gamma * weights(coll_nodes)
+    gap_factor = jnp.where(poles.gap_valid, poles.gap_terms / chain.gamma
+                           * temperature_weights(c, chain.t_left, chain.t_right, gap_omega), 0.0)
+    coll_nodes, coll_factor = collective_factors(chain, c, poles)
     origins = jnp.concatenate([poles.gap_origin, jnp.zeros(coll_nodes.shape[0])])
     taus = jnp.concatenate([poles.gap_tau, coll_nodes])
     factors = jnp.concatenate([2.0 * gap_factor, coll_factor])
     # the gap terms stand for a pole and its mirror: 2 Re; collective terms: Re of the sum
-    bulk_m = chain.masses[1:-1]
-    bulk_w = bulk_frequencies(c.kappa_bulk, bulk_m)
-    coll = jnp.where(poles.collective_mask, poles.collective, 1.0)
-    coll_error = jnp.where(poles.collective_mask, poles.collective_error, 0.0)
-    coll_scale = jnp.abs(weights(coll)) / gamma
-
-    def one_particle(args):
-        m_n, w_n, real = args
-        alpha = m_n * ((w_n - origins) - taus) * (w_n + origins + taus)
-        skip = (factors == 0) | ~real  # padded particles: no term (double where)
-        contrib = jnp.where(skip, 0.0, factors / jnp.where(skip, 1.0, alpha**2))
-        value = m_n * jnp.sum(contrib).real
-        size = m_n * jnp.sum(jnp.abs(contrib))
-        # the collective zeros' error bound, carried by the same factor
-        alpha_c = jnp.where(real, m_n * (w_n - coll) * (w_n + coll), 1.0)
-        coll_err = jnp.where(real, m_n * jnp.sum(coll_error * coll_scale / jnp.abs(alpha_c) ** 2),
-                             0.0)
-        return value, size, coll_err
-
-    if c.nb > 0:
-        batch = int(max(1, min(c.nb, _CHUNK_ELEMENTS // max(taus.shape[0], 1))))
-        bulk_t, bulk_size, bulk_coll_err = _config.map_in_batches(
-            one_particle, (bulk_m, bulk_w, c.bulk_real), batch)
-    else:
-        bulk_t = bulk_size = bulk_coll_err = jnp.zeros((0,))
-    j = flux["flux"]
-    t1 = t_l - chain.masses[0] * j / gamma
-    tn = t_r + chain.masses[-1] * j / gamma
-    temps = jnp.concatenate([t1[None], bulk_t, tn[None]])
-    rounding = 16.0 * _EPS * (n + 4) * bulk_size + bulk_coll_err
-    end_err = flux["error_estimate"] * jnp.array([chain.masses[0], chain.masses[-1]]) / gamma
-    err = jnp.concatenate([end_err[:1], rounding, end_err[1:]])
-    # k = 0: nothing couples, every bulk particle stays at rest (particular solution)
-    temps = jnp.where(c.coupled, temps, jnp.zeros(chain.n).at[0].set(t_l).at[-1].set(t_r))
-    # converged: the flux is, and every T_n is within CONVERGED_RTOL of the bath scale
-    scale = jnp.maximum(t_l, t_r)
-    converged = (flux["converged"] & ~c.merged_unequal
-                 & (~c.coupled | jnp.all(err <= CONVERGED_RTOL * scale)))
-    return temps, err, converged
+    bulk_t, bulk_size, bulk_coll_err = bulk_temperature_sums(chain, c, poles, origins, taus,
+                                                             factors)
+    rounding = 16.0 * _EPS * (c.n + 4) * bulk_size + bulk_coll_err
+    return temperatures_from_bulk(chain, c, flux, bulk_t, rounding)

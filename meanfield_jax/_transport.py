@@ -43,7 +43,7 @@ from ._model import (
     is_concrete,
 )
 from ._poles import flux_by_residues, temperatures_by_residues
-from ._poles_fast import flux_by_residues_fast
+from ._poles_fast import flux_by_residues_fast, temperatures_by_residues_fast
 from ._secular import (
     flux_by_secular,
     network_modes,
@@ -238,44 +238,39 @@ FMM_ABOVE = 4096
 
 
 def auto_uses_fmm(system) -> bool:
-    """Whether ``method="auto"`` runs the O(N) flux (``"residues-fmm"``) for ``system``
+    """Whether ``method="auto"`` runs the O(N) path (``"residues-fmm"``) for ``system``
     (one chain or a batch; decided by the length of its arrays, static under jit): mean-field
     chains longer than :data:`FMM_ABOVE`."""
     return isinstance(system, MeanFieldChain) and system.masses.shape[-1] > FMM_ABOVE
 
 
-def resolve_method(system, method: str, quantity: str = "flux") -> str:
+def resolve_method(system, method: str) -> str:
     """The method that runs for ``system`` (one system or a batch): ``"auto"`` is
     ``"residues"``, a residue sum over the poles of G (the chain's own pole solver, or the
-    secular normal-mode solver of ``_secular`` for networks), except for the flux of chains
-    with N > :data:`FMM_ABOVE`, where it is ``"residues-fmm"``, the O(N) variant (same poles
-    and terms, bulk sums from a hierarchical FMM; its derivatives are the O(N²) path's);
+    secular normal-mode solver of ``_secular`` for networks), except for chains with
+    N > :data:`FMM_ABOVE`, where it is ``"residues-fmm"``, the O(N) variant (same poles
+    and terms, bulk sums from hierarchical FMMs; its derivatives are the O(N²) path's);
     ``"lyapunov"`` is the dense O(N³) reference (the one dispatch rule of the flux and
-    temperatures). ``quantity``: ``"flux"`` or ``"temperatures"``.
+    the temperatures).
 
     Raises:
-      ValueError: for a method not in :data:`METHODS`, ``"residues-fmm"`` with networks or
-        for temperatures.
+      ValueError: for a method not in :data:`METHODS`, or ``"residues-fmm"`` with networks.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     chain = isinstance(system, MeanFieldChain)
     if method == "auto":
-        method = ("residues-fmm" if quantity == "flux" and auto_uses_fmm(system)
-                  else "residues")
+        method = "residues-fmm" if auto_uses_fmm(system) else "residues"
     if method == "residues-fmm" and not chain:
         raise ValueError("method='residues-fmm' needs a MeanFieldChain; networks use "
                          "'residues' (the secular solver) or 'lyapunov'")
-    if method == "residues-fmm" and quantity != "flux":
-        raise ValueError("method='residues-fmm' computes the flux only; use 'residues' for "
-                         "temperatures")
     return method
 
 
-def _resolve_method(system, method, what, quantity="flux"):
+def _resolve_method(system, method, what):
     """Check ``system`` (one system) and ``method``; return the method that will run."""
     check_single_system(system, what)
-    return resolve_method(system, method, quantity)
+    return resolve_method(system, method)
 
 
 def _left_component(system):
@@ -443,18 +438,28 @@ def _temperatures_residues(system, n=None):
     return TemperatureResult(*temperatures_by_residues(system, n=n))
 
 
-def _temperatures_residues_bucketed(system):
-    """Residue temperatures through the program of the system's size bucket, trimmed to N."""
+@_config.jit
+def temperatures_residues_fmm(system, n=None):
+    """The O(N) residue temperatures (``_poles_fast``: the poles of the O(N) flux, every
+    bulk sum from the hierarchical trees) as a TemperatureResult, jitted; ``n`` as in
+    :func:`flux_residues`. Derivatives: the O(N²) path's."""
+    return TemperatureResult(*temperatures_by_residues_fast(system, n))
+
+
+def _temperatures_bucketed(program, system):
+    """Chain temperatures through the program of the system's size bucket, trimmed to N."""
     if not buckets_enabled():
-        return _temperatures_residues(system)
-    temps, err, ok = _temperatures_residues(*pad_chain(system))
+        return program(system)
+    temps, err, ok = program(*pad_chain(system))
     return TemperatureResult(trim_particles(temps, system.n), trim_particles(err, system.n), ok)
 
 
 def _temperatures_with_error(system, method, what):
-    method = _resolve_method(system, method, what, "temperatures")
+    method = _resolve_method(system, method, what)
     if method == "residues" and isinstance(system, MeanFieldChain):
-        return _temperatures_residues_bucketed(system), method
+        return _temperatures_bucketed(_temperatures_residues, system), method
+    if method == "residues-fmm":
+        return _temperatures_bucketed(temperatures_residues_fmm, system), method
     left = _left_component(system)
     if left is not None:  # decoupled baths: each component at its own bath's temperature
         temps = jnp.where(jnp.asarray(left), system.t_left, system.t_right)
