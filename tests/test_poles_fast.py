@@ -221,6 +221,21 @@ def test_fast_temperatures_equal_quadratic_path(n):
     _compare_temperatures(n, KINDS + ["log-uniform", "pairs 1e-9"])
 
 
+@pytest.mark.slow  # compiles a further T_n variant (~30 s)
+def test_fast_temperatures_large_bound_is_reported(monkeypatch):
+    """A transposed tree of degree 6 (far-field bound ~1e-3 of the sums): converged False,
+    and each particle's estimate still covers its true error."""
+    monkeypatch.setattr(_poles_fast, "DOUBLE_POLE_DEGREE", 6)
+    m = np.random.default_rng(5).uniform(0.1, 1.9, 400)
+    chain = mf.MeanFieldChain(m, k=1.0, k0=0.02, n_tilde=1.0, gamma=1.0)
+    temps, err, ok = jax.jit(temperatures_by_residues_fast)(chain)
+    ref_t, ref_err, ref_ok = jax.jit(temperatures_by_residues)(chain)
+    assert bool(ref_ok) and not bool(ok)
+    diff = np.abs(np.asarray(temps) - np.asarray(ref_t))
+    assert diff.max() > 1e-9  # the degraded tree is really off
+    assert np.all(diff <= np.asarray(err) + np.asarray(ref_err))
+
+
 def test_fast_temperatures_against_refined_lyapunov():
     """An independent method: the steady-state covariance (long-double refined Lyapunov) of a
     random chain whose bulk is heated through narrow resonances; ≤ 1e-9 at every site."""
