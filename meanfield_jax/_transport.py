@@ -487,6 +487,11 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         HarmonicNetwork (its default too): the same poles as ``heat_flux`` (secular form),
         T_n = 2γ m_n Re i Σ_p ω_p² Σ_b T_b [Res_p G_{:,b}]_n G_{nb}(−ω_p), with the columns
         of G from one product U·W over all poles: O(N³) (a GEMM), like the ``eigh``.
+      ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096): the same
+        poles (from the O(N) flux) and the same sum, taken for every bulk frequency at once
+        by a transposed hierarchical FMM in ω² (``_cauchy.double_pole_sums``: exact near
+        field, a-priori far-field bound), the poles' own error bounds carried into each
+        T_n's estimate. O(N) time and memory; derivatives are the O(N²) path's.
       ``"lyapunov"`` (any system): the steady-state covariance
         by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
 

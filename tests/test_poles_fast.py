@@ -117,6 +117,17 @@ def test_no_gaps_and_padding():
     b = jax.jit(flux_by_residues)(chain)
     assert bool(a["converged"])
     assert float(a["flux"]) == pytest.approx(float(b["flux"]), rel=1e-12)
+    # T_n: identical masses (the particular solution) and the padded chain, trimmed
+    t_same, _, ok = jax.jit(temperatures_by_residues_fast)(same)
+    t_ref, _, _ = jax.jit(temperatures_by_residues)(same)
+    assert bool(ok)
+    np.testing.assert_allclose(t_same, t_ref, rtol=0, atol=1e-13)
+    t_pad, e_pad, ok = jax.jit(temperatures_by_residues_fast)(padded, n)
+    t_ref, _, _ = jax.jit(temperatures_by_residues)(chain)
+    assert bool(ok)
+    kept = np.r_[0:n - 1, padded.n - 1]  # the padded particles sit before particle N
+    np.testing.assert_allclose(np.asarray(t_pad)[kept], t_ref, rtol=0, atol=1e-11)
+    assert np.all(np.asarray(t_pad)[n - 1:-1] == 0) and np.all(np.asarray(e_pad)[n - 1:-1] == 0)
 
 
 def test_auto_runs_the_fast_path_above_4096_only():
