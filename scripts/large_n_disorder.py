@@ -73,11 +73,16 @@ def main():
     p.add_argument("--figure", default="docs/figures/large_n_disorder.png")
     p.add_argument("--budget-s", type=float, default=math.inf,
                    help="stop starting new chains after this many seconds (resume later)")
+    p.add_argument("--n-tilde", nargs="+", choices=["1", "kac"], default=["1", "kac"],
+                   help="run only these curves (two processes with disjoint curves and "
+                        "separate --out files can share the work; the report reads --out)")
     args = p.parse_args()
     results = _load(args.out)  # key "kind|n_tilde|k0|N|r" -> (J, error, converged, seconds)
     start = time.perf_counter()
     for n in args.sizes:
         for kind, n_tilde, k0 in CURVES:
+            if ("kac" if n_tilde == "kac" else "1") not in args.n_tilde:
+                continue
             for r in range(args.realizations if kind == "random" else 1):
                 key = f"{kind}|{n_tilde}|{k0}|{n}|{r}"
                 if key in results:
