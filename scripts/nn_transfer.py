@@ -116,7 +116,8 @@ def flux_transfer(masses, *, k=K, gamma=GAMMA, k_prime=0.0, k0=0.0, rtol=1e-10):
     Every half-interval [ω_j, ω_j ± L] is mapped by tanh-sinh onto t ∈ [−3.2, 3.2] (a
     Lorentzian of any width at ω_j or at the interval's far end is smooth in t), and t is
     integrated adaptively: Gauss–Legendre 16 on each piece, error |G8 − G16|, the worst pieces
-    halved until the chunk's summed error is below 0.1 rtol J. Returns (J, error estimate,
+    halved until the chunk's summed error is below 0.1 rtol J or every remaining piece's
+    error is at the rounding level of T (N·ε of the piece). Returns (J, error estimate,
     number of peaks summed).
     """
     m = np.asarray(masses, dtype=np.float64)
@@ -170,7 +171,13 @@ def flux_transfer(masses, *, k=K, gamma=GAMMA, k_prime=0.0, k0=0.0, rtol=1e-10):
             target = 0.1 * rtol * max(total + val.sum(), 1e-300)
             if err.sum() <= target:
                 break
-            split = err > min(err.max(), target / err.size) * 0.5
+            # a piece whose |G8 − G16| is already at the rounding level of T (relative N·ε)
+            # is not split again: halving cannot shrink it, and splitting every such piece
+            # doubles the work each round (the sum of these floors is ≤ N·ε·J, below target)
+            floor = n * np.finfo(float).eps * np.abs(val)
+            split = (err > min(err.max(), target / err.size) * 0.5) & (err > floor)
+            if not split.any():
+                break
             mid_t = 0.5 * (t_lo[split] + t_hi[split])
             new_lo = np.concatenate([t_lo[split], mid_t])
             new_hi = np.concatenate([mid_t, t_hi[split]])
