@@ -344,6 +344,7 @@ def _assert_peaks_equal(out, ref, what):
                                    err_msg=str((field,) + what))
 
 
+@pytest.mark.slow  # 27 s; resonance padding (n = 17, 64) and one program per bucket stay default
 def test_find_resonances_and_fits_padded_equal_unpadded(monkeypatch):
     """find_resonances and fit_resonance_lorentzians on the bucket program (N = 17 padded
     to 64) equal the exact-N programs: every peak (gap and collective seeds,

@@ -236,6 +236,7 @@ def test_weak_and_strong_damping(gamma):
     assert abs(float(mf.heat_flux(chain)) - expected) <= 1e-9 * expected
 
 
+@pytest.mark.slow  # 10 s; refined-Lyapunov agreement at small N stays default
 def test_flux_large_random_chain_matches_refined_lyapunov():
     """N = 300, δ = 0.1: resonances ~1e-9 wide; refined Lyapunov is accurate to ~1e-12 here."""
     masses = masses_of("random", 300, seed=6)  # seed with the oracle still well-posed

@@ -248,6 +248,7 @@ def test_larger_random_springs_match_refined_lyapunov(n):
     _check_against_oracle(net)
 
 
+@pytest.mark.slow  # 8 s; network sweeps padding a step bucket stay default
 def test_padded_network_equals_exact_size(monkeypatch):
     """Size buckets for networks (``_buckets.pad_network``: N = 9 and 11 → 16 free
     particles appended, their block kept apart by eigh): J, T_n and T(ω) equal the exact-N

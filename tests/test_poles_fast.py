@@ -222,6 +222,7 @@ def _compare_temperatures(n, kinds, atol=1e-11):
             assert float(np.max(e_f[i])) <= 1e-9, label  # and converged means it
 
 
+@pytest.mark.slow  # 10 s; T_n fast path vs refined Lyapunov stays default
 def test_fast_temperatures_equal_quadratic_path_n300():
     _compare_temperatures(300, KINDS)
 

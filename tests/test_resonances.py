@@ -143,6 +143,7 @@ def test_resonance_frequency_gradients_implicit_function():
 # ----------------------------------------------------------------------- find_resonances
 
 
+@pytest.mark.slow  # 10 s
 def test_find_resonances_matches_dense_grid_scan():
     # Strong disorder, small N: every peak is resolvable on a grid, so an independent scan
     # (dense solves + bounded Brent refinement) finds them all.

@@ -473,6 +473,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # 13 s; the four-device sweep stays default
 def test_two_distributed_processes(tmp_path, cache_dir, long_reference):
     """Two local jax.distributed processes (2 CPU devices each) give the single-run dataset."""
     config = _write_toml(tmp_path / "long.toml", LONG)

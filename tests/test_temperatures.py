@@ -77,7 +77,7 @@ def test_identical_masses_bulk_level_is_tl_plus_tr_over_2_n_minus_2(sizes):
         np.testing.assert_allclose(t[1:-1], 2.25 / (2 * (n - 2)), rtol=1e-10)
 
 
-@pytest.mark.parametrize("n", [1000])
+@pytest.mark.parametrize("n", [pytest.param(1000, marks=pytest.mark.slow)])  # 8 s
 def test_large_random_chain_invariants(n):
     masses = make("random", n, seed=3)
     chain = mf.MeanFieldChain(masses, k=0.1, k0=0.02, t_left=1.5, t_right=0.5)
