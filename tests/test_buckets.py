@@ -65,7 +65,7 @@ CASES = [(kind, k0, n_tilde, k_prime)
 
 # the bottom of the first bucket and of the bucket 64, padded to 64 (the top of a bucket
 # is no padding at all)
-@pytest.mark.parametrize("n", [3, 17])
+@pytest.mark.parametrize("n", [pytest.param(3, marks=pytest.mark.slow), 17])  # 3: 6 s
 def test_padded_equals_unpadded(n):
     assert bucket_size(17) == bucket_size(64) == 64
     rng = np.random.default_rng(n)
@@ -168,6 +168,7 @@ def test_one_compilation_per_bucket(monkeypatch):
     assert log.count("jit(batched)") == 2, log.names
 
 
+@pytest.mark.slow  # 5 s; ensembles of one bucket compiling once stay default
 def test_vmap_batch_same_n_compiles_once():
     """jax.vmap(heat_flux_with_error) pads tracers from static shapes: equal to the
     single-system results, and batches of two N of one bucket (5, 7) share one batched

@@ -360,7 +360,8 @@ def test_acceptance_full_matrix(kind, k0, n_tilde):
     _assert_agrees(res, temps, jl, jr)
 
 
-@pytest.mark.parametrize("network", [False, pytest.param(True, marks=pytest.mark.slow)])
+@pytest.mark.slow  # 6–8 s each; equilibrium and the acceptance subset stay default
+@pytest.mark.parametrize("network", [False, True])
 def test_relaxation_from_rest_matches_discrete_and_continuous(network):
     """Genuine relaxation: fast-relaxing systems (τ ≈ 33 and 176) from rest, burn-in ≥ 8 τ.
 

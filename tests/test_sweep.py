@@ -473,7 +473,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.slow  # 13 s; the four-device sweep stays default
+@pytest.mark.slow  # 13 s; four-device ensembles stay default (test_ensemble)
 def test_two_distributed_processes(tmp_path, cache_dir, long_reference):
     """Two local jax.distributed processes (2 CPU devices each) give the single-run dataset."""
     config = _write_toml(tmp_path / "long.toml", LONG)
@@ -547,6 +547,7 @@ def test_distributed_process_killed_and_resumed(tmp_path, cache_dir, long_refere
     assert not list(tmp_path.glob("dist.nc.partial*"))
 
 
+@pytest.mark.slow  # 9 s; four-device ensembles stay default (test_ensemble)
 def test_four_devices_sweep_identical(tmp_path, cache_dir, long_reference):
     out = tmp_path / "four.nc"
     config = _write_toml(tmp_path / "long.toml", LONG)
