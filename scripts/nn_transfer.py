@@ -134,17 +134,11 @@ def flux_transfer(masses, *, k=K, gamma=GAMMA, k_prime=0.0, k0=0.0, rtol=1e-10):
     args = (jnp.asarray(diag), jnp.asarray(m), jnp.asarray(damping), k)
 
     def integrate(start, length, t_lo, t_hi):
-        """G8 and G16 over pieces [t_lo, t_hi] of half-intervals ω = start + length x(t)."""
-        out = []
-        for nodes, weights in _GAUSS:
-            half = 0.5 * (t_hi - t_lo)[:, None]
-            t = 0.5 * (t_hi + t_lo)[:, None] + half * nodes[None, :]
+        """G16 and |G8 − G16| on pieces [t_lo, t_hi] of half-intervals ω = start + length x(t)."""
+        def change(t):
             x, dx = _ts_map(t)
-            omega = start[:, None] + length[:, None] * x
-            tr = _evaluate(omega.ravel(), args)
-            out.append(np.sum(tr.reshape(omega.shape) * np.abs(length)[:, None] * dx
-                              * weights[None, :] * half, axis=1) / (2 * math.pi))
-        return out[1], np.abs(out[1] - out[0])
+            return start[:, None] + length[:, None] * x, np.abs(length)[:, None] * dx
+        return _gauss_pieces(change, t_lo, t_hi, args)
 
     total, error, last, j = 0.0, 0.0, math.inf, 0
     edges = np.linspace(-_T_MAX, _T_MAX, _PIECES + 1)
@@ -208,16 +202,22 @@ def flux_transfer(masses, *, k=K, gamma=GAMMA, k_prime=0.0, k0=0.0, rtol=1e-10):
 
 def _tail(c, t_lo, t_hi, args):
     """G16 and |G8 − G16| of ∫_c^∞ T dω / 2π on pieces of t, ω = c / (1 − x(t))."""
+    def change(t):
+        _, dx = _ts_map(t)
+        one_minus_x = 1.0 / (1.0 + np.exp(np.pi * np.sinh(t)))  # 1 − x without cancellation
+        return c / one_minus_x, c * dx / one_minus_x ** 2
+    return _gauss_pieces(change, t_lo, t_hi, args)
+
+
+def _gauss_pieces(change, t_lo, t_hi, args):
+    """G16 and |G8 − G16| of ∫ T(ω(t)) ω'(t) dt / 2π on each piece [t_lo, t_hi];
+    ``change(t)`` gives ω and dω/dt at the nodes (one row per piece)."""
     out = []
     for nodes, weights in _GAUSS:
         half = 0.5 * (t_hi - t_lo)[:, None]
-        t = 0.5 * (t_hi + t_lo)[:, None] + half * nodes[None, :]
-        x, dx = _ts_map(t)
-        one_minus_x = 1.0 / (1.0 + np.exp(np.pi * np.sinh(t)))  # 1 − x without cancellation
-        omega = c / one_minus_x
-        tr = _evaluate(omega.ravel(), args)
-        out.append(np.sum(tr.reshape(omega.shape) * c * dx / one_minus_x ** 2
-                          * weights[None, :] * half, axis=1) / (2 * math.pi))
+        omega, jac = change(0.5 * (t_hi + t_lo)[:, None] + half * nodes[None, :])
+        tr = _evaluate(omega.ravel(), args).reshape(omega.shape)
+        out.append(np.sum(tr * jac * weights[None, :] * half, axis=1) / (2 * math.pi))
     return out[1], np.abs(out[1] - out[0])
 
 
