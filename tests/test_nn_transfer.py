@@ -66,3 +66,14 @@ def test_recurrence_transmittance_matches_package():
             exact = 4 * mp.mpf(0.6) ** 2 * mp.mpf(w) ** 2 * abs(mp.inverse(z)[0, 29]) ** 2
             got = nn_transfer._evaluate(np.array([w]), (diag, masses, damping, 0.8))[0]
             assert abs(got / float(exact) - 1) < 1e-12, (w, got, float(exact))
+
+
+@pytest.mark.parametrize("m, k, gamma", [(1.0, 1.0, 1.0), (0.7, 2.0, 0.1), (1.0, 1.0, 5.0)])
+def test_ordered_fixed_chain_rieder_lebowitz_lieb_limit(m, k, gamma):
+    """The recurrence on the ordered fixed-end chain (N = 64, k' = k) against the N → ∞
+    limit of Rieder, Lebowitz & Lieb (1967) to 1e-10."""
+    nu = k * m / gamma**2
+    limit = k / (2.0 * gamma) * (4.0 / nu) / (1.0 + np.sqrt(1.0 + 4.0 / nu)) ** 2
+    j, err, _ = nn_transfer.flux_transfer(np.full(64, m), k=k, gamma=gamma, k_prime=k)
+    assert j == pytest.approx(limit, rel=1e-10)
+    assert err < 1e-10 * j
