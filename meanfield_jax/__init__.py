@@ -18,7 +18,9 @@ Green's operator and transmittance (Eqs. 7, 11, 17):
 Heat flux (Eq. 16) and local temperatures (Eq. 31), exact:
   heat_flux, heat_flux_with_error, FluxResult,
   local_temperatures, local_temperatures_with_error, TemperatureResult,
-  normal_modes, NormalModes
+  normal_modes, NormalModes,
+  nearest_neighbour_flux_with_error (J of a nearest-neighbour chain without a dense K,
+  N ≫ 10⁴; ``method="transfer"`` of the functions above for nearest-neighbour networks)
 Resonances (Eqs. 24, 26, 28–29):
   resonance_frequency, resonance_frequency_with_error, ResonanceResult, find_resonances,
   Resonances, fit_lorentzian_curve (one Lorentzian to a given T(ω) curve),
@@ -96,6 +98,7 @@ from ._sweep_config import SweepConfig as SweepConfig
 from ._sweep_config import load_config as load_config
 from ._failure import FluxResult as FluxResult
 from ._failure import TemperatureResult as TemperatureResult
+from ._transfer import nearest_neighbour_flux_with_error as nearest_neighbour_flux_with_error
 from ._transport import dynamical_matrix as dynamical_matrix
 from ._transport import greens_function as greens_function
 from ._transport import heat_flux as heat_flux

@@ -51,6 +51,7 @@ from ._model import (
     parse_n_tilde,
 )
 from ._buckets import buckets_enabled, pad_chain, pad_network
+from ._transfer import flux_transfer_callback, from_network
 from ._transport import (
     METHODS,
     auto_uses_fmm,
@@ -264,7 +265,15 @@ def flux_fn(method: str) -> Callable:
         return _flux_lyapunov_one
     if method == "auto":
         return _flux_auto_one
+    if method == "transfer":
+        return _flux_transfer_one
     return _flux_fmm_one if method == "residues-fmm" else _flux_residues_one
+
+
+def _flux_transfer_one(system):
+    """Nearest-neighbour networks: the host-driven quadrature of ``_transfer`` as one JAX
+    operation (``pure_callback``; systems in turn). K is checked by the caller."""
+    return tuple(flux_transfer_callback(from_network(system)))
 
 
 def _flux_auto_one(system, n=None):
@@ -343,6 +352,8 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     """
     r = check_system_batch(systems, "ensemble_flux")
     method = resolve_method(systems, method)
+    if method == "transfer":
+        from_network(systems, method)  # ValueError naming the method unless tridiagonal
     decoupled = _decoupled_networks(systems, r)
     args = ()
     if pads_to_buckets(systems, method):  # one program per size bucket, not per N

@@ -36,8 +36,8 @@ __all__ = [
 
 #: Flux methods of a sweep (``residues``: exact residue sums, O(N²), or O(N) through the
 #: FMM for chains with N > 4096 as ``heat_flux(method="auto")``; ``lyapunov``: O(N³)
-#: reference).
-METHODS = ("residues", "lyapunov")
+#: reference; ``transfer``: nearest-neighbour chains by the O(N)-per-frequency recurrence).
+METHODS = ("residues", "lyapunov", "transfer")
 
 #: Systems of a sweep: ``MeanFieldChain`` or a constructor of ``meanfield_jax.networks``.
 MODELS = ("mean_field", "power_law", "nearest_neighbour", "random_springs")
@@ -72,7 +72,8 @@ class SweepConfig:
       chunk_size: chains per compiled call and per checkpoint (memory bound).
       batch_size: chains vmapped together on a device (0: automatic from N).
       method: flux method, ``residues`` (exact; O(N²), O(N) for chains with N > 4096, as
-        ``heat_flux(method="auto")``) or ``lyapunov`` (O(N³)).
+        ``heat_flux(method="auto")``), ``lyapunov`` (O(N³)) or, for
+        ``model = "nearest_neighbour"``, ``transfer`` (``_transfer``, ~O(N^1.5) per chain).
       fit_min_n, fit_max_n: size range of the power-law fit J ∝ N^−α.
     """
 
@@ -274,6 +275,8 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
     if "method" in raw:
         if raw["method"] not in METHODS:
             _fail("method", f"must be one of {METHODS}, got {raw['method']!r}")
+        if raw["method"] == "transfer" and out["model"] != "nearest_neighbour":
+            _fail("method", "'transfer' needs model = 'nearest_neighbour' (tridiagonal K)")
         out["method"] = raw["method"]
     for key in ("fit_min_n", "fit_max_n"):
         if key in raw:

@@ -44,6 +44,12 @@ from ._model import (
 )
 from ._poles import flux_by_residues, temperatures_by_residues
 from ._poles_fast import flux_by_residues_fast, temperatures_by_residues_fast
+from ._transfer import (
+    flux_transfer,
+    from_network,
+    temperatures_transfer,
+    transmittance_transfer,
+)
 from ._secular import (
     flux_by_secular,
     network_modes,
@@ -167,14 +173,18 @@ def transmittance(system, omega, method: str = "auto"):
     Args:
       system: MeanFieldChain or HarmonicNetwork (or a batch of them under ``jax.vmap``).
       omega: real frequency, scalar or array of any shape (T is even in ω).
-      method: ``"auto"`` or, for networks, ``"dense"`` (the reference LU path).
+      method: ``"auto"`` or, for networks, ``"dense"`` (the reference LU path) or
+        ``"transfer"`` (nearest-neighbour networks, tridiagonal K: the O(N)-per-frequency
+        ratio recurrence of ``_transfer``, no eigh, relatively accurate at every ω; under
+        ``jit``/``vmap`` a traced K is taken as tridiagonal).
 
     Returns:
       float64 array with the shape of ``omega``.
 
     Raises:
-      ValueError: if ``omega`` holds NaN or inf, or ``system`` is a stacked batch (map over
-        it with ``jax.vmap``).
+      ValueError: if ``omega`` holds NaN or inf, ``system`` is a stacked batch (map over
+        it with ``jax.vmap``), or ``method="transfer"`` is asked for a system that is not a
+        nearest-neighbour network.
       TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
 
     >>> import meanfield_jax as mf
@@ -184,8 +194,11 @@ def transmittance(system, omega, method: str = "auto"):
     """
     check_single_system(system, "transmittance")
     omega = check_finite_omega(omega)
-    if method not in ("auto", "dense"):
-        raise ValueError(f"method must be 'auto' or 'dense', got {method!r}")
+    if method not in ("auto", "dense", "transfer"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'transfer', got {method!r}")
+    if method == "transfer":
+        _require_network(system, method)
+        return transmittance_transfer(from_network(system, method), omega)
     if isinstance(system, HarmonicNetwork) and method == "auto":
         if buckets_enabled():
             padded, n = pad_network(system)
@@ -228,7 +241,7 @@ def _flux_residues_bucketed(system):
     return _bucketed(flux_residues, system)
 
 
-METHODS = ("auto", "residues", "residues-fmm", "lyapunov")
+METHODS = ("auto", "residues", "residues-fmm", "lyapunov", "transfer")
 
 # "auto" takes the O(N) flux for chains longer than this; 4096 is a size bucket (_buckets),
 # so every bucket runs one of the two programs. Measured (scripts/bench_flux_fast.py
@@ -264,7 +277,17 @@ def resolve_method(system, method: str) -> str:
     if method == "residues-fmm" and not chain:
         raise ValueError("method='residues-fmm' needs a MeanFieldChain; networks use "
                          "'residues' (the secular solver) or 'lyapunov'")
+    if method == "transfer":
+        _require_network(system, method)
     return method
+
+
+def _require_network(system, method):
+    """ValueError naming ``method`` unless ``system`` is a HarmonicNetwork."""
+    if not isinstance(system, HarmonicNetwork):
+        raise ValueError(f"method={method!r} needs a nearest-neighbour HarmonicNetwork "
+                         "(tridiagonal K, e.g. networks.nearest_neighbour); mean-field chains "
+                         "use 'auto', 'residues', 'residues-fmm' or 'lyapunov'")
 
 
 def _resolve_method(system, method, what):
@@ -293,6 +316,8 @@ def _raise_unless_converged(result, what, method):
         advice += " or compare with method='lyapunov' (moderate N)"
     if method == "residues-fmm":
         advice += " or use method='residues' (the O(N²) reference)"
+    if method == "transfer":
+        advice += " or compare with method='residues'"
     return raise_if_not_converged(result, result.converged, f"{what} ({method})", advice)
 
 
@@ -331,8 +356,20 @@ def _network_bucketed(program, network):
     return program(*pad_network(network))
 
 
+def _concrete_chain(system, method):
+    """The TridiagonalChain of a concrete nearest-neighbour network (``_transfer``);
+    ValueError naming ``method`` for a non-tridiagonal K or traced values."""
+    if not all(is_concrete(x) for x in (system.stiffness, system.masses, system.gamma)):
+        raise ValueError(f"method={method!r} runs on concrete values (host-driven NumPy/LAPACK)"
+                         ": call it outside jit/vmap, or use ensemble_flux(..., method="
+                         "'transfer') for a batch")
+    return from_network(system, method)
+
+
 def _flux_with_error(system, method, what):
     method = _resolve_method(system, method, what)
+    if method == "transfer":
+        _concrete_chain(system, method)  # a non-tridiagonal K raises even if decoupled
     if method == "residues" and isinstance(system, MeanFieldChain):
         return _flux_residues_bucketed(system), method
     if method == "residues-fmm":
@@ -343,6 +380,8 @@ def _flux_with_error(system, method, what):
         return FluxResult(zero, zero, jnp.asarray(True)), method
     if method == "residues":
         return _network_bucketed(flux_secular, system), method
+    if method == "transfer":
+        return flux_transfer(_concrete_chain(system, method)), method
     return flux_lyapunov(system), method
 
 
@@ -383,6 +422,13 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
       ``"lyapunov"`` (any system): steady-state covariance
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
+      ``"transfer"`` (nearest-neighbour networks: tridiagonal K, concrete values):
+        J = ΔT∫T dω/2π with T(ω) from an O(N) ratio recurrence, integrated peak by peak
+        (tanh-sinh on the half-intervals around each undamped mode, adaptive Gauss 8/16
+        with the |G8 − G16| estimate, early stop once the band's transmission has died
+        out): no eigenvectors, no poles; ~O(N^1.5) for disordered chains, O(N²) ordered
+        (``_transfer``). For chains too long for a dense K:
+        ``nearest_neighbour_flux_with_error``.
 
     Networks whose baths sit in separate connected components of the graph K_ij ≠ 0 carry
     no heat: J = 0 exactly (error 0, converged) without solving anything. This check runs on
@@ -456,6 +502,8 @@ def _temperatures_bucketed(program, system):
 
 def _temperatures_with_error(system, method, what):
     method = _resolve_method(system, method, what)
+    if method == "transfer":
+        _concrete_chain(system, method)
     if method == "residues" and isinstance(system, MeanFieldChain):
         return _temperatures_bucketed(_temperatures_residues, system), method
     if method == "residues-fmm":
@@ -467,6 +515,9 @@ def _temperatures_with_error(system, method, what):
     if method == "residues":
         temps, err, ok = _network_bucketed(temperatures_secular, system)
         return TemperatureResult(temps[..., :system.n], err[..., :system.n], ok), method
+    if method == "transfer":
+        temps, err, ok = temperatures_transfer(_concrete_chain(system, method))
+        return TemperatureResult(jnp.asarray(temps), jnp.asarray(err), jnp.asarray(ok)), method
     return temperatures_lyapunov(system), method
 
 
@@ -494,6 +545,12 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         T_n's estimate. O(N) time and memory; derivatives are the O(N²) path's.
       ``"lyapunov"`` (any system): the steady-state covariance
         by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
+      ``"transfer"`` (nearest-neighbour networks, concrete values): the stationary
+        Lyapunov equations in normal modes with each mode's end amplitudes to full
+        relative accuracy (twisted factorisation) and each mode's equations scaled by
+        them: exact also for modes localised deep inside a disordered chain (end
+        amplitudes 1e-17 and far below), which float64 ``eigh`` cannot resolve and the
+        other methods flag. O(N³) (``_transfer.temperatures_transfer``).
 
     A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered
     exactly: every particle at the temperature of the bath in its component (T_L for
