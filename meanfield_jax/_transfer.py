@@ -232,9 +232,11 @@ def transmittance_transfer(chain: TridiagonalChain, omega):
 
 
 def _evaluate(omega, chain):
-    """T at the frequencies ``omega`` (NumPy), padded to a power of two (one compilation per
-    size)."""
+    """T at the frequencies ``omega`` (NumPy), padded to a power of two up to 4096, then to a
+    multiple of 4096 (one compilation per size; less than 4096 padded evaluations)."""
     size = max(1024, 1 << (omega.size - 1).bit_length())
+    if size > 4096:
+        size = -(-omega.size // 4096) * 4096
     padded = np.ones(size)
     padded[:omega.size] = omega
     return np.asarray(transmittance_transfer(chain, jnp.asarray(padded)))[:omega.size]

@@ -359,7 +359,8 @@ def _network_bucketed(program, network):
 def _concrete_chain(system, method):
     """The TridiagonalChain of a concrete nearest-neighbour network (``_transfer``);
     ValueError naming ``method`` for a non-tridiagonal K or traced values."""
-    if not all(is_concrete(x) for x in (system.stiffness, system.masses, system.gamma)):
+    if not all(is_concrete(x) for x in (system.stiffness, system.masses, system.gamma,
+                                         system.t_left, system.t_right, system.k_prime)):
         raise ValueError(f"method={method!r} runs on concrete values (host-driven NumPy/LAPACK)"
                          ": call it outside jit/vmap, or use ensemble_flux(..., method="
                          "'transfer') for a batch")
