@@ -47,6 +47,7 @@ from ._poles_fast import flux_by_residues_fast, temperatures_by_residues_fast
 from ._transfer import (
     flux_transfer,
     from_network,
+    is_tridiagonal,
     temperatures_transfer,
     transmittance_transfer,
 )
@@ -70,6 +71,8 @@ __all__ = [
     "METHODS",
     "resolve_method",
     "auto_uses_fmm",
+    "auto_uses_transfer",
+    "TRANSFER_FROM",
     "flux_residues",
     "flux_residues_fmm",
     "transmittance_grid",
@@ -164,8 +167,11 @@ def transmittance(system, omega, method: str = "auto"):
     Mean-field chain: O(N) per frequency from the Sherman–Morrison form of Eq. (14),
     written as T = 4γ²κ̄²/|Q(ω)|² with Q = A_1 A_N Σ_n (A_n − κ̄)/(ω A_n) (κ̄ = Nk/Ñ), which
     is exact at ω = 0 (finite T(0) of the momentum-conserving chain, Eq. 23) and at the
-    bulk resonances (T = 0). Agrees with dense solves to ~1e-12 relative. Networks
-    (``method="auto"``): normal-mode secular form, T = 4γ²ω²|S_1N|²/|Δ|² with
+    bulk resonances (T = 0). Agrees with dense solves to ~1e-12 relative. Nearest-neighbour
+    networks (concrete tridiagonal K, ``method="auto"`` or ``"transfer"``): the ratio
+    recurrence of ``_transfer``, O(N) per frequency, no eigh, relatively accurate at every
+    ω. Other networks (and any network under ``jit``/``vmap`` with ``"auto"``): normal-mode
+    secular form, T = 4γ²ω²|S_1N|²/|Δ|² with
     S(ω) = Σ_j b_j b_jᵀ/(λ_j − ω²) over the modes of (K + k'P, M) (``_secular``): one O(N³)
     ``eigh`` per call, then O(N) per frequency; ``method="dense"``: an LU solve per
     frequency, O(N³) each. 0 ≤ T ≤ 1 always.
@@ -199,6 +205,9 @@ def transmittance(system, omega, method: str = "auto"):
     if method == "transfer":
         _require_network(system, method)
         return transmittance_transfer(from_network(system, method), omega)
+    if (isinstance(system, HarmonicNetwork) and method == "auto"
+            and is_concrete(system.stiffness) and is_tridiagonal(system.stiffness)):
+        return transmittance_transfer(from_network(system), omega)  # O(N) per ω, no eigh
     if isinstance(system, HarmonicNetwork) and method == "auto":
         if buckets_enabled():
             padded, n = pad_network(system)
@@ -257,6 +266,23 @@ def auto_uses_fmm(system) -> bool:
     return isinstance(system, MeanFieldChain) and system.masses.shape[-1] > FMM_ABOVE
 
 
+# "auto" takes method="transfer" for concrete nearest-neighbour networks from this size on.
+# Measured (heat_flux_with_error warm, masses 1 ± δ, k = γ = k' = 1, loaded 2-core CPU):
+# at N = 300 the secular solver is faster for δ = 0.1 and slower for δ = 0.8, at N = 1000
+# the recurrence is faster for both; its T_n is exact where the secular T_n is flagged.
+TRANSFER_FROM = 1024
+
+
+def auto_uses_transfer(system) -> bool:
+    """Whether ``method="auto"`` runs ``"transfer"`` for ``system``: a HarmonicNetwork (one or
+    a batch) with concrete values, N ≥ :data:`TRANSFER_FROM` and tridiagonal K."""
+    if not isinstance(system, HarmonicNetwork) or system.masses.shape[-1] < TRANSFER_FROM:
+        return False
+    leaves = (system.stiffness, system.masses, system.gamma, system.t_left, system.t_right,
+              system.k_prime)
+    return all(is_concrete(x) for x in leaves) and is_tridiagonal(system.stiffness)
+
+
 def resolve_method(system, method: str) -> str:
     """The method that runs for ``system`` (one system or a batch): ``"auto"`` is
     ``"residues"``, a residue sum over the poles of G (the chain's own pole solver, or the
@@ -264,7 +290,8 @@ def resolve_method(system, method: str) -> str:
     N > :data:`FMM_ABOVE`, where it is ``"residues-fmm"``, the O(N) variant (same poles
     and terms, bulk sums from hierarchical FMMs; its derivatives are the O(N²) path's);
     ``"lyapunov"`` is the dense O(N³) reference (the one dispatch rule of the flux and
-    the temperatures).
+    the temperatures). Nearest-neighbour networks with N ≥ :data:`TRANSFER_FROM` (concrete
+    values, tridiagonal K) take ``"transfer"`` (:func:`auto_uses_transfer`).
 
     Raises:
       ValueError: for a method not in :data:`METHODS`, or ``"residues-fmm"`` with networks.
@@ -272,6 +299,8 @@ def resolve_method(system, method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     chain = isinstance(system, MeanFieldChain)
+    if method == "auto" and auto_uses_transfer(system):
+        method = "transfer"
     if method == "auto":
         method = "residues-fmm" if auto_uses_fmm(system) else "residues"
     if method == "residues-fmm" and not chain:
@@ -423,7 +452,8 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
       ``"lyapunov"`` (any system): steady-state covariance
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
-      ``"transfer"`` (nearest-neighbour networks: tridiagonal K, concrete values):
+      ``"transfer"`` (nearest-neighbour networks: tridiagonal K, concrete values; what
+        ``"auto"`` runs for them from N = 1024, :data:`TRANSFER_FROM`):
         J = ΔT∫T dω/2π with T(ω) from an O(N) ratio recurrence, integrated peak by peak
         (tanh-sinh on the half-intervals around each undamped mode, adaptive Gauss 8/16
         with the |G8 − G16| estimate, early stop once the band's transmission has died
@@ -546,7 +576,8 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         T_n's estimate. O(N) time and memory; derivatives are the O(N²) path's.
       ``"lyapunov"`` (any system): the steady-state covariance
         by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
-      ``"transfer"`` (nearest-neighbour networks, concrete values): the stationary
+      ``"transfer"`` (nearest-neighbour networks, concrete values; ``"auto"`` from
+        N = 1024, :data:`TRANSFER_FROM`): the stationary
         Lyapunov equations in normal modes with each mode's end amplitudes to full
         relative accuracy (twisted factorisation) and each mode's equations scaled by
         them: exact also for modes localised deep inside a disordered chain (end

@@ -328,3 +328,19 @@ def test_sweep_config_transfer_needs_nearest_neighbour():
     with pytest.raises(ValueError, match="transfer"):
         make_config({"model": "power_law", "alpha": [1.0], "method": "transfer",
                      "sizes": [8], "masses": ["random"], "realizations": [2]})
+
+
+def test_auto_dispatch_for_nearest_neighbour_networks():
+    """``"auto"``: T(ω) of a concrete nearest-neighbour network by the recurrence at any N
+    (equal to ``"transfer"`` bit for bit); J and T_n by ``"transfer"`` from N = 1024."""
+    from meanfield_jax._transport import TRANSFER_FROM, resolve_method
+
+    big = networks.nearest_neighbour(np.ones(TRANSFER_FROM))
+    assert resolve_method(big, "auto") == "transfer"
+    assert resolve_method(networks.nearest_neighbour(np.ones(TRANSFER_FROM - 1)),
+                          "auto") == "residues"
+    assert resolve_method(networks.power_law(np.ones(TRANSFER_FROM), 1.0), "auto") == "residues"
+    net = networks.nearest_neighbour(RNG.uniform(0.5, 1.5, 9), k_prime=0.3)
+    omega = np.linspace(0.0, 3.0, 7)
+    np.testing.assert_array_equal(np.asarray(mf.transmittance(net, omega)),
+                                  np.asarray(mf.transmittance(net, omega, method="transfer")))
