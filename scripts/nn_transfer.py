@@ -52,8 +52,7 @@ def main():
     p.add_argument("--check-n", type=int, nargs="*", default=[64, 256, 1024])
     p.add_argument("--fit-min-n", type=float, default=4096)
     p.add_argument("--bench", type=int, default=0,
-                   help="time J at this N (realization 0 to compile, then 1 and 2 warm) "
-                        "and exit")
+                   help="time J at this N (realization 0 to compile, then 1 warm) and exit")
     p.add_argument("--out", default=None, help="figure path (none: no figure)")
     p.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "nn_transfer.npz"),
                    help="npz of finished chains; a rerun resumes from it ('' for none)")
@@ -62,7 +61,7 @@ def main():
     print(f"nearest-neighbour chain, masses 1 ± {args.delta:g}, k = γ = 1, k' = "
           f"{args.k_prime:g}")
     if args.bench:
-        for r in range(3):
+        for r in range(2):
             t0 = time.perf_counter()
             j, err = flux_transfer(_masses(args.bench, r, args.delta), k_prime=args.k_prime)
             print(f"  N = {args.bench}, realization {r} ({'cold' if r == 0 else 'warm'}): "

@@ -319,12 +319,19 @@ def test_ensemble_flux_transfer_equals_single_calls():
                          method="transfer")
 
 
-def test_sweep_config_transfer_needs_nearest_neighbour():
+def test_sweep_with_transfer_method(tmp_path):
+    from meanfield_jax import run_sweep
     from meanfield_jax._sweep_config import make_config
 
-    cfg = make_config({"model": "nearest_neighbour", "method": "transfer", "sizes": [8],
-                       "masses": ["random"], "realizations": [2]})
-    assert cfg.method == "transfer"
+    cfg = make_config({"model": "nearest_neighbour", "method": "transfer", "sizes": [6],
+                       "masses": ["random"], "realizations": 2, "seed": 7, "k0": [0.02],
+                       "n_tilde": [1], "chunk_size": 4, "fit_min_n": 0})
+    ds = run_sweep(cfg, str(tmp_path / "nn.nc"), progress=False)
+    assert ds["converged"].values.all()
+    m = mass_configs.from_kind("random", 6, seed=7, realization=1)
+    net = networks.nearest_neighbour(m, k=cfg.k, k0=0.02)
+    got = ds["flux"].sel(masses="random", N=6, realization=1).values.ravel()[0]
+    np.testing.assert_allclose(got, float(mf.heat_flux(net, method="lyapunov")), rtol=1e-9)
     with pytest.raises(ValueError, match="transfer"):
         make_config({"model": "power_law", "alpha": [1.0], "method": "transfer",
                      "sizes": [8], "masses": ["random"], "realizations": [2]})
