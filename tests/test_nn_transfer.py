@@ -166,7 +166,7 @@ def test_end_amplitudes_to_full_relative_accuracy():
     chain = _transfer.from_network(networks.nearest_neighbour(masses, k_prime=1.0))
     lam, u1, un = _transfer.end_amplitudes(chain)
     smallest = np.argsort(np.minimum(np.abs(u1), np.abs(un)))[:3]
-    picks = list(smallest) + [0, len(lam) // 2]
+    picks = list(smallest) + [len(lam) // 2]
     assert np.min(np.maximum(np.abs(u1), np.abs(un))[smallest]) < 1e-12  # really unresolvable
     for j in picks:
         ref1, refn = _mp_end_amplitudes(chain, lam[j])
@@ -184,7 +184,7 @@ def _check_temperatures(net, ref, *, tol_est=1e-11):
     return temps
 
 
-@pytest.mark.parametrize("k_prime,k0", [(0.0, 0.0), (1.0, 0.0),
+@pytest.mark.parametrize("k_prime,k0", [(0.0, 0.0), pytest.param(1.0, 0.0, marks=_SLOW),
                                          pytest.param(0.0, 0.1, marks=_SLOW)])
 def test_temperatures_against_mpmath_lyapunov(k_prime, k0):
     masses = RNG.uniform(0.5, 1.5, 8)
@@ -319,6 +319,7 @@ def test_ensemble_flux_transfer_equals_single_calls():
                          method="transfer")
 
 
+@pytest.mark.slow  # compiles the sweep's programs (~8 s)
 def test_sweep_with_transfer_method(tmp_path):
     from meanfield_jax import run_sweep
     from meanfield_jax._sweep_config import make_config
