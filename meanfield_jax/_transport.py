@@ -349,8 +349,13 @@ def _flux_with_error(system, method, what):
 def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
     """Heat flux J (Eq. 16) with an error estimate and a convergence flag.
 
-    Methods:
-      ``"residues"`` (MeanFieldChain; the default for it): exact residue sum of Eq. (16)
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; map over a batch with
+        ``jax.vmap`` or use ``ensemble_flux``).
+      method: ``"auto"`` (default: ``"residues"``, or ``"residues-fmm"`` for chains with
+        N > 4096), or one of the solvers below.
+
+        ``"residues"`` (MeanFieldChain; the default for it): exact residue sum of Eq. (16)
         over the poles of G_1N, found from the secular equation of the diagonal-plus-rank-one
         Z(ω): one pole per gap between bulk frequencies (dlaed4-style iteration with exact
         pole offsets) plus six collective poles (deflated Aberth). Resonances of any width
@@ -370,19 +375,20 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         sum Re Σ_p −γω_p S_1N²/(Δ′ tr S), O(N²). Modes without amplitude at particles 1
         and N are deflated. Error estimate: each pole's position error times its term's
         derivative, plus rounding.
-      ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096,
-        :data:`FMM_ABOVE`): the same poles and residue terms with every bulk sum from a
+
+        ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096,
+        ``FMM_ABOVE``): the same poles and residue terms with every bulk sum from a
         hierarchical Chebyshev FMM (``_cauchy``: exact near field, a-priori far-field
-        bound) and a panel interpolant of the mirror poles: O(N) time and memory (measured
-        5.9 s at N = 10⁵ against 189 s for ``"residues"``, loaded 2-core CPU; 38.7 s and
-        3.5 GB at N = 10⁶; scripts/bench_flux_fast.py). The bounds' first-order effect on every gap zero and
-        term is added to the error estimate; a bound too large for 1e-9 makes
-        ``converged`` False. Agrees with ``"residues"`` to ~1e-16 relative
-        (tests/test_poles_fast.py). Derivatives (jax.grad, jvp) are those of
-        ``"residues"`` (a custom JVP rule): O(N²) when differentiated, values included.
-      ``"lyapunov"`` (any system): steady-state covariance
-        from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
-        O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
+        bound) and a panel interpolant of the mirror poles: O(N) time and memory (timings:
+        the documentation's Performance page, ``scripts/bench_flux_fast.py``). The bounds'
+        first-order effect on every gap zero and term is added to the error estimate; a
+        bound too large for 1e-9 makes ``converged`` False. Agrees with ``"residues"`` to
+        ~1e-16 relative (tests/test_poles_fast.py). Derivatives (jax.grad, jvp) are those
+        of ``"residues"`` (a custom JVP rule): O(N²) when differentiated, values included.
+
+        ``"lyapunov"`` (any system): steady-state covariance from the Lyapunov equation
+        solved by eigendecomposition, J = γ(T_L − T_1)/m_1. O(N³); a reference for
+        moderate N. Error estimate: |J_left − J_right|.
 
     Networks whose baths sit in separate connected components of the graph K_ij ≠ 0 carry
     no heat: J = 0 exactly (error 0, converged) without solving anything. This check runs on

@@ -6,7 +6,8 @@
   name, or reaches one through ``module._name``;
 * no `importlib` indirection between the package's modules, and no import of the package
   itself (``from . import __version__``) from inside it;
-* README's layout section names every module, in the same order as ``LAYERS``;
+* the docs' layout section (``docs/architecture.md``) names every module, in the same order
+  as ``LAYERS``;
 * every program is compiled through ``_config.jit`` (one place for the compiler options).
 """
 
@@ -18,7 +19,7 @@ import re
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "meanfield_jax"
-README = PACKAGE.parent / "README.md"
+LAYOUT = PACKAGE.parent / "docs" / "architecture.md"  # the site's Architecture page
 
 # Bottom to top. Modules on one line form one layer; within a layer a module may import
 # the modules listed before it.
@@ -142,14 +143,14 @@ def test_programs_compile_through_config_jit():
     assert _bare_jits(ast.parse("@functools.partial(jax.jit, static_argnums=1)\ndef f(): pass"))
 
 
-def test_readme_layout_is_the_import_graph():
-    text = README.read_text()
+def test_docs_layout_is_the_import_graph():
+    text = LAYOUT.read_text()
     match = re.search(r"^## Layout\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
-    assert match, "README has no '## Layout' section"
+    assert match, "docs/architecture.md has no '## Layout' section"
     listed = re.findall(r"^- `([\w.]+)`", match.group(1), flags=re.M)
     listed = [name.removesuffix(".py") for name in listed]
     order = [name for layer in LAYERS for name in layer if name != "__init__"]
-    assert listed == order, f"README layout lists {listed}, the import graph is {order}"
+    assert listed == order, f"docs/architecture.md lists {listed}, the import graph is {order}"
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in PACKAGE.glob("*.py")))
