@@ -22,10 +22,10 @@ pole, no residue term and nothing to any sum, error bound or convergence flag, a
 Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-14
 relative for J, 1e-13 absolute for T_n, gradients likewise).
 
-Ladder (chosen from measurements on a 2-core CPU: one compilation of the residue flux
-takes 3–10 s at any N; a warm call 2 ms at N = 64, 6 ms at 258, 28 ms at 1024, 0.16 s at
-4096, seconds above: ``scripts/bench_flux.py``, idle, 2026-12-01): padding up to 16×
-costs nothing noticeable while warm calls are short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
+Ladder (chosen from measurements, ``scripts/bench_flux.py``, on the documentation's
+Performance page: one compilation of the residue flux takes seconds at any N, a warm call
+milliseconds up to N ~ 10³): padding up to 16× costs nothing noticeable while warm calls
+are short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
 
     N = 2 exact;  3…16 → 16;  17…64 → 64;  65…258 → 258;  259…1024 → 1024;
     1025…4096 → 4096;  then ⌈4096·2^(j/2)⌉: 5793, 8192, 11586, 16384, …
@@ -34,7 +34,7 @@ Twenty sizes spread over 10…5000 thus need 6 compilations instead of 20, and a
 call costs at most ~0.6 s more than an exact one (N = 1025 in the 4096 bucket). The rung
 258 (not 256) keeps every bucket on one side of the switch to the interpolated first
 guesses of ``_poles.gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
-would take unpadded. Measured figures: scripts/bench_compile.py and the README.
+would take unpadded. Measured figures: scripts/bench_compile.py and the Performance page.
 
 The Langevin step of a chain (``_langevin``) pads on a finer ladder,
 :func:`step_bucket_size` (4 buckets per octave from 16: a run takes 10⁴–10⁶ steps, so the

@@ -4,7 +4,7 @@ Compiling the exact solvers costs seconds per program (size bucket) and running 
 milliseconds, so a process that starts cold spends most of its time compiling. JAX's
 persistent cache stores compiled programs on disk; a later process loads them instead.
 It is off for the Python API unless switched on (a library should not write to a user's
-home folder unasked; the README says why and how) and on for every command-line command.
+home folder unasked; the user guide's compilation page says why and how) and on for every command-line command.
 """
 
 from __future__ import annotations

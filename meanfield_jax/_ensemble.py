@@ -101,8 +101,8 @@ def device_mesh(devices=None) -> Mesh:
 def default_batch_size(n: int) -> int:
     """vmap width for the residue flux at size N: 8 for N <= 64, 4 up to 128, 2 up to 256, else 1.
 
-    Measured on a 2-core CPU: vmapping 8 chains is ~4× faster per chain at N = 100 and ~5×
-    slower at N = 1000 than one at a time.
+    Small chains gain from vmapping several at once, large ones lose (the measurements
+    behind the thresholds are on the documentation's Performance page).
     """
     if n <= 64:
         return 8

@@ -69,9 +69,8 @@ Several processes / nodes (``jax.distributed``)
   resumes its own.
 
 Cost: Σ over tasks of O(B²) (residues, B the size bucket of N; O(B) for B > 4096, where
-the chains run the FMM flux; measured per chain on a
-2-core CPU: scripts/bench_sweep.py and the README) plus one compilation (~3–10 s on that CPU)
-per size bucket and device layout. Compiled programs go to JAX's persistent compilation
+the chains run the FMM flux) plus one compilation per size bucket and device layout
+(timings: ``scripts/bench_sweep.py`` and the documentation's Performance page). Compiled programs go to JAX's persistent compilation
 cache (the CLI enables it in ``~/.cache/meanfield_jax/xla`` unless
 ``JAX_COMPILATION_CACHE_DIR`` is set or ``--no-compile-cache`` is given), so reruns and
 resumed runs skip most compilation.

@@ -232,7 +232,7 @@ METHODS = ("auto", "residues", "residues-fmm", "lyapunov")
 
 # "auto" takes the O(N) flux for chains longer than this; 4096 is a size bucket (_buckets),
 # so every bucket runs one of the two programs. Measured (scripts/bench_flux_fast.py
-# --crossover, README "Large N"): the O(N) path is slower up to N ~ 2000, level in the
+# --crossover; docs/performance.md): the O(N) path is slower up to N ~ 2000, level in the
 # bucket 4096, and faster in every larger bucket.
 FMM_ABOVE = 4096
 
