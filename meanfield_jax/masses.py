@@ -35,10 +35,10 @@ __all__ = [
     "from_kind",
 ]
 
-#: Mass configurations understood by :func:`from_kind` and the ``sweep`` command.
 KINDS = ("identical", "graded", "random", "alternating")
-#: Kinds whose masses do not depend on the realization (computed once per parameter set).
+"""Mass configurations understood by :func:`from_kind` and the ``sweep`` command."""
 DETERMINISTIC_KINDS = ("identical", "graded", "alternating")
+"""Kinds whose masses do not depend on the realization (computed once per parameter set)."""
 
 
 def _check_n(n) -> int:

@@ -10,8 +10,11 @@ Loaded by ``mkdocs.yml`` (``hooks:``), so ``mkdocs build`` alone builds the whol
 * the stored notebooks ``notebooks/*.ipynb`` (rendered by mkdocs-jupyter, never executed)
   and the optional pages ``docs/quantum.md`` and ``docs/nonlinear.md``, put into the nav
   when they exist;
-* MathJax (from the ``jupyter-server-mathjax`` package of the ``docs`` extra) copied into
-  ``site/assets/mathjax``: the site renders its math offline, without a CDN.
+* MathJax 3 (``es5/tex-svg-full.js``: TeX input, SVG output, every extension and the fonts
+  in one file) copied into ``site/assets/mathjax``, so the site renders its math offline,
+  without a CDN. It comes from the npm registry once (``npm pack mathjax@MATHJAX``, with
+  npm's integrity check) and is kept in ``.cache/mathjax/``; a build without npm and
+  without that cache fails saying so.
 
 ``python scripts/gen_docs.py`` prints the generated pages (to check them by eye).
 """
@@ -30,6 +33,8 @@ if str(ROOT) not in sys.path:  # document this checkout's package, not an instal
     sys.path.insert(0, str(ROOT))
 
 NOTEBOOKS = ROOT / "notebooks"
+MATHJAX = "3.2.2"
+MATHJAX_FILE = "tex-svg-full.js"
 OPTIONAL_PAGES = {"quantum.md": "Quantum baths", "nonlinear.md": "Nonlinear chains"}
 GENERATED = ("reference/config.md", "reference/cli.md")
 
@@ -227,15 +232,39 @@ def on_files(files, config):
 on_files.mkdocs_priority = 100  # before mkdocs-jupyter converts the notebook files
 
 
-def on_post_build(config):
-    """Copy MathJax 2 (jupyter-server-mathjax) into the site: math renders offline."""
-    import jupyter_server_mathjax
+def mathjax() -> pathlib.Path:
+    """The cached MathJax bundle; fetched with ``npm pack`` the first time."""
+    import subprocess
+    import tarfile
 
-    source = pathlib.Path(jupyter_server_mathjax.__file__).parent / "static"
-    target = pathlib.Path(config["site_dir"]) / "assets" / "mathjax"
+    cache = ROOT / ".cache" / "mathjax" / MATHJAX
+    target = cache / MATHJAX_FILE
     if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.md", "LICENSE"))
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(f"MathJax {MATHJAX} is not in {cache} and npm is not installed to "
+                           f"fetch it (apt-get install npm, or copy es5/{MATHJAX_FILE} there)")
+    subprocess.run([npm, "pack", f"mathjax@{MATHJAX}", "--silent", "--pack-destination",
+                    str(cache)], check=True, stdout=subprocess.DEVNULL)
+    archive = cache / f"mathjax-{MATHJAX}.tgz"
+    with tarfile.open(archive) as tar:
+        for name in (f"package/es5/{MATHJAX_FILE}", "package/LICENSE"):
+            member = tar.getmember(name)
+            member.name = pathlib.PurePath(name).name
+            tar.extract(member, cache, filter="data")
+    archive.unlink()
+    return target
+
+
+def on_post_build(config):
+    """Copy MathJax 3 into the site: math renders offline."""
+    target = pathlib.Path(config["site_dir"]) / "assets" / "mathjax"
+    target.mkdir(parents=True, exist_ok=True)
+    source = mathjax()
+    shutil.copy2(source, target / MATHJAX_FILE)
+    shutil.copy2(source.parent / "LICENSE", target / "LICENSE")
 
 
 if __name__ == "__main__":
