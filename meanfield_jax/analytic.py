@@ -119,6 +119,10 @@ def greens_1n_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     like 1/ω; the result there is not finite (use :func:`transmittance_identical`, for
     which 4γ²ω²|G_1N|² has a finite limit).
 
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
+
     Example:
         >>> import meanfield_jax.analytic as an
         >>> g = an.greens_1n_identical(0.5, 4, 1.0, 1.0, 0.2, 3.0, 1.0)
@@ -157,6 +161,10 @@ def transmittance_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
 
     Returns:
         float64 array, dimensionless, 0 <= T <= 1.
+
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
 
     Example:
         >>> import meanfield_jax.analytic as an
@@ -226,6 +234,10 @@ def eigenvalues_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         :class:`IdenticalEigenvalues` of complex128 arrays (plus, minus, end, bulk).
         det Z = λ+ λ- (a-b+c) (a-b)^(N-3) for N >= 3.
 
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
+
     Example:
         >>> import meanfield_jax.analytic as an
         >>> ev = an.eigenvalues_identical(0.0, 3, 1.0, 1.0, 0.0, 2.0, 1.0)
@@ -261,6 +273,10 @@ def lorentzian_k0_zero(omega, n, m, gamma):
     Returns:
         float64 array, dimensionless.
 
+    Raises:
+        RuntimeError: if JAX's float64 mode has been turned off (no other check: the
+            formula is evaluated as given).
+
     Example:
         >>> import meanfield_jax.analytic as an
         >>> float(an.lorentzian_k0_zero(0.02, 100, 1.0, 1.0))
@@ -280,6 +296,9 @@ def amplitude_A(m, k, k0, n_tilde, gamma):
     Args:
         m, k, k0, gamma: mass, coupling, pinning, friction.
         n_tilde: ``"kac"`` for Ñ = N-1, ``1`` for Ñ = 1.
+
+    Returns:
+        float64 array 𝒜 (time).
 
     Raises:
         ValueError: for another ``n_tilde``.
@@ -305,6 +324,9 @@ def omega_c_asymptotic(n, m, k, k0, n_tilde, gamma):
 
     Args:
         n: N.  m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Returns:
+        float64 array ω_c (1/time).
 
     Raises:
         ValueError: for another ``n_tilde``.
@@ -360,6 +382,9 @@ def flux_asymptotic(n, m, k, k0, n_tilde, gamma):
     Args:
         n: N.  m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
 
+    Returns:
+        float64 array J/ΔT (1/time, k_B = 1).
+
     Raises:
         ValueError: for another ``n_tilde``.
 
@@ -385,6 +410,9 @@ def validity_condition(m, k, k0, n_tilde, gamma):
 
     Args:
         m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Returns:
+        float64 array: the dimensionless bound on N (Kac) or on N² (Ñ = 1).
 
     Raises:
         ValueError: for another ``n_tilde``.
@@ -430,6 +458,10 @@ def flux_identical_exact(n, m, k, k0, n_tilde, gamma, k_prime=0.0):
 
     Returns:
         float64 array J/ΔT (1/time, k_B = 1).
+
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
 
     Example:
         >>> import meanfield_jax.analytic as an
