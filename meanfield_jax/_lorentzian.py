@@ -240,6 +240,9 @@ def fit_lorentzian_curve(omega, T, *, n=1):
     Returns:
       :class:`LorentzianCurveFit`.
 
+    Raises:
+      ValueError: unless ``omega`` and ``T`` are 1-d arrays of equal length >= 4.
+
     >>> import jax.numpy as jnp, meanfield_jax as mf
     >>> w = jnp.linspace(0.9, 1.1, 101)
     >>> fit = mf.fit_lorentzian_curve(w, 0.8 / (1 + ((w - 1.01) / 0.02) ** 2))

@@ -304,6 +304,13 @@ def stack_systems(systems):
     constructor (no re-validation) and is meant for ``jax.vmap`` (or the ensemble
     functions): the public per-system functions reject it when passed directly.
 
+    Args:
+      systems: a non-empty sequence of MeanFieldChain (or of HarmonicNetwork), all with
+        the same N.
+
+    Returns:
+      one system of the same class whose leaves have a leading axis R = len(systems).
+
     Raises:
       TypeError: if an element is not a MeanFieldChain or HarmonicNetwork.
       ValueError: for an empty list, mixed classes or sizes, or an element that is itself

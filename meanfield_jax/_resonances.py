@@ -301,6 +301,14 @@ def resonance_frequency(system, omega_guess, *, max_step=None, rtol=1e-14, throw
 
     See :func:`resonance_frequency_with_error` for the method and options.
 
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      omega_guess: start of Newton's search (1/time), near the wanted peak.
+      max_step: trust radius of a Newton step; default as in
+        :func:`resonance_frequency_with_error`.
+      rtol: relative tolerance on ω_c.
+      throw: raise on non-convergence (default); ``False`` skips the check.
+
     Returns:
       (omega_c, T_max), float64 arrays.
 

@@ -300,6 +300,20 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
 
     Cost: Σ_tasks O(B²) (O(B) above 4096) flux evaluations (see the module docstring) plus
     one compilation per size bucket; checkpoints O(tasks) bytes after every chunk.
+
+    >>> import os, tempfile
+    >>> import meanfield_jax as mf
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "sweep.toml")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('sizes = [4, 6]\\nmasses = ["identical"]\\nk0 = [0.0]\\nn_tilde = ["kac"]\\n')
+    >>> ds = mf.run_sweep(mf.load_config(path), os.path.join(folder, "sweep.nc"),
+    ...                   log=lambda message: None)
+    >>> exact = mf.analytic.flux_identical_exact(4, 1.0, 0.1, 0.0, "kac", 1.0)  # closed form
+    >>> abs(float(ds.flux_mean.sel(N=4).squeeze()) - float(exact)) < 1e-12 * float(exact)
+    True
+    >>> ds.flux.dims
+    ('masses', 'k0', 'n_tilde', 'N', 'realization')
     """
     import jax
 

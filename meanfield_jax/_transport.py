@@ -132,11 +132,23 @@ def greens_function(system, omega):
     frequency (the size of the output; single elements cost O(N)). Networks: dense LU,
     O(N³). Singular at ω = 0 for a momentum-conserving system (the zero mode).
 
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system).
+      omega: real frequency, scalar or array of any shape.
+
     Returns:
       complex array of shape ``omega.shape + (N, N)``.
 
     Raises:
-      ValueError, TypeError: as :func:`transmittance`.
+      ValueError: if ``omega`` holds NaN or inf, or ``system`` is a stacked batch.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
+
+    >>> import numpy as np
+    >>> import meanfield_jax as mf
+    >>> chain = mf.MeanFieldChain([1.0, 2.0, 1.5], k=1.0, k0=0.1)
+    >>> G = mf.greens_function(chain, 0.5)
+    >>> bool(np.allclose(G @ mf.dynamical_matrix(chain, 0.5), np.eye(3), atol=1e-12))
+    True
     """
     check_single_system(system, "greens_function")
     return _greens_function(system, check_finite_omega(omega))
@@ -416,10 +428,20 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
 def heat_flux(system, method: str = "auto", *, throw: bool = True):
     """Heat flux J = (T_L − T_R)/(4π) ∫ T(ω) dω (Eq. 16), exactly.
 
-    See :func:`heat_flux_with_error` for the methods, their cost and the ``ValueError`` /
-    ``TypeError`` raised for bad input.
+    See :func:`heat_flux_with_error` for the methods, their cost and accuracy.
+
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      method: as in :func:`heat_flux_with_error` (default ``"auto"``).
+      throw: raise on non-convergence (default); ``False`` skips the check.
+
+    Returns:
+      float64 scalar J (energy per time, k_B = 1), linear in T_L − T_R.
 
     Raises:
+      ValueError: for an unknown ``method``, a stacked batch passed without ``jax.vmap``,
+        or a network with a component coupled to neither bath.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
       NotConvergedError: (``throw=True``) when the method reports non-convergence; under
         ``jit``/``vmap`` as a JAX runtime error naming it (package docstring).
         ``throw=False`` returns the value unchecked; :func:`heat_flux_with_error` returns
@@ -479,8 +501,12 @@ def _temperatures_with_error(system, method, what):
 def local_temperatures_with_error(system, method: str = "auto") -> TemperatureResult:
     """Local temperatures T_n = m_n⟨q̇_n²⟩ (Eq. 31) with error estimates and a status.
 
-    Methods:
-      ``"residues"`` (MeanFieldChain; its default): Eq. (31) closed over the same poles as
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      method: ``"auto"`` (default: ``"residues"``, or ``"residues-fmm"`` for chains with
+        N > 4096), or one of the solvers below.
+
+        ``"residues"`` (MeanFieldChain; its default): Eq. (31) closed over the same poles as
         the flux (one per gap between bulk frequencies plus six collective ones). For a
         bulk particle ω G_n1 = κ̄ A_N/(α_n Q), so each pole contributes
         m_n c_p [T_L |A_N|² + T_R |A_1|²]_p / α_n(ω_p)² with α_n formed from exact pole
@@ -493,13 +519,15 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         HarmonicNetwork (its default too): the same poles as ``heat_flux`` (secular form),
         T_n = 2γ m_n Re i Σ_p ω_p² Σ_b T_b [Res_p G_{:,b}]_n G_{nb}(−ω_p), with the columns
         of G from one product U·W over all poles: O(N³) (a GEMM), like the ``eigh``.
-      ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096): the same
+
+        ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096): the same
         poles (from the O(N) flux) and the same sum, taken for every bulk frequency at once
         by a transposed hierarchical FMM in ω² (``_cauchy.double_pole_sums``: exact near
         field, a-priori far-field bound), the poles' own error bounds carried into each
         T_n's estimate. O(N) time and memory; derivatives are the O(N²) path's.
-      ``"lyapunov"`` (any system): the steady-state covariance
-        by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
+
+        ``"lyapunov"`` (any system): the steady-state covariance by eigendecomposition
+        (see ``heat_flux``), O(N³), for moderate N.
 
     A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered
     exactly: every particle at the temperature of the bath in its component (T_L for
@@ -525,10 +553,20 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
 def local_temperatures(system, method: str = "auto", *, throw: bool = True):
     """Local temperatures T_n = m_n⟨q̇_n²⟩ of Eq. (31), shape (N,).
 
-    See :func:`local_temperatures_with_error` for methods, cost, accuracy and the
-    ``ValueError``/``TypeError`` raised for bad input.
+    See :func:`local_temperatures_with_error` for methods, cost and accuracy.
+
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      method: as in :func:`local_temperatures_with_error` (default ``"auto"``).
+      throw: raise on non-convergence (default); ``False`` skips the check.
+
+    Returns:
+      float64 array of shape (N,), k_B = 1.
 
     Raises:
+      ValueError: for an unknown ``method``, a stacked batch passed without ``jax.vmap``,
+        or a network with a component coupled to neither bath.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
       NotConvergedError: (``throw=True``) as :func:`heat_flux`; ``throw=False`` returns
         the value unchecked, :func:`local_temperatures_with_error` the status.
 
