@@ -256,6 +256,12 @@ class HarmonicNetwork(_System):
 
     The heat-transport functions also look at K's graph (K_ij ≠ 0): particles 1 and N in
     separate components give J = 0 exactly; a component reaching neither is refused.
+
+    >>> import meanfield_jax as mf
+    >>> K = [[1.0, -1.0], [-1.0, 1.0]]  # two particles, one spring k = 1
+    >>> net = mf.HarmonicNetwork([1.0, 1.0], K, gamma=1.0, t_left=1.0, t_right=0.0)
+    >>> net.stiffness.shape, float(net.t_left)
+    ((2, 2), 1.0)
     """
 
     _fields = ("masses", "stiffness", "gamma", "t_left", "t_right", "k_prime")
