@@ -38,7 +38,7 @@ $(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
 	touch $@
 
 docs: $(BIN)/.docs-installed
-	$(BIN)/python -m mkdocs build --strict --clean --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --clean --site-dir site
 
 test-docs: docs
 	$(BIN)/python -m pytest -m docs -q -p no:cacheprovider tests/test_docs_site.py
