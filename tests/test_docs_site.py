@@ -32,6 +32,7 @@ pytestmark = pytest.mark.docs
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
 CHROMIUM = "/usr/bin/chromium"
+TIMEOUT_MS = 120_000  # generous: on a loaded 2-core machine the search index alone takes 30 s
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"]
@@ -149,7 +150,7 @@ def _open(browser, url, problems):
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
-    page.goto(url, wait_until="load")
+    page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
     return page
 
 
@@ -160,7 +161,7 @@ def test_page_renders_in_chromium(browser, server, path, tmp_path):
     try:
         assert PAGES[path].lower() in page.title().lower(), page.title()
         assert page.locator("h1").count() >= 1, "no h1 heading"
-        page.wait_for_function(_MATH_DONE, timeout=30_000)
+        page.wait_for_function(_MATH_DONE, timeout=TIMEOUT_MS)
         assert page.locator("mjx-merror").count() == 0, "MathJax reported an error"
         images = page.eval_on_selector_all(
             "img", "els => els.map(e => [e.currentSrc || e.src, e.complete, e.naturalWidth])")
@@ -180,7 +181,7 @@ def test_search_finds_heat_flux(browser, server, tmp_path):
         box.click()
         box.fill("heat_flux")
         page.wait_for_function(
-            "document.querySelectorAll('.md-search-result__item').length > 0", timeout=30_000)
+            "document.querySelectorAll('.md-search-result__item').length > 0", timeout=TIMEOUT_MS)
         results = page.locator(".md-search-result__item")
         texts = " ".join(results.all_inner_texts())
         assert "heat_flux" in texts, texts[:500]
