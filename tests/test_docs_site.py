@@ -22,6 +22,7 @@ import pathlib
 import re
 import sys
 import threading
+import time
 
 import pytest
 
@@ -174,14 +175,27 @@ def test_page_renders_in_chromium(browser, server, path, tmp_path):
 
 
 def test_search_finds_heat_flux(browser, server, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     problems = []
     page = _open(browser, server, problems)
     try:
         box = page.locator("input.md-search__input")  # the header's search box (desktop)
         box.click()
-        box.fill("heat_flux")
-        page.wait_for_function(
-            "document.querySelectorAll('.md-search-result__item').length > 0", timeout=TIMEOUT_MS)
+        # A query typed before the search worker has built its index gets no answer: type
+        # it again until results appear (each try waits up to 10 s).
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while True:
+            box.fill("")
+            box.type("heat_flux")
+            try:
+                page.wait_for_function(
+                    "document.querySelectorAll('.md-search-result__item').length > 0",
+                    timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                if time.monotonic() > deadline:
+                    raise
         results = page.locator(".md-search-result__item")
         texts = " ".join(results.all_inner_texts())
         assert "heat_flux" in texts, texts[:500]
