@@ -16,7 +16,7 @@ whole ensemble to a four-fold wider bucket could cost up to 16× the work.
 Padding. The masses become [m_1, m_2 … m_{N−1}, padding (B − N), m_N]: the bath particles
 stay the first and the last real particle. The solvers receive the true N and treat the
 padded bulk entries as weight-0 entries above the band (the same kind of entry that
-``_poles.PoleChain`` already uses to pad its list of distinct bulk frequencies): they add no
+``_pole_chain.PoleChain`` already uses to pad its list of distinct bulk frequencies): they add no
 pole, no residue term and nothing to any sum, error bound or convergence flag, and
 κ̄ = N k/Ñ uses the true N (Ñ = N − 1 for ``"kac"`` is a leaf of the chain already).
 Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-14
@@ -33,7 +33,7 @@ are short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× th
 Twenty sizes spread over 10…5000 thus need 6 compilations instead of 20, and a padded
 call costs at most ~0.6 s more than an exact one (N = 1025 in the 4096 bucket). The rung
 258 (not 256) keeps every bucket on one side of the switch to the interpolated first
-guesses of ``_poles.gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
+guesses of ``_gap_zeros.gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
 would take unpadded. Measured figures: scripts/bench_compile.py and the Performance page.
 
 The Langevin step of a chain (``_langevin``) pads on a finer ladder,
@@ -67,13 +67,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
+from ._gap_zeros import INTERPOLATED_MIN_GAPS
 from ._model import HarmonicNetwork, MeanFieldChain
 
 __all__ = ["active_ladder", "buckets_enabled", "bucket_size", "merged_buckets", "pad_chain",
            "pad_network", "pad_particles", "step_bucket_size", "trim_particles"]
 
 ENV_VAR = "MEANFIELD_JAX_BUCKETS"
-_FAST_PATH_FIRST_N = 259  # _poles._FAST_MIN_GAPS + 3: the first N of the fast gap path
+# the first N of the interpolated-guess gap path (N − 3 gaps)
+_FAST_PATH_FIRST_N = INTERPOLATED_MIN_GAPS + 3
 _LARGEST = 2**24  # beyond the ladder: exact sizes
 
 

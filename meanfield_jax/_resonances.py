@@ -55,7 +55,9 @@ from ._model import (
     state_matrix,
     check_single_system,
 )
-from ._poles import PoleChain, collective_roots, gap_roots
+from ._collective_zeros import collective_roots
+from ._gap_zeros import gap_roots
+from ._pole_chain import PoleChain
 
 __all__ = [
     "ResonanceResult",
@@ -427,9 +429,9 @@ def chain_pole_seeds(chain, include_gaps: bool, n=None):
     """Upper-half-plane poles of G_1N with Re >= 0 (``_poles``): (poles, gap_index or −1,
     valid, distinct bulk frequencies). Gap poles only with ``include_gaps``. ``n``: the true
     N of a chain padded to a size bucket (its padded gaps are not valid)."""
-    c = PoleChain(jax.lax.stop_gradient(chain), n)
+    c = PoleChain.from_chain(jax.lax.stop_gradient(chain), n)
     out = gap_roots(c)
-    gap_z, gap_valid = out[0], out[3]
+    gap_z, gap_valid = out.roots, out.valid
     coll, _, _ = collective_roots(c, gap_z, gap_valid)
     scale = jnp.max(jnp.abs(coll))
     zero_mode = (jnp.abs(coll) <= 1e3 * _EPS * scale) & conserves_momentum(c)

@@ -44,12 +44,8 @@ from ._model import (
 )
 from ._poles import flux_by_residues, temperatures_by_residues
 from ._poles_fast import flux_by_residues_fast, temperatures_by_residues_fast
-from ._secular import (
-    flux_by_secular,
-    network_modes,
-    secular_transmittance,
-    temperatures_by_secular,
-)
+from ._secular import network_modes, secular_transmittance
+from ._secular_residues import flux_by_secular, temperatures_by_secular
 
 __all__ = [
     "dynamical_matrix",
@@ -217,7 +213,7 @@ def flux_residues(system, n=None) -> FluxResult:
     """The residue flux (``_poles``) as a FluxResult, jitted; ``n``: the true N of a chain
     padded to a size bucket. The per-system program of the ensembles."""
     out = flux_by_residues(system, n)
-    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+    return FluxResult(out.value, out.error_estimate, out.converged)
 
 
 @_config.jit
@@ -225,7 +221,7 @@ def flux_residues_fmm(system, n=None) -> FluxResult:
     """The O(N) residue flux (``_poles_fast``: bulk sums from the hierarchical Cauchy tree)
     as a FluxResult, jitted; ``n`` as in :func:`flux_residues`. Not differentiable."""
     out = flux_by_residues_fast(system, n)
-    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+    return FluxResult(out.value, out.error_estimate, out.converged)
 
 
 def _bucketed(program, system):
@@ -313,7 +309,7 @@ def flux_secular(network, n=None):
     """The secular flux as a FluxResult, jitted; ``n``: the true N of a network padded to
     a size bucket (``_buckets.pad_network``)."""
     out = flux_by_secular(network, n=n)
-    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+    return FluxResult(out.value, out.error_estimate, out.converged)
 
 
 @_config.jit(compiler_options=False)
@@ -323,7 +319,7 @@ def _secular_flux_data(network, n=None):
 
 @_config.jit(compiler_options=False)
 def _temperatures_from_flux(network, flux, n=None):
-    return TemperatureResult(*temperatures_by_secular(network, flux=flux, n=n))
+    return TemperatureResult(*temperatures_by_secular(network, flux=flux, n=n)[:3])
 
 
 def temperatures_secular(network, n=None):
@@ -463,7 +459,7 @@ def heat_flux(system, method: str = "auto", *, throw: bool = True):
 
 @_config.jit
 def _temperatures_residues(system, n=None):
-    return TemperatureResult(*temperatures_by_residues(system, n=n))
+    return TemperatureResult(*temperatures_by_residues(system, n=n)[:3])
 
 
 @_config.jit
@@ -471,7 +467,7 @@ def temperatures_residues_fmm(system, n=None):
     """The O(N) residue temperatures (``_poles_fast``: the poles of the O(N) flux, every
     bulk sum from the hierarchical trees) as a TemperatureResult, jitted; ``n`` as in
     :func:`flux_residues`. Derivatives: the O(N²) path's."""
-    return TemperatureResult(*temperatures_by_residues_fast(system, n))
+    return TemperatureResult(*temperatures_by_residues_fast(system, n)[:3])
 
 
 def _temperatures_bucketed(program, system):

@@ -27,9 +27,11 @@ LAYERS = [
     ["_interrupt", "_version", "_config", "_configfile", "_stats", "_report"],  # stdlib/NumPy
     ["_io", "_cache"],                                         # files, compile cache
     ["_model"],                                                # systems
-    ["masses", "analytic", "networks", "_cauchy", "_contour", "_secular"],  # constructors, forms
-    ["_green", "_buckets", "_failure", "_modes"],               # kernels, padding, results
-    ["_poles", "_poles_fast", "_lyapunov"],                    # exact solvers
+    ["masses", "analytic", "networks"],                        # constructors, closed forms
+    ["_solver_base", "_cauchy", "_contour", "_secular", "_secular_residues"],  # network solver
+    ["_green", "_pole_chain", "_gap_zeros", "_collective_zeros", "_poles",     # kernels, chain
+     "_poles_fast"],                                                          # solvers
+    ["_buckets", "_failure", "_modes", "_lyapunov"],           # padding, results, reference
     ["_transport"],                                            # public T, J, T_n
     ["_resonances", "_lorentzian"],                            # peaks and their fits
     ["_ensemble"],                                             # batches over devices
@@ -169,3 +171,16 @@ def test_the_checks_see_violations():
     assert ("__version__", None, 2) in found and ("_sweep", None, 3) in found
     rank = _rank()
     assert rank["_cli"] > rank["_poles"] and _is_private("_Chain") and not _is_private("__all__")
+
+
+def test_conftest_groups_name_existing_files():
+    """Every path that ``tests/conftest.py`` groups for xdist names a file that exists (a
+    renamed file would silently leave its group)."""
+    source = (PACKAGE.parent / "tests" / "conftest.py").read_text()
+    groups = next(node.value for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", None) == "_GROUPS" for t in node.targets))
+    paths = [name for _, files in ast.literal_eval(groups) for name in files]
+    assert len(paths) > 20
+    missing = [p for p in paths if not (PACKAGE.parent / p).is_file()]
+    assert not missing, f"conftest groups name missing files: {missing}"

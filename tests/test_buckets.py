@@ -23,8 +23,8 @@ from meanfield_jax._poles import flux_from_poles, chain_poles, temperatures_by_r
 def _flux_and_temperatures(chain, n=None):
     poles = chain_poles(chain, n)
     flux = flux_from_poles(chain, poles, n)
-    temps, err, ok = temperatures_by_residues(chain, poles, n)
-    return (flux["flux"], flux["error_estimate"], flux["converged"], flux["sum_rule_error"],
+    temps, err, ok = temperatures_by_residues(chain, poles, n)[:3]
+    return (flux.value, flux.error_estimate, flux.converged, flux.diagnostics.sum_rule_error,
             temps, err, ok)
 
 
