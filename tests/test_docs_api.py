@@ -28,7 +28,7 @@ PUBLIC_MODULES = ("analytic", "masses", "networks")
 #   _langevin.py, simulate: "unroll: ... 4 measured up to 1.9× faster than 1 on a 2-core CPU"
 #   _langevin.py, relaxation_time: no Args/Returns/Raises sections
 # (the numbers are already on docs/performance.md).
-TIMING_TODO = {"_poles", "_langevin"}
+TIMING_TODO = {"_langevin"}
 SECTIONS_TODO = {"relaxation_time"}
 
 DATED_TIMING = re.compile(
