@@ -8,9 +8,12 @@ it with :func:`stack_systems`, or pass an (R, N) mass array and scalar parameter
 1. **Chunks** of ``chunk_size`` systems are one compiled call each; memory and the
    compiled program depend on the chunk, never on R. The last chunk is padded (by repeating
    its last system) to the same shape, so an ensemble costs one compilation per N, and
-   the residue flux of chains (:func:`ensemble_flux`, sweeps) one per size bucket: the
-   batch is padded to the bucket's size B on the host (``_buckets``, inert padding, true N
-   passed as a traced argument), so ensembles of different N in one bucket share it.
+   the residue flux (:func:`ensemble_flux`, sweeps) one per program size: the batch is
+   padded to a size B on the host (``_buckets``, inert padding, true N passed as a traced
+   argument), so ensembles of different N share a program. B follows the batch rule of
+   ``_buckets.batch_bucket_size``: small batches share the single calls' one-program
+   buckets; a batch whose padding there would cost more than 0.1 s and 10% of its work
+   runs on a finer ladder or at its exact N.
 2. Inside a chunk, systems are spread over a 1-d :class:`jax.sharding.Mesh` of devices
    (axis ``"realization"``) with :func:`jax.shard_map`; a chunk is padded to a multiple of
    ``devices × batch_size``.
@@ -50,7 +53,7 @@ from ._model import (
     is_concrete,
     parse_n_tilde,
 )
-from ._buckets import buckets_enabled, pad_chain, pad_network
+from ._buckets import batch_bucket_size, buckets_enabled, pad_chain, pad_network
 from ._transport import (
     METHODS,
     auto_uses_fmm,
@@ -317,12 +320,25 @@ def pads_to_buckets(systems, method: str) -> bool:
             and isinstance(systems, (MeanFieldChain, HarmonicNetwork)) and buckets_enabled())
 
 
-def _pad_to_bucket(systems):
-    """(padded systems, true N) of a batch: chains to their bucket (``pad_chain``),
-    networks to theirs (``pad_network``)."""
+def _cost_kind(systems, method: str) -> str:
+    """The cost model (``_buckets.COST_MODELS``) of ``method`` (resolved) on these systems."""
     if isinstance(systems, HarmonicNetwork):
-        return pad_network(systems)
-    return pad_chain(systems)
+        return "network"
+    return "residues-fmm" if method == "residues-fmm" else "residues"
+
+
+def _pad_to_bucket(systems, method: str):
+    """(systems, extra map_ensemble args) of a batch of R systems: padded to the program
+    size of the batch rule (``_buckets.batch_bucket_size``: the one-program bucket for a
+    small batch, a finer ladder or the exact N for one whose work is worth it), with the
+    true N as the (traced) extra argument; unpadded, with none, at the exact size."""
+    r, n = systems.masses.shape
+    size = batch_bucket_size(n, r, _cost_kind(systems, method))
+    if size == n:
+        return systems, ()
+    pad = pad_network if isinstance(systems, HarmonicNetwork) else pad_chain
+    padded, n_true = pad(systems, size)
+    return padded, (n_true,)
 
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
@@ -351,9 +367,11 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
         coupled to neither bath (naming the
         realization and the particles).
 
-    Cost: O(R·N²) time for "residues" (O(R·B²) with B the size bucket of N, one
-    compilation per bucket; results equal the unpadded ones to rounding), O(R·N³) for
-    "lyapunov"; memory O(chunk_size·N) resp. O(chunk_size·N²).
+    Cost: O(R·N²) time for "residues" (O(R·B²) with B the program size that
+    ``_buckets.batch_bucket_size`` chooses for R systems of N: the one-program bucket of
+    the single calls while its padding costs at most 0.1 s or 10% of the work, else a finer
+    ladder or N itself; one compilation per program size; results equal the unpadded ones
+    to rounding), O(R·N³) for "lyapunov"; memory O(chunk_size·N) resp. O(chunk_size·N²).
 
     >>> import numpy as np
     >>> import meanfield_jax as mf
@@ -366,8 +384,7 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     decoupled = _decoupled_networks(systems, r)
     args = ()
     if pads_to_buckets(systems, method):  # one program per size bucket, not per N
-        systems, n = _pad_to_bucket(systems)
-        args = (n,)
+        systems, args = _pad_to_bucket(systems, method)
     flux, err, ok = map_ensemble(flux_fn(method), systems, *args, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
     ok = ok.astype(bool)

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64  # (importing _config turns x64 on before any array)
+from ._configfile import plain
 
 __all__ = ["MeanFieldChain", "HarmonicNetwork", "stack_systems"]
 
@@ -75,11 +76,11 @@ def checked_scalar(name: str, value: Any, *, positive: bool = False, nonnegative
     if arr.ndim != want:
         raise ValueError(_shape_message(name, arr.shape, batched, scalar=True))
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {plain(value)}")
     if positive and not np.all(arr > 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(f"{name} must be > 0, got {plain(value)}")
     if nonnegative and not np.all(arr >= 0):
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+        raise ValueError(f"{name} must be >= 0, got {plain(value)}")
     return jnp.asarray(arr)
 
 
@@ -110,7 +111,7 @@ def checked_masses(value: Any, *, batched: bool = False):
     if not np.all(np.isfinite(arr)):
         raise ValueError("masses must be finite (found NaN or inf)")
     if not np.all(arr > 0):
-        raise ValueError(f"masses must be > 0 (smallest is {arr.min()!r})")
+        raise ValueError(f"masses must be > 0 (smallest is {plain(arr.min())})")
     return jnp.asarray(arr)
 
 
@@ -121,7 +122,7 @@ def parse_n_tilde(n_tilde: Any, n):
     """
     if isinstance(n_tilde, str):
         if n_tilde.lower() != "kac":
-            raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
+            raise ValueError(f"n_tilde must be 'kac' or a positive number, got {plain(n_tilde)}")
         return float(n - 1) if isinstance(n, (int, np.integer)) else n - 1.0
     return n_tilde
 
@@ -491,12 +492,21 @@ def connected_components(stiffness) -> list[np.ndarray]:
     return comps
 
 
-def check_finite_omega(omega):
-    """``omega`` as a float64 array; ValueError for NaN or inf (concrete values only)."""
+def check_finite_omega(omega, name: str = "omega"):
+    """Real frequencies ``omega`` as a float64 array (the check of every function taking ω).
+
+    Raises:
+      TypeError: naming ``name``, for complex, bool or non-numeric values (also traced:
+        the dtype is static). ω is a real frequency; NumPy would drop an imaginary part
+        with only a warning.
+      ValueError: naming ``name``, for NaN or inf (concrete values only).
+    """
     if is_concrete(omega):
-        arr = np.asarray(omega)
+        arr = _real_array(name, omega)
         if not np.all(np.isfinite(arr)):
-            raise ValueError("omega must be finite (found NaN or inf)")
+            raise ValueError(f"{name} must be finite (found NaN or inf)")
+    else:
+        _check_real_dtype(name, omega)
     return jnp.asarray(omega, dtype=jnp.float64)
 
 

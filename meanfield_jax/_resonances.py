@@ -50,6 +50,7 @@ from ._buckets import buckets_enabled, pad_chain
 from ._green import bulk_frequencies, chain_kappa_bar, chain_q, network_transmittance
 from ._model import (
     MeanFieldChain,
+    check_finite_omega,
     conserves_momentum,
     is_concrete,
     state_matrix,
@@ -290,7 +291,7 @@ def resonance_frequency_with_error(system, omega_guess, *, max_step=None, rtol=1
 def _resonance_with_error(system, omega_guess, max_step, rtol, what):
     check_single_system(system, what)
     max_step = jnp.nan if max_step is None else max_step
-    args = (jnp.asarray(omega_guess, jnp.float64), jnp.asarray(max_step, jnp.float64),
+    args = (check_finite_omega(omega_guess, "omega_guess"), jnp.asarray(max_step, jnp.float64),
             jnp.asarray(rtol, jnp.float64))
     if isinstance(system, MeanFieldChain) and buckets_enabled():
         padded, n = pad_chain(system)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64  # (importing _config turns x64 on before any array)
+from ._configfile import plain
 
 __all__ = [
     "identical",
@@ -44,7 +45,7 @@ DETERMINISTIC_KINDS = ("identical", "graded", "alternating")
 def _check_n(n) -> int:
     require_x64("masses")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+        raise ValueError(f"n must be an integer >= 2, got {plain(n)}")
     return int(n)
 
 
@@ -175,7 +176,7 @@ def alternating(n: int, m1: float, m2: float) -> jax.Array:
     n = _check_n(n)
     for name, value in (("m1", m1), ("m2", m2)):
         if not np.isfinite(float(value)) or float(value) <= 0:
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+            raise ValueError(f"{name} must be a finite number > 0, got {plain(value)}")
     return jnp.where(jnp.arange(n) % 2 == 0, float(m1), float(m2)).astype(jnp.float64)
 
 
@@ -205,7 +206,7 @@ def realization_key(seed: int, n: int, realization) -> jax.Array:
     True
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        raise ValueError(f"seed must be an integer >= 0, got {plain(seed)}")
     n = _check_n(n)
     base = jax.random.fold_in(jax.random.key(int(seed)), n)
     return jax.random.fold_in(base, realization)

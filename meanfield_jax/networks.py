@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
+from ._configfile import plain
 from ._model import HarmonicNetwork, checked_masses, checked_scalar
 
 __all__ = ["power_law", "nearest_neighbour", "random_springs", "from_springs"]
@@ -148,7 +149,7 @@ def power_law(masses, alpha, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=
     if not isinstance(alpha, jax.core.Tracer):
         a = float(alpha)
         if np.isnan(a) or a < 0:
-            raise ValueError(f"alpha must be >= 0 (or inf), got {alpha!r}")
+            raise ValueError(f"alpha must be >= 0 (or inf), got {plain(alpha)}")
     weights = _distance_weights(n, alpha)
     if isinstance(n_tilde, str):
         if n_tilde.lower() != "kac":
