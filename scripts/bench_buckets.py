@@ -2,7 +2,8 @@
 
 Every line is measured in this one run (best of ``--repeat`` warm calls, compilation
 excluded) and printed as a ratio against the exact-size program (``MEANFIELD_JAX_BUCKETS=0``,
-switched in this process) measured alternately with it, so both share the machine's load:
+switched in this process) measured alternately with it, in wall time and in this process's
+CPU time (the fairer one on a machine shared with other jobs):
 
 1. ``ensemble_flux`` of 64 random chains at N = 400 (δ = 0.1, k = 0.1, k0 = 0.02, Kac): the
    batch rule (``_buckets.batch_bucket_size``), and the single calls' bucket (1024, what
@@ -48,17 +49,37 @@ def _set(mode):
 
 
 def _best(calls, repeat):
-    """{name: best warm seconds} of zero-argument calls, run alternately (after a first
-    call each: compilation)."""
+    """{name: Timing(best wall s, best CPU s)} of zero-argument calls, run alternately
+    (after a first call each: compilation). The CPU time (``time.process_time``: all of
+    this process's threads) is the fairer measure on a machine shared with other jobs,
+    where the wall time also counts the waits for a core."""
     for f in calls.values():
         jax.block_until_ready(f())
-    best = dict.fromkeys(calls, np.inf)
+    wall = dict.fromkeys(calls, np.inf)
+    cpu = dict.fromkeys(calls, np.inf)
     for _ in range(repeat):
         for name, f in calls.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             jax.block_until_ready(f())
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
+            wall[name] = min(wall[name], time.perf_counter() - t0)
+            cpu[name] = min(cpu[name], time.process_time() - c0)
+    return {name: Timing(wall[name], cpu[name]) for name in calls}
+
+
+class Timing(tuple):
+    """(wall, cpu) seconds; ``a / b`` gives the two ratios as text, ``str`` the two times."""
+
+    def __new__(cls, wall, cpu):
+        return super().__new__(cls, (wall, cpu))
+
+    def __truediv__(self, other):
+        return f"{self[0] / other[0]:.2f}× wall, {self[1] / other[1]:.2f}× CPU"
+
+    def ms(self):
+        return f"{self[0] * 1e3:.1f} ms wall / {self[1] * 1e3:.1f} ms CPU"
+
+    def __str__(self):
+        return f"{self[0]:.3f} s wall / {self[1]:.3f} s CPU"
 
 
 def _in_mode(mode, f):
@@ -86,10 +107,10 @@ def ensemble(repeat):
     best = _best(calls, repeat)
     _set("1")
     size = _buckets.batch_bucket_size(n, r)
-    print(f"1. ensemble_flux, {r} chains, N = {n}: exact {best['exact']:.3f} s; rule (size "
-          f"{size}) {best['rule']:.3f} s = {best['rule'] / best['exact']:.2f}× exact; "
-          f"bucket {bucket} {best[f'bucket {bucket}']:.3f} s = "
-          f"{best[f'bucket {bucket}'] / best['exact']:.2f}×", flush=True)
+    b = f"bucket {bucket}"
+    print(f"1. ensemble_flux, {r} chains, N = {n}: exact {best['exact']}; rule (size {size}) "
+          f"{best['rule']} = {best['rule'] / best['exact']} exact; {b} {best[b]} = "
+          f"{best[b] / best['exact']}", flush=True)
 
 
 def sweep(repeat):
@@ -105,14 +126,18 @@ def sweep(repeat):
         for mode in ("1", "0") * (repeat + 1):  # the first of each: compilation
             _set(mode)
             programs[mode] = _sweep.plan_tasks(cfg).padded
+            c0 = time.process_time()
             ds = _sweep.run_sweep(cfg, os.path.join(tmp, f"s{mode}.nc"), progress=False,
                                   fresh=True, log=lambda m: None)
-            runs[mode].append(np.asarray(ds.attrs["seconds_per_size"], dtype=float))
-    on, off = (np.min(runs[mode][1:], axis=0) for mode in ("1", "0"))
+            runs[mode].append((np.asarray(ds.attrs["seconds_per_size"], dtype=float),
+                               time.process_time() - c0))
+    on, off = (np.min([w for w, _ in runs[mode][1:]], axis=0) for mode in ("1", "0"))
+    cpu_on, cpu_off = (min(c for _, c in runs[mode][1:]) for mode in ("1", "0"))
     print(f"2. sweep, sizes {list(cfg.sizes)} × 72 chains: programs {programs['1']} (buckets "
-          f"on) / {programs['0']} (off); warm seconds at N = 398: {on[0]:.3f} against "
+          f"on) / {programs['0']} (off); warm wall seconds at N = 398: {on[0]:.3f} against "
           f"{off[0]:.3f} = {on[0] / off[0]:.2f}×; at 700: {on[1]:.3f} / {off[1]:.3f} = "
-          f"{on[1] / off[1]:.2f}×", flush=True)
+          f"{on[1] / off[1]:.2f}×; whole run CPU {cpu_on:.2f} / {cpu_off:.2f} s = "
+          f"{cpu_on / cpu_off:.2f}×", flush=True)
 
 
 def vmapped_transmittance(repeat):
@@ -124,8 +149,8 @@ def vmapped_transmittance(repeat):
              "exact": _in_mode("0", lambda: program(batch, omega))}
     best = _best(calls, repeat)
     print(f"3. jit(vmap(transmittance)), {r} chains × N = {n} × {n_omega} ω: padded to "
-          f"{_buckets.bucket_size(n)} {best['padded'] * 1e3:.1f} ms, exact "
-          f"{best['exact'] * 1e3:.1f} ms = {best['padded'] / best['exact']:.2f}×", flush=True)
+          f"{_buckets.bucket_size(n)} {best['padded'].ms()}, exact {best['exact'].ms()} = "
+          f"{best['padded'] / best['exact']}", flush=True)
 
 
 def single(repeat, scipy):
@@ -137,18 +162,17 @@ def single(repeat, scipy):
              for mode in ("1", "0")}
     best = _best(calls, repeat)
     print(f"4. single calls at N = {n} (bucket {_buckets.bucket_size(n)}): heat_flux "
-          f"{best['J 1'] * 1e3:.1f} ms padded, {best['J 0'] * 1e3:.1f} ms exact "
-          f"({best['J 1'] / best['J 0']:.2f}×); local_temperatures {best['T 1'] * 1e3:.1f} ms "
-          f"padded, {best['T 0'] * 1e3:.1f} ms exact ({best['T 1'] / best['T 0']:.2f}×)",
-          flush=True)
+          f"padded {best['J 1'].ms()}, exact {best['J 0'].ms()} ({best['J 1'] / best['J 0']});"
+          f" local_temperatures padded {best['T 1'].ms()}, exact {best['T 0'].ms()} "
+          f"({best['T 1'] / best['T 0']})", flush=True)
     if scipy:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         scipy_temperatures(m, 0.1, 0.02, n - 1, 1.0, 1.5, 0.5)
-        seconds = time.perf_counter() - t0
-        _set("1")
-        again = _best({"T": lambda: mf.local_temperatures(chain)}, repeat)["T"]
-        print(f"   scipy Lyapunov {seconds:.2f} s: local_temperatures (default, bucket) "
-              f"{seconds / min(again, best['T 1']):.0f}× faster", flush=True)
+        lyap = Timing(time.perf_counter() - t0, time.process_time() - c0)
+        print(f"   scipy Lyapunov {lyap}: local_temperatures (default, bucket) "
+              f"{lyap[0] / best['T 1'][0]:.0f}× faster (wall), {lyap[1] / best['T 1'][1]:.0f}× "
+              f"(CPU); exact size {lyap[0] / best['T 0'][0]:.0f}× / "
+              f"{lyap[1] / best['T 0'][1]:.0f}×", flush=True)
 
 
 def interactive():
