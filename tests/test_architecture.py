@@ -25,6 +25,7 @@ README = PACKAGE.parent / "README.md"
 LAYERS = [
     ["_interrupt", "_version", "_config", "_configfile", "_stats", "_report"],  # stdlib/NumPy
     ["_io", "_cache"],                                         # files, compile cache
+    ["_special", "_quantum"],                                  # ψ, ψ′; quantum bath weights
     ["_model"],                                                # systems
     ["masses", "analytic", "networks", "_cauchy", "_contour", "_secular"],  # constructors, forms
     ["_green", "_buckets", "_failure", "_modes"],               # kernels, padding, results
