@@ -70,10 +70,12 @@ from ._poles import (
     PoleChain,
     blocked_sum,
     bulk_temperature_sums,
+    chain_pole_sum,
     collective_factors,
     end_terms,
     flux_by_residues,
     flux_from_poles,
+    pole_sum_from_poles,
     poles_from_gaps,
     secular_step,
     sum_levels,
@@ -352,6 +354,19 @@ def _fast_poles_and_flux(chain, c: PoleChain):
     poles = poles_from_gaps(c, c, g.roots, g.terms, g.ok, g.valid, g.rounds, g.origins, g.taus)
     extra = 2.0 * jnp.sum(g.term_error)  # each gap term stands for itself and its mirror
     return g, poles, flux_from_poles(chain, poles, c=c, extra_error=extra, terms_bounded=True)
+
+
+def chain_pole_sum_fast(chain, n=None):
+    """The chain's :class:`~meanfield_jax._quantum.PoleSum` from the O(N) path: the same
+    poles, terms and bounds as :func:`flux_by_residues_fast` (the far-field bounds as the
+    extra error). O(N); not differentiable (the callers differentiate the O(N²) path)."""
+    c = PoleChain(chain, n)
+    if c.nb < 2:  # no gaps: nothing for the tree to do
+        return chain_pole_sum(chain, n)
+    g = fast_gap_roots(c)
+    poles = poles_from_gaps(c, c, g.roots, g.terms, g.ok, g.valid, g.rounds, g.origins, g.taus)
+    return pole_sum_from_poles(c, poles, extra_error=2.0 * jnp.sum(g.term_error),
+                               terms_bounded=True)
 
 
 # ---------------------------------------------------------------------- local temperatures

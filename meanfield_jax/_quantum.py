@@ -40,12 +40,17 @@ O(1) per pole and temperature (≈ 40 complex operations).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _config
 from ._special import binet_factor, trigamma_factor
 
-__all__ = ["bath_weight", "conductance_weight", "quantum_alpha"]
+__all__ = ["PoleSum", "bath_weight", "conductance", "conductance_weight", "quantum_alpha",
+           "quantum_flux"]
 
 
 def quantum_alpha(omega, hbar, temperature):
@@ -93,3 +98,91 @@ def conductance_weight(omega, hbar, temperature):
     temperature = jnp.asarray(temperature, dtype=jnp.float64)
     k = jnp.where(quantum, trigamma_factor(alpha), jnp.where(temperature > 0, 1.0, 0.0))
     return jnp.where(hbar > 0, k, 1.0 + 0j)
+
+
+# ---------------------------------------------------------------- sums over the poles
+
+#: Relative accuracy of one weight (ψ, ψ′ by ``_special``), per |term|.
+WEIGHT_RTOL = 64.0 * float(np.finfo(np.float64).eps)
+#: As the classical solvers: converged when the error estimate ≤ this fraction of |value|.
+CONVERGED_RTOL = 1e-9
+
+
+class PoleSum(NamedTuple):
+    """An exact solver's flux as a weighted sum over points of the upper half plane.
+
+    Classically J/ΔT = Re Σ_j weights_j (the residue terms t_p at the poles, doubled for a
+    gap pole that stands for its mirror too, and the contour rules' node weights for
+    near-degenerate clusters), and for any weight w analytic in the upper half plane with
+    w(−z̄) = conj w(z) the same points give Re Σ_p t_p w(ω_p) = Re Σ_j weights_j w(points_j)
+    (module docstring). Built by the solvers (``_poles``, ``_poles_fast``, ``_secular``).
+
+    points, weights: (P,) complex; unused slots have weight 0 at a finite point.
+    errors: (P,) absolute error bounds of each weight's classical contribution (a
+      contour row's bound spread over its nodes), multiplied by |w| at the point.
+    self_conjugate: (P,) points listed with their mirrors (Im Σ is then a rounding check).
+    rounding_rtol: the solver's relative rounding bound, times Σ|weights_j w_j|.
+    sum_rule_error, extra_error: the trace sum rule's relative violation (times |value|),
+      an absolute bound on J/ΔT from the solver's approximations (times max|w|).
+    ok: the solver's own checks (iterations, sum rule) passed.
+    coupled: False where the baths are disconnected (J = 0 exactly).
+    """
+
+    points: jax.Array
+    weights: jax.Array
+    errors: jax.Array
+    self_conjugate: jax.Array
+    rounding_rtol: jax.Array
+    sum_rule_error: jax.Array
+    extra_error: jax.Array
+    ok: jax.Array
+    coupled: jax.Array
+
+
+def _contract(pole_sum: PoleSum, w):
+    """(value, error, converged) of Re Σ_j weights_j w_j for one set of weights (P,)."""
+    terms = pole_sum.weights * w
+    total = jnp.sum(terms)
+    value = total.real
+    aw = jax.lax.stop_gradient(jnp.abs(w))
+    magnitude = jax.lax.stop_gradient(jnp.sum(jnp.abs(terms)))
+    imag = jax.lax.stop_gradient(jnp.abs(jnp.sum(jnp.where(pole_sum.self_conjugate,
+                                                            terms.imag, 0.0))))
+    error = (jnp.sum(pole_sum.errors * aw) + (pole_sum.rounding_rtol + WEIGHT_RTOL) * magnitude
+             + imag + pole_sum.sum_rule_error * jnp.abs(jax.lax.stop_gradient(value))
+             + pole_sum.extra_error * jnp.max(aw))
+    error = jnp.where(jnp.isfinite(error), error, jnp.inf)
+    converged = (pole_sum.ok & jnp.isfinite(value)
+                 & (error <= CONVERGED_RTOL * jnp.abs(value)))
+    value = jnp.where(pole_sum.coupled, value, 0.0)
+    error = jnp.where(pole_sum.coupled, error, 0.0)
+    return value, error, converged | ~pole_sum.coupled
+
+
+def quantum_flux(pole_sum: PoleSum, hbar, t_left, t_right):
+    """Landauer J = Re Σ_j weights_j [g_{T_L} − g_{T_R}](points_j) with its error bound and
+    status (module docstring): (flux, error_estimate, converged). O(P).
+
+    An equilibrium (T_L = T_R) gives J = 0 exactly, error 0."""
+    w = bath_weight(pole_sum.points, hbar, t_left) - bath_weight(pole_sum.points, hbar, t_right)
+    value, error, converged = _contract(pole_sum, w)
+    equilibrium = jnp.asarray(t_left) == jnp.asarray(t_right)
+    return (jnp.where(equilibrium, 0.0, value), jnp.where(equilibrium, 0.0, error),
+            converged | equilibrium)
+
+
+#: Temperatures per batch of the conductance's (temperatures × points) weights.
+_CONDUCTANCE_ELEMENTS = 1 << 22
+
+
+def conductance(pole_sum: PoleSum, hbar, temperatures):
+    """κ(T) = Re Σ_j weights_j K(α_j(T)) at each temperature (1-D array): (kappa,
+    error_estimate, converged), each of the temperatures' shape. O(P) per temperature,
+    in batches of at most 2²² weights (memory O(2²²), not O(P · #T))."""
+    temperatures = jnp.asarray(temperatures, dtype=jnp.float64)
+    p = max(int(pole_sum.points.shape[0]), 1)
+    one = lambda t: _contract(pole_sum, conductance_weight(pole_sum.points, hbar, t))
+    batch = max(1, _CONDUCTANCE_ELEMENTS // p)
+    if temperatures.shape[0] <= batch:
+        return jax.vmap(one)(temperatures)
+    return _config.map_in_batches(one, temperatures, batch)

@@ -90,6 +90,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config, _contour
+from ._quantum import PoleSum
 
 __all__ = [
     "NetworkModes",
@@ -594,6 +595,15 @@ def _pair_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, 
     """The circle rule for the sum of each used pair's two flux terms (``_contour``), at
     the pair's lead: (rule (P,), error (P,)). O(_MAX_PAIRS·M·N)."""
     p = poles.omega.shape[0]
+    rows = circles.rows
+    weights, error = _pair_weights(md, gamma, poles, circles, md_fixed, gamma_fixed)
+    rule = jnp.zeros(p, weights.dtype).at[rows].set(jnp.sum(weights, axis=1))
+    return rule, jnp.zeros(p).at[rows].set(error)
+
+
+def _pair_weights(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, gamma_fixed):
+    """The circle rule's node weights (K, M) (T(z) times the trapezoidal weights) and error
+    bounds (K,) of the rows ``circles.rows``. O(_MAX_PAIRS·M·N)."""
 
     def row(h, sigma, taus):
         values = jax.vmap(lambda t: _transmittance_continued(md, gamma, h, sigma, t)[0])(taus)
@@ -603,33 +613,23 @@ def _pair_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, 
 
     rows = circles.rows
     values, rel = jax.vmap(row)(poles.home[rows], poles.sigma[rows], circles.tau)
-    weights, error = _contour.circle_rule(values, jax.lax.stop_gradient(rel), circles.radius,
-                                          circles.unit)
-    rule = jnp.zeros(p, weights.dtype).at[rows].set(jnp.sum(weights, axis=1))
-    return rule, jnp.zeros(p).at[rows].set(error)
+    return _contour.circle_rule(values, jax.lax.stop_gradient(rel), circles.radius,
+                                circles.unit)
 
 
-def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None,
-                    n=None):
-    """J (ΔT included), error estimate and status for a HarmonicNetwork. O(N³) eigh + O(N²).
-
-    ``n``: the true N of a padded network (:func:`network_modes`). Returns a dict with flux,
-    error_estimate, converged and diagnostics."""
+def _solved(network, poles, md, n):
+    """(modes, their gradient-stopped copy, γ stopped, poles, pair circles) of a network."""
     md = network_modes(network, n) if md is None else md
     md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
     gamma_fixed = jax.lax.stop_gradient(network.gamma)
     if poles is None:
         poles = network_poles(md_fixed, gamma_fixed, md, network.gamma)
-    circles = _pair_circles(poles)
+    return md, md_fixed, gamma_fixed, poles, _pair_circles(poles)
+
+
+def _sum_rule(network, poles: NetworkPoles, circles: _PairCircles, n):
+    """(relative trace sum-rule violation, the slack its test allows for pairs)."""
     lead, follower = circles.lead, circles.follower
-    terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
-                                      md_fixed, gamma_fixed)
-    pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, circles, md_fixed,
-                                        gamma_fixed)
-    terms = jnp.where(lead, pair_sums, jnp.where(follower, 0.0, terms))
-    errors = jnp.where(lead, pair_errors, jnp.where(follower, 0.0, errors))
-    total = jnp.sum(terms)
-    value = total.real
     m = network.masses
     m_last = m[-1] if n is None else m[n - 1]
     trace = network.gamma * (1.0 / m[0] + 1.0 / m_last)
@@ -641,12 +641,64 @@ def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes
     pair_slack = jnp.sum(jnp.where(lead | follower, jnp.maximum(poles.step, poles.noise), 0.0))
     pair_slack = jnp.where(jnp.isfinite(pair_slack), jnp.minimum(pair_slack, 1e-6 * trace),
                            0.0)
+    return sum_rule_error, jnp.maximum(1e-8, pair_slack / trace)
+
+
+def network_pole_sum(network, n=None) -> PoleSum:
+    """The network's flux as a :class:`PoleSum` (``_quantum``): every pole with its residue
+    term, each near-degenerate pair's circle nodes with their weights; the errors and
+    checks of :func:`flux_by_secular`. O(N³) (eigh) + O(N²)."""
+    md, md_fixed, gamma_fixed, poles, circles = _solved(network, None, None, n)
+    lead, follower = circles.lead, circles.follower
+    terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
+                                      md_fixed, gamma_fixed)
+    terms = jnp.where(lead | follower, 0.0, terms)
+    errors = jnp.where(lead | follower, 0.0, errors)
+    points = jnp.where(poles.active & ~(lead | follower), poles.omega, 1.0j)
+    node_weights, node_errors = _pair_weights(md, network.gamma, poles, circles, md_fixed,
+                                              gamma_fixed)
+    rows = circles.rows
+    used = lead[rows]
+    m = node_weights.shape[1]
+    nodes = poles.sigma[rows, None] * md.omega[poles.home[rows], None] + circles.tau
+    node_weights = jnp.where(used[:, None], node_weights, 0.0)
+    nodes = jnp.where(used[:, None], nodes, 1.0j)
+    node_errors = jnp.where(used[:, None], node_errors[:, None] / m, 0.0) * jnp.ones((1, m))
+    sum_rule_error, allowed = _sum_rule(network, poles, circles, n)
+    sum_rule_error = jax.lax.stop_gradient(sum_rule_error)
+    ok = (sum_rule_error < allowed) & (poles.aberth_rel <= 1e-8)
+    count = points.shape[0] + nodes.size
+    return PoleSum(jnp.concatenate([points, jnp.ravel(nodes)]),
+                   jnp.concatenate([terms, jnp.ravel(node_weights)]),
+                   jax.lax.stop_gradient(jnp.concatenate([errors, jnp.ravel(node_errors)])),
+                   jnp.ones(count, bool), jnp.asarray(16.0 * _EPS * (network.n + 4)),
+                   jnp.where(sum_rule_error < 1e-8, 0.0, sum_rule_error), jnp.asarray(0.0),
+                   ok, jnp.asarray(True))
+
+
+def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None,
+                    n=None):
+    """J (ΔT included), error estimate and status for a HarmonicNetwork. O(N³) eigh + O(N²).
+
+    ``n``: the true N of a padded network (:func:`network_modes`). Returns a dict with flux,
+    error_estimate, converged and diagnostics."""
+    md, md_fixed, gamma_fixed, poles, circles = _solved(network, poles, md, n)
+    lead, follower = circles.lead, circles.follower
+    terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
+                                      md_fixed, gamma_fixed)
+    pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, circles, md_fixed,
+                                        gamma_fixed)
+    terms = jnp.where(lead, pair_sums, jnp.where(follower, 0.0, terms))
+    errors = jnp.where(lead, pair_errors, jnp.where(follower, 0.0, errors))
+    total = jnp.sum(terms)
+    value = total.real
+    sum_rule_error, allowed = _sum_rule(network, poles, circles, n)
     magnitude = jnp.sum(jnp.abs(terms))
     n = network.n
     error = (jnp.sum(errors) + 16.0 * _EPS * (n + 4) * magnitude
              + jnp.abs(jax.lax.stop_gradient(total.imag)))
     error = jnp.where(jnp.isfinite(error), error, jnp.inf)
-    converged = ((sum_rule_error < jnp.maximum(1e-8, pair_slack / trace)) & jnp.isfinite(value)
+    converged = ((sum_rule_error < allowed) & jnp.isfinite(value)
                  & (poles.aberth_rel <= 1e-8)
                  & (error <= CONVERGED_RTOL * jnp.abs(value)))
     dt = network.t_left - network.t_right

@@ -32,6 +32,7 @@ from ._green import (
     network_transmittance,
     network_z,
 )
+from ._landauer import checked_hbar, quantum_flux_with_error
 from ._lyapunov import flux_lyapunov, temperatures_lyapunov
 from ._model import (
     HarmonicNetwork,
@@ -346,7 +347,7 @@ def _flux_with_error(system, method, what):
     return flux_lyapunov(system), method
 
 
-def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
+def heat_flux_with_error(system, method: str = "auto", *, hbar=0.0) -> FluxResult:
     """Heat flux J (Eq. 16) with an error estimate and a convergence flag.
 
     Methods:
@@ -384,6 +385,14 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
         O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
 
+    Quantum baths (``hbar`` > 0, k_B = 1): Landauer's current
+    J = ∫_0^∞ (dω/2π) ħω T(ω)[n_L(ω) − n_R(ω)], n_a = 1/(exp(ħω/T_a) − 1), exactly, from
+    the same poles: each residue term (and each contour node of a near-degenerate cluster)
+    carries the Binet weight T_a·G(−iħω_p/(2πT_a)) per bath instead of T_a (DLMF 5.9.16;
+    docs/quantum.md). Methods ``"auto"``/``"residues"``/``"residues-fmm"`` (not
+    ``"lyapunov"``); T_L or T_R = 0 allowed; same cost as the classical flux plus O(N).
+    ``hbar=0`` (the default) runs the classical program unchanged; ħ → 0 gives it back.
+
     Networks whose baths sit in separate connected components of the graph K_ij ≠ 0 carry
     no heat: J = 0 exactly (error 0, converged) without solving anything. This check runs on
     concrete inputs (not on a traced K under ``jit``/``vmap``, where the Lyapunov solve runs
@@ -393,7 +402,7 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
       FluxResult(flux, error_estimate, converged); never raises for non-convergence.
 
     Raises:
-      ValueError: for an unknown ``method``, a stacked batch
+      ValueError: for an unknown ``method``, ħ < 0 or not finite, a stacked batch
         passed without ``jax.vmap``, or (concrete K) a network with a component coupled to
         neither bath, whose steady state depends on the initial state.
       TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
@@ -404,10 +413,13 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
     >>> round(float(r.flux), 12), bool(r.converged)
     (0.041666666667, True)
     """
+    h = checked_hbar(hbar)
+    if h is not None:
+        return quantum_flux_with_error(system, method, h, "heat_flux_with_error")
     return _flux_with_error(system, method, "heat_flux_with_error")[0]
 
 
-def heat_flux(system, method: str = "auto", *, throw: bool = True):
+def heat_flux(system, method: str = "auto", *, hbar=0.0, throw: bool = True):
     """Heat flux J = (T_L − T_R)/(4π) ∫ T(ω) dω (Eq. 16), exactly.
 
     See :func:`heat_flux_with_error` for the methods, their cost and the ``ValueError`` /
@@ -423,7 +435,12 @@ def heat_flux(system, method: str = "auto", *, throw: bool = True):
     >>> round(float(mf.heat_flux(mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1))), 12)
     0.041666666667
     """
-    result, method = _flux_with_error(system, method, "heat_flux")
+    h = checked_hbar(hbar)
+    if h is not None:
+        result = quantum_flux_with_error(system, method, h, "heat_flux")
+        method = f"{method}, hbar > 0"
+    else:
+        result, method = _flux_with_error(system, method, "heat_flux")
     if throw:
         result = _raise_unless_converged(result, "heat_flux", method)
     return result.flux

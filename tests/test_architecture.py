@@ -29,7 +29,7 @@ LAYERS = [
     ["_model"],                                                # systems
     ["masses", "analytic", "networks", "_cauchy", "_contour", "_secular"],  # constructors, forms
     ["_green", "_buckets", "_failure", "_modes"],               # kernels, padding, results
-    ["_poles", "_poles_fast", "_lyapunov"],                    # exact solvers
+    ["_poles", "_poles_fast", "_lyapunov", "_landauer"],       # exact solvers; quantum J, κ
     ["_transport"],                                            # public T, J, T_n
     ["_resonances", "_lorentzian"],                            # peaks and their fits
     ["_ensemble"],                                             # batches over devices
