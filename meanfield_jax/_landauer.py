@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _config
 from ._buckets import buckets_enabled, pad_chain, pad_network
-from ._failure import FluxResult, raise_if_not_converged
+from ._failure import FluxResult, TemperatureResult, raise_if_not_converged
 from ._model import (
     HarmonicNetwork,
     MeanFieldChain,
@@ -41,10 +41,11 @@ from ._model import (
 )
 from ._poles import chain_pole_sum
 from ._poles_fast import chain_pole_sum_fast
-from ._quantum import conductance, quantum_flux
-from ._secular import network_pole_sum
+from ._quantum import CONVERGED_RTOL, conductance, kinetic_temperatures, quantum_flux
+from ._secular import network_pole_sum, temperature_site_weights
 
-__all__ = ["ConductanceResult", "checked_hbar", "quantum_flux_with_error", "thermal_conductance",
+__all__ = ["ConductanceResult", "checked_hbar", "quantum_flux_with_error",
+           "quantum_temperatures_with_error", "thermal_conductance",
            "thermal_conductance_with_error", "QUANTUM_METHODS"]
 
 #: Methods with quantum baths: the exact residue solvers (``"lyapunov"`` is classical only).
@@ -197,6 +198,38 @@ def quantum_flux_with_error(system, method, hbar, what) -> FluxResult:
         zero = jnp.zeros((), dtype=jnp.float64)
         return FluxResult(zero, zero, jnp.asarray(True))
     return _run(system, method, _chain_flux, _chain_flux_fmm, _network_flux, hbar)
+
+
+@_config.jit(compiler_options=False)
+def _network_temperatures(network, hbar, n=None):
+    sw = temperature_site_weights(network, n)
+    temps, err = kinetic_temperatures(sw.points, sw.weights, sw.errors, hbar, network.t_left,
+                                      network.t_right)
+    # weakly coupled (deflated) modes: their classical share bounds what they change
+    err = err + jnp.abs(sw.weak) + sw.weak_error
+    size = network.n if n is None else n
+    real = jnp.arange(network.n) < size
+    temps, err = jnp.where(real, temps, 0.0), jnp.where(real, err, 0.0)
+    scale = jnp.maximum(network.t_left, network.t_right)
+    converged = sw.ok & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(jnp.isfinite(temps))
+    return TemperatureResult(temps, err, converged)
+
+
+def quantum_temperatures_with_error(system, method, hbar, what) -> TemperatureResult:
+    """Quantum kinetic temperatures T*_n (``_quantum.kinetic_temperatures``) of a network,
+    or of a chain through its network form (O(N³): the chains' O(N²)/O(N) residue
+    temperatures are classical only)."""
+    method = _method(system, method, what)
+    network = system.to_network() if isinstance(system, MeanFieldChain) else system
+    if _decoupled(network):
+        left = bath_components(network.stiffness)
+        temps = jnp.where(jnp.asarray(left), network.t_left, network.t_right)
+        return TemperatureResult(temps, jnp.zeros(network.n), jnp.asarray(True))
+    if not buckets_enabled():
+        return _network_temperatures(network, hbar)
+    padded, n = pad_network(network)
+    temps, err, ok = _network_temperatures(padded, hbar, n)
+    return TemperatureResult(temps[..., :network.n], err[..., :network.n], ok)
 
 
 def thermal_conductance_with_error(system, temperature, *, hbar, method: str = "auto"

@@ -1002,3 +1002,135 @@ def temperatures_by_secular(network, flux=None, n=None):
     converged = flux["converged"] & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
         jnp.isfinite(temps))
     return temps, err, converged
+
+
+class SiteWeights(NamedTuple):
+    """Local temperatures as weighted sums over points of the upper half plane (networks).
+
+    Classically T_n = Re Σ_j Σ_b weights[j, n, b] T_b (b = left, right bath; Eq. 31 closed
+    over the poles of G, the near-degenerate pairs by their circle rule); with quantum
+    baths each T_b becomes the Binet weight g_{T_b}(points_j) (``_quantum``).
+
+    points: (P,) complex; weights, errors: (P, N, 2) (errors: absolute bounds per unit
+    weight, the position error and rounding of each term); weak, weak_error: (N,) the
+    classical share of weakly coupled (deflated) modes in T_n and its bound; ok: the flux's
+    checks passed.
+    """
+
+    points: jax.Array
+    weights: jax.Array
+    errors: jax.Array
+    weak: jax.Array
+    weak_error: jax.Array
+    ok: jax.Array
+
+
+def temperature_site_weights(network, n=None) -> SiteWeights:
+    """:class:`SiteWeights` of a network: every particle, the two ends included (their
+    residue sums, not the classical energy balance). O(N³) time, O(P·N) memory (P ≤ 2N
+    poles: all at once, not in chunks as :func:`temperatures_by_secular`)."""
+    flux = flux_by_secular(network, n=n)
+    md, poles, circles = flux["modes"], flux["poles"], flux["pair_circles"]
+    md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
+    gamma = network.gamma
+    gamma_fixed = jax.lax.stop_gradient(gamma)
+    n_real = network.n if n is None else n
+    size = network.n
+    m = network.masses
+    residue_poles = poles.active & ~circles.lead & ~circles.follower
+    delta = jnp.maximum(poles.step, poles.noise)
+
+    def per_bath(mdx, tau, h, s, act):
+        w, wm, pref = jax.vmap(lambda hh, ss, tt: _pole_factors(mdx, gamma, hh, ss, tt, 1.0,
+                                                                1.0))(h, s, tau)
+        pref = jnp.where(act, pref, 0.0)
+        a, b = _real_gemm(mdx.u, w, wm)
+        return 2.0 * gamma * m[None, :, None] * pref[:, None, None] * a * b, (w, wm, pref, b, a)
+
+    args = (circles.residue_tau, poles.home, poles.sigma, residue_poles)
+    weights, (w, wm, pref, b, a) = per_bath(md, *args)
+    _, dval = jax.jvp(lambda t: per_bath(md_fixed, t, *args[1:])[0], (args[0],),
+                      (delta.astype(args[0].dtype),))
+    wf, wmf, af, bf, pf = jax.lax.stop_gradient((w, wm, a, b, pref))
+    u_abs = jnp.abs(md_fixed.u)
+    na = jnp.einsum("nj,pjc->pnc", u_abs, jnp.abs(wf))
+    nb = jnp.einsum("nj,pjc->pnc", u_abs, jnp.abs(wmf))
+    noise = (2.0 * gamma_fixed * m[None, :, None] * jnp.abs(pf)[:, None, None]
+             * (na * jnp.abs(bf) + jnp.abs(af) * nb))
+    errors = (jnp.abs(dval) + 4.0 * (size + 4) * _EPS * noise
+              + 16.0 * (size + 4) * _EPS * jnp.abs(jax.lax.stop_gradient(weights)))
+    points = jnp.where(residue_poles, poles.omega, 1.0j)
+
+    # the pairs: the circle rule per site and bath (``_pair_temperatures`` with T_b = e_b)
+    pair_w, pair_e, pair_z = [], [], None
+    for bath in range(2):
+        unit_t = jnp.zeros(2).at[bath].set(1.0)
+        vals, errs, z = _pair_node_weights(md, gamma, poles, circles, unit_t[0], unit_t[1],
+                                           md_fixed, gamma_fixed)
+        pair_w.append(2.0 * gamma * m[None, :] * vals)
+        pair_e.append(2.0 * gamma * m[None, :] * errs)
+        pair_z = z
+    node_w = jnp.stack(pair_w, axis=-1)  # (K·M, N, 2)
+    node_e = jnp.stack(pair_e, axis=-1)
+    kt = jax.lax.stop_gradient(k_tilde(network, n)[0])
+    weak, weak_err = _weak_modes(md_fixed, kt, gamma_fixed, network.t_left, network.t_right,
+                                 jax.lax.stop_gradient(m), n_real)
+    real = (jnp.arange(size) < n_real)[None, :, None]
+    return SiteWeights(jnp.concatenate([points, pair_z]),
+                       jnp.where(real, jnp.concatenate([weights, node_w]), 0.0),
+                       jax.lax.stop_gradient(jnp.where(real, jnp.concatenate([errors, node_e]),
+                                                       0.0)),
+                       weak, weak_err, flux["converged"])
+
+
+def _pair_node_weights(md, gamma, poles, circles, t_left, t_right, md_fixed, gamma_fixed):
+    """Per-node weights of :func:`_pair_temperatures`' circle rule: (weights (K·M, N),
+    error per node (K·M, N), nodes (K·M,)); rows that are no used lead get weight 0.
+    O(_MAX_PAIRS·M·N²)."""
+    n = md.omega.shape[0]
+    rows = circles.rows
+    k, m = circles.tau.shape
+
+    def at_node(mdx, gam, h, sigma, tau):
+        e = _home_sums(mdx, h, sigma, tau)
+        b = jnp.stack([mdx.b1, mdx.bn], axis=1)
+        w = b / e.d[mdx.group][:, None]
+        s_mat = b.T @ w
+        g = 1j * gam * e.z
+        eye = jnp.eye(2, dtype=w.dtype)
+        inv_p, inv_m = jnp.linalg.inv(eye + g * s_mat), jnp.linalg.inv(eye - g * s_mat)
+        f, _, _ = _scaled(mdx, gam, h, e)
+        fm, _, _ = _scaled(mdx, gam, h, e, sign=-1.0)
+        noise_f = _noise_f(mdx, gam, h, e)
+        return e.z, w, inv_p, inv_m, noise_f / jnp.abs(f) + noise_f / jnp.abs(fm)
+
+    def nodes_of(mdx, gam):
+        return jax.vmap(lambda h, sg, taus: jax.vmap(
+            lambda t: at_node(mdx, gam, h, sg, t))(taus))(poles.home[rows], poles.sigma[rows],
+                                                          circles.tau)
+
+    z, w, inv_p, inv_m, _ = nodes_of(md, gamma)
+    y, _ = _real_gemm(md.u, w.reshape(k * m, n, 2), w.reshape(k * m, n, 2))
+    y = y.reshape(k, m, n, 2)
+    ya = jnp.einsum("kmnc,kmcb->kmnb", y, inv_p)
+    yb = jnp.einsum("kmnc,kmcb->kmnb", y, inv_m)
+    temps_b = jnp.stack([t_left, t_right])
+    g_val = z[..., None] ** 2 * jnp.sum(temps_b * ya * yb, axis=-1)  # (K, M, N)
+    zf, wf, ipf, imf, rel_e = jax.lax.stop_gradient(nodes_of(md_fixed, gamma_fixed))
+    y_abs = jnp.einsum("nj,pjc->pnc", jnp.abs(md_fixed.u),
+                       jnp.abs(wf).reshape(k * m, n, 2)).reshape(k, m, n, 2)
+    bound = jnp.abs(zf[..., None]) ** 2 * jnp.sum(
+        temps_b * jnp.einsum("kmnc,kmcb->kmnb", y_abs, jnp.abs(ipf))
+        * jnp.einsum("kmnc,kmcb->kmnb", y_abs, jnp.abs(imf)), axis=-1)
+    rel = 2.0 * rel_e[..., None] + 16.0 * (n + 4) * _EPS * bound / jnp.maximum(
+        jnp.abs(jax.lax.stop_gradient(g_val)), 1e-300)
+    per_site = jnp.moveaxis(2.0 * g_val, 1, 2).reshape(k * n, m)
+    weights, error = _contour.circle_rule(per_site, jnp.moveaxis(rel, 1, 2).reshape(k * n, m),
+                                          jnp.repeat(circles.radius, n), circles.unit)
+    used = circles.lead[rows]
+    weights = jnp.where(used[:, None, None], weights.reshape(k, n, m), 0.0)
+    error = jnp.where(used[:, None], error.reshape(k, n), 0.0)
+    nodes = jnp.where(used[:, None], z, 1.0j)
+    return (jnp.moveaxis(weights, 2, 1).reshape(k * m, n),
+            jnp.repeat(error[:, None, :] / m, m, axis=1).reshape(k * m, n),
+            nodes.reshape(k * m))

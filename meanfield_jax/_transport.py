@@ -32,7 +32,7 @@ from ._green import (
     network_transmittance,
     network_z,
 )
-from ._landauer import checked_hbar, quantum_flux_with_error
+from ._landauer import checked_hbar, quantum_flux_with_error, quantum_temperatures_with_error
 from ._lyapunov import flux_lyapunov, temperatures_lyapunov
 from ._model import (
     HarmonicNetwork,
@@ -487,7 +487,8 @@ def _temperatures_with_error(system, method, what):
     return temperatures_lyapunov(system), method
 
 
-def local_temperatures_with_error(system, method: str = "auto") -> TemperatureResult:
+def local_temperatures_with_error(system, method: str = "auto", *, hbar=0.0
+                                  ) -> TemperatureResult:
     """Local temperatures T_n = m_n⟨q̇_n²⟩ (Eq. 31) with error estimates and a status.
 
     Methods:
@@ -512,6 +513,16 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
       ``"lyapunov"`` (any system): the steady-state covariance
         by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
 
+    Quantum baths (``hbar`` > 0): the kinetic temperatures T*_n, the temperature of both
+    baths at which particle n has the steady state's m_n⟨v_n²⟩:
+    Σ_b ∫_0^∞ dω ω²|G_nb|²[n(ω, T_b) − n(ω, T*_n)] = 0 (zero-point parts cancel), solved by
+    safeguarded Newton over the same poles with Binet weights (``_quantum``; docs/quantum.md).
+    Networks, and chains through their network form (O(N³)); every particle, the ends
+    included, from its own residue sum. Equilibrium gives T*_n = T exactly; at high T,
+    T*_n → Eq. (31)'s T_n where every mode couples to the baths (for identical masses
+    T*_n is measured against the system's own equilibrium, so it differs from Eq. 31).
+    Weakly coupled (deflated) modes are left out; their classical share enters the error.
+
     A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered
     exactly: every particle at the temperature of the bath in its component (T_L for
     particle 1's, T_R for particle N's), error 0. Checked on concrete inputs only.
@@ -530,10 +541,13 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
     >>> r.temperatures.tolist(), bool(r.converged)
     ([2.0, 2.0, 0.0], True)
     """
+    h = checked_hbar(hbar)
+    if h is not None:
+        return quantum_temperatures_with_error(system, method, h, "local_temperatures_with_error")
     return _temperatures_with_error(system, method, "local_temperatures_with_error")[0]
 
 
-def local_temperatures(system, method: str = "auto", *, throw: bool = True):
+def local_temperatures(system, method: str = "auto", *, hbar=0.0, throw: bool = True):
     """Local temperatures T_n = m_n⟨q̇_n²⟩ of Eq. (31), shape (N,).
 
     See :func:`local_temperatures_with_error` for methods, cost, accuracy and the
@@ -548,7 +562,12 @@ def local_temperatures(system, method: str = "auto", *, throw: bool = True):
     >>> [round(float(x), 6) for x in t[:3]]  # bulk: (T_L + T_R)/(2(N − 2)), the particular solution
     [1.475, 0.055556, 0.055556]
     """
-    result, method = _temperatures_with_error(system, method, "local_temperatures")
+    h = checked_hbar(hbar)
+    if h is not None:
+        result = quantum_temperatures_with_error(system, method, h, "local_temperatures")
+        method = f"{method}, hbar > 0"
+    else:
+        result, method = _temperatures_with_error(system, method, "local_temperatures")
     if throw:
         result = _raise_unless_converged(result, "local_temperatures", method)
     return result.temperatures
