@@ -32,6 +32,7 @@ axis. Cost: O(R + K) complex operations per argument.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -67,6 +68,12 @@ _U_MAX = 0.25
 
 def _complex(z):
     return jnp.asarray(z).astype(jnp.complex128)
+
+
+def _shift_sum(term, z):
+    """Σ_{j=0}^{R−1} term(z + j) as a rolled loop (one copy of ``term`` in the program)."""
+    return jax.lax.fori_loop(0, _R, lambda j, acc: acc + term(z + j.astype(z.real.dtype)),
+                             jnp.zeros_like(z))
 
 
 def _horner(coefficients, x):
@@ -108,7 +115,7 @@ def digamma(z):
     z = _complex(z)
     large, zl, zs = _split(z)
     w = zs + _R
-    shift = sum(1.0 / (zs + j) for j in range(_R))
+    shift = _shift_sum(lambda x: 1.0 / x, zs)
     recurrence = jnp.log(w) - 0.5 / w - _phi_asymptotic(w) - shift
     asymptotic = jnp.log(zl) - 0.5 / zl - _phi_asymptotic(zl)
     near_root = jnp.abs(z - _X0_HI) < _ROOT_RADIUS
@@ -129,7 +136,7 @@ def trigamma(z):
     z = _complex(z)
     large, zl, zs = _split(z)
     w = zs + _R
-    shift = sum(1.0 / ((zs + j) * (zs + j)) for j in range(_R))
+    shift = _shift_sum(lambda x: 1.0 / (x * x), zs)
     recurrence = 1.0 / w + 0.5 / (w * w) + _chi_asymptotic(w) + shift
     asymptotic = 1.0 / zl + 0.5 / (zl * zl) + _chi_asymptotic(zl)
     return jnp.where(large, asymptotic, recurrence)
@@ -161,7 +168,7 @@ def binet_remainder(z):
     """
     z = _complex(z)
     large, zl, zs = _split(z)
-    shift = sum(_phi_increment(zs + j) for j in range(_R))
+    shift = _shift_sum(_phi_increment, zs)
     return jnp.where(large, _phi_asymptotic(zl), shift + _phi_asymptotic(zs + _R))
 
 
@@ -177,7 +184,7 @@ def trigamma_remainder(z):
     """
     z = _complex(z)
     large, zl, zs = _split(z)
-    shift = sum(0.5 / ((zs + j) * (zs + j + 1.0)) ** 2 for j in range(_R))
+    shift = _shift_sum(lambda x: 0.5 / (x * (x + 1.0)) ** 2, zs)
     return jnp.where(large, _chi_asymptotic(zl), shift + _chi_asymptotic(zs + _R))
 
 
