@@ -75,9 +75,14 @@ def main():
     chain = _chain(args.n, t_left=1.0, t_right=0.0)
     temps = np.geomspace(0.01, 10.0, args.temperatures)
     t_classical, j_classical = _best(lambda: mf.heat_flux(chain), args.repeat)
-    t_kappa, kappa = _best(lambda: mf.thermal_conductance(chain, temps, hbar=hbar), args.repeat)
+    t_kappa, kappa = _best(lambda: mf.thermal_conductance_with_error(chain, temps, hbar=hbar),
+                           args.repeat)
+    ok = np.asarray(kappa.converged)
+    rel = np.asarray(kappa.error_estimate) / np.asarray(kappa.conductance)
     print(f"[1] N = {args.n}: classical heat_flux {t_classical:.4f} s; κ at {len(temps)} "
-          f"temperatures {t_kappa:.4f} s; ratio {t_kappa / t_classical:.2f}")
+          f"temperatures {t_kappa:.4f} s; ratio {t_kappa / t_classical:.2f}; converged "
+          f"{int(ok.sum())}/{ok.size} (largest relative estimate {rel.max():.1e}, at "
+          f"T = {temps[int(np.argmax(rel))]:.3g})")
 
     # 2. quantum J on the O(N) path against the classical O(N) path
     if not args.skip_large:

@@ -227,3 +227,26 @@ def test_bad_input():
         mf.thermal_conductance(system, [1.0], hbar=-2.0)
     with pytest.raises(ValueError, match="method"):
         mf.heat_flux(system, method="lyapunov", hbar=1.0)
+
+
+def test_cli_conductance(tmp_path):
+    """``meanfield-jax conductance`` writes κ(T) to netCDF and the κ/κ₀ figure."""
+    xr = pytest.importorskip("xarray")
+    from meanfield_jax._cli import build_parser
+
+    out = tmp_path / "kappa.nc"
+    args = build_parser().parse_args(
+        ["conductance", "--out", str(out), "--n", "6", "--points", "2", "--t-min", "0.01",
+         "--t-max", "0.5", "--delta", "0.3", "--no-compile-cache"])
+    assert args.func(args) == 0
+    ds = xr.open_dataset(out)
+    chain = mf.MeanFieldChain(mf.masses.from_kind("random", 6, m=1.0, delta=0.3, seed=0,
+                                                  realization=0), k=1.0)
+    want = mf.thermal_conductance(chain, [0.01, 0.5], hbar=1.0)
+    np.testing.assert_allclose(ds["conductance"].values, want, rtol=1e-13)
+    np.testing.assert_allclose(ds["kappa_over_kappa0"].values,
+                               want / (np.pi * np.array([0.01, 0.5]) / 6), rtol=1e-13)
+    assert (tmp_path / "kappa.png").stat().st_size > 0
+    bad = build_parser().parse_args(["conductance", "--out", str(out), "--t-min", "-1"])
+    with pytest.raises(ValueError, match="t-min"):
+        bad.func(bad)
