@@ -44,7 +44,8 @@ from ._poles_fast import chain_pole_sum_fast
 from ._quantum import CONVERGED_RTOL, conductance, kinetic_temperatures, quantum_flux
 from ._secular import network_pole_sum, temperature_site_weights
 
-__all__ = ["ConductanceResult", "checked_hbar", "quantum_flux_with_error",
+__all__ = ["ConductanceResult", "checked_hbar", "quantum_flux_fn", "quantum_flux_with_error",
+           "quantum_method",
            "quantum_temperatures_with_error", "thermal_conductance",
            "thermal_conductance_with_error", "QUANTUM_METHODS"]
 
@@ -110,16 +111,7 @@ def _checked_temperatures(temperature):
 
 def _method(system, method, what):
     check_single_system(system, what)
-    if method not in QUANTUM_METHODS:
-        raise ValueError(f"with hbar > 0, method must be one of {QUANTUM_METHODS} "
-                         f"(the exact residue solvers), got {method!r}")
-    chain = isinstance(system, MeanFieldChain)
-    if method == "auto":
-        method = "residues-fmm" if chain and system.masses.shape[-1] > _FMM_ABOVE else "residues"
-    if method == "residues-fmm" and not chain:
-        raise ValueError("method='residues-fmm' needs a MeanFieldChain; networks use "
-                         "'residues' (the secular solver)")
-    return method
+    return quantum_method(system, method, what)
 
 
 def _decoupled(system):
@@ -189,6 +181,49 @@ def _run(system, method, chain_program, fmm_program, network_program, *args):
         return network_program(system, *args)
     padded, n = pad_network(system)
     return network_program(padded, *args, n)
+
+
+def _quantum_flux_one(system, hbar, n=None):
+    """One system's Landauer J by residues (chain O(N²) path or secular network solver)."""
+    if isinstance(system, MeanFieldChain):
+        return _chain_flux_quadratic(system, hbar, n)
+    return FluxResult(*quantum_flux(network_pole_sum(system, n), hbar, system.t_left,
+                                    system.t_right))
+
+
+def _quantum_flux_fmm_one(system, hbar, n=None):
+    return _chain_flux_linear(system, hbar, n)
+
+
+def _quantum_flux_auto_one(system, hbar, n=None):
+    """"auto": the O(N) path for chains whose (padded) length exceeds 4096 (static)."""
+    if isinstance(system, MeanFieldChain) and system.masses.shape[-1] > _FMM_ABOVE:
+        return _quantum_flux_fmm_one(system, hbar, n)
+    return _quantum_flux_one(system, hbar, n)
+
+
+def quantum_flux_fn(method: str):
+    """The per-system quantum flux function ``fn(system, hbar, n=None)`` of ``method``
+    (``"auto"``, ``"residues"`` or ``"residues-fmm"``) for the ensembles and sweeps
+    (``_ensemble.map_ensemble``; the same object each time: programs are cached by it)."""
+    if method == "auto":
+        return _quantum_flux_auto_one
+    return _quantum_flux_fmm_one if method == "residues-fmm" else _quantum_flux_one
+
+
+def quantum_method(systems, method: str, what: str) -> str:
+    """The quantum solver's method for ``systems`` (one system or a batch): "auto" as for
+    the classical flux; ValueError for methods without a quantum form ("lyapunov")."""
+    if method not in QUANTUM_METHODS:
+        raise ValueError(f"{what}: with hbar > 0, method must be one of {QUANTUM_METHODS} "
+                         f"(the exact residue solvers), got {method!r}")
+    chain = isinstance(systems, MeanFieldChain)
+    if method == "auto":
+        method = "residues-fmm" if chain and systems.masses.shape[-1] > _FMM_ABOVE else "residues"
+    if method == "residues-fmm" and not chain:
+        raise ValueError("method='residues-fmm' needs a MeanFieldChain; networks use "
+                         "'residues' (the secular solver)")
+    return method
 
 
 def quantum_flux_with_error(system, method, hbar, what) -> FluxResult:

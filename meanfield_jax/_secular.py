@@ -770,10 +770,26 @@ def _real_gemm(u, w, wm):
 def _pair_temperatures(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_left,
                        t_right, md_fixed, gamma_fixed):
     """T_n's share of each used near-degenerate pair (``_contour``): the circle rule for
-    i Σ_{p∈pair} Res_p [ω² Σ_b T_b G_nb(ω) G_nb(−ω)] at every site n, with G_{:,b}(z) =
-    Y(z) E(z)⁻¹ e_b and G_{:,b}(−z) = Y(z) E(−z)⁻¹ e_b (Y even in z; module docstring), Y for
-    all nodes as one GEMM. Returns (values (N,), error (N,), Σ|weights·values| (N,)), the
-    leads' rows summed. O(_MAX_PAIRS·M·N²)."""
+    i Σ_{p∈pair} Res_p [ω² Σ_b T_b G_nb(ω) G_nb(−ω)] at every site n (:func:`_pair_site_rule`),
+    the leads' rows summed. Returns (values (N,), error (N,), Σ|weights·values| (N,)).
+    O(_MAX_PAIRS·M·N²)."""
+    weights, error, used, _ = _pair_site_rule(md, gamma, poles, circles, t_left, t_right,
+                                              md_fixed, gamma_fixed)
+    k = used.shape[0]
+    n = md.omega.shape[0]
+    values = jnp.sum(weights, axis=1).reshape(k, n)
+    sizes = jnp.sum(jnp.abs(jax.lax.stop_gradient(weights)), axis=1).reshape(k, n)
+    return (jnp.sum(jnp.where(used[:, None], values, 0.0), axis=0),
+            jnp.sum(jnp.where(used[:, None], error.reshape(k, n), 0.0), axis=0),
+            jnp.sum(jnp.where(used[:, None], sizes, 0.0), axis=0))
+
+
+def _pair_site_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_left, t_right,
+                    md_fixed, gamma_fixed):
+    """The circle rule of each pair row at every site, with G_{:,b}(z) = Y(z) E(z)⁻¹ e_b and
+    G_{:,b}(−z) = Y(z) E(−z)⁻¹ e_b (Y even in z; module docstring), Y for all nodes as one
+    GEMM: (node weights (K·N, M), error (K·N,), the rows used (K,), nodes (K, M)).
+    O(_MAX_PAIRS·M·N²)."""
     n = md.omega.shape[0]
     rows = circles.rows
     k, m = circles.tau.shape
@@ -817,12 +833,9 @@ def _pair_temperatures(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_
     per_site = jnp.moveaxis(2.0 * g_val, 1, 2).reshape(k * n, m)
     weights, error = _contour.circle_rule(per_site, jnp.moveaxis(rel, 1, 2).reshape(k * n, m),
                                           jnp.repeat(circles.radius, n), circles.unit)
-    used = circles.lead[rows]
-    values = jnp.sum(weights, axis=1).reshape(k, n)
-    sizes = jnp.sum(jnp.abs(jax.lax.stop_gradient(weights)), axis=1).reshape(k, n)
-    return (jnp.sum(jnp.where(used[:, None], values, 0.0), axis=0),
-            jnp.sum(jnp.where(used[:, None], error.reshape(k, n), 0.0), axis=0),
-            jnp.sum(jnp.where(used[:, None], sizes, 0.0), axis=0))
+    return weights, error, circles.lead[rows], z
+
+
 
 
 def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_real):
@@ -1084,50 +1097,13 @@ def temperature_site_weights(network, n=None) -> SiteWeights:
 
 
 def _pair_node_weights(md, gamma, poles, circles, t_left, t_right, md_fixed, gamma_fixed):
-    """Per-node weights of :func:`_pair_temperatures`' circle rule: (weights (K·M, N),
-    error per node (K·M, N), nodes (K·M,)); rows that are no used lead get weight 0.
-    O(_MAX_PAIRS·M·N²)."""
+    """Per-node weights of the pairs' circle rule (:func:`_pair_site_rule`): (weights
+    (K·M, N), error per node (K·M, N), nodes (K·M,)); rows that are no used lead get
+    weight 0 at a pole-free point. O(_MAX_PAIRS·M·N²)."""
+    weights, error, used, z = _pair_site_rule(md, gamma, poles, circles, t_left, t_right,
+                                              md_fixed, gamma_fixed)
+    k, m = z.shape
     n = md.omega.shape[0]
-    rows = circles.rows
-    k, m = circles.tau.shape
-
-    def at_node(mdx, gam, h, sigma, tau):
-        e = _home_sums(mdx, h, sigma, tau)
-        b = jnp.stack([mdx.b1, mdx.bn], axis=1)
-        w = b / e.d[mdx.group][:, None]
-        s_mat = b.T @ w
-        g = 1j * gam * e.z
-        eye = jnp.eye(2, dtype=w.dtype)
-        inv_p, inv_m = jnp.linalg.inv(eye + g * s_mat), jnp.linalg.inv(eye - g * s_mat)
-        f, _, _ = _scaled(mdx, gam, h, e)
-        fm, _, _ = _scaled(mdx, gam, h, e, sign=-1.0)
-        noise_f = _noise_f(mdx, gam, h, e)
-        return e.z, w, inv_p, inv_m, noise_f / jnp.abs(f) + noise_f / jnp.abs(fm)
-
-    def nodes_of(mdx, gam):
-        return jax.vmap(lambda h, sg, taus: jax.vmap(
-            lambda t: at_node(mdx, gam, h, sg, t))(taus))(poles.home[rows], poles.sigma[rows],
-                                                          circles.tau)
-
-    z, w, inv_p, inv_m, _ = nodes_of(md, gamma)
-    y, _ = _real_gemm(md.u, w.reshape(k * m, n, 2), w.reshape(k * m, n, 2))
-    y = y.reshape(k, m, n, 2)
-    ya = jnp.einsum("kmnc,kmcb->kmnb", y, inv_p)
-    yb = jnp.einsum("kmnc,kmcb->kmnb", y, inv_m)
-    temps_b = jnp.stack([t_left, t_right])
-    g_val = z[..., None] ** 2 * jnp.sum(temps_b * ya * yb, axis=-1)  # (K, M, N)
-    zf, wf, ipf, imf, rel_e = jax.lax.stop_gradient(nodes_of(md_fixed, gamma_fixed))
-    y_abs = jnp.einsum("nj,pjc->pnc", jnp.abs(md_fixed.u),
-                       jnp.abs(wf).reshape(k * m, n, 2)).reshape(k, m, n, 2)
-    bound = jnp.abs(zf[..., None]) ** 2 * jnp.sum(
-        temps_b * jnp.einsum("kmnc,kmcb->kmnb", y_abs, jnp.abs(ipf))
-        * jnp.einsum("kmnc,kmcb->kmnb", y_abs, jnp.abs(imf)), axis=-1)
-    rel = 2.0 * rel_e[..., None] + 16.0 * (n + 4) * _EPS * bound / jnp.maximum(
-        jnp.abs(jax.lax.stop_gradient(g_val)), 1e-300)
-    per_site = jnp.moveaxis(2.0 * g_val, 1, 2).reshape(k * n, m)
-    weights, error = _contour.circle_rule(per_site, jnp.moveaxis(rel, 1, 2).reshape(k * n, m),
-                                          jnp.repeat(circles.radius, n), circles.unit)
-    used = circles.lead[rows]
     weights = jnp.where(used[:, None, None], weights.reshape(k, n, m), 0.0)
     error = jnp.where(used[:, None], error.reshape(k, n), 0.0)
     nodes = jnp.where(used[:, None], z, 1.0j)

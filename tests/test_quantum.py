@@ -104,7 +104,7 @@ def _systems():
 
 
 @pytest.mark.parametrize("index", [0, 1])
-def test_classical_limit(index):  # noqa: D103
+def test_classical_limit(index):
     """ħ = 1e-8 gives the classical J to 1e-10; a traced ħ = 0 gives it to rounding;
     ħ = 0 (the default) runs the classical program: bit for bit."""
     system = _systems()[index]
@@ -250,3 +250,29 @@ def test_cli_conductance(tmp_path):
     bad = build_parser().parse_args(["conductance", "--out", str(out), "--t-min", "-1"])
     with pytest.raises(ValueError, match="t-min"):
         bad.func(bad)
+
+
+@pytest.mark.slow
+def test_ensemble_flux_with_hbar():
+    """ensemble_flux(..., hbar=ħ) equals heat_flux(..., hbar=ħ) per system."""
+    m = np.stack([_masses(6, s) for s in (1, 2, 3)])
+    batch = mf.batch_chains(m, k=1.0, t_left=0.7, t_right=0.1)
+    res = mf.ensemble_flux(batch, hbar=1.0, chunk_size=3)
+    assert res.converged.all()
+    for i in range(3):
+        chain = mf.MeanFieldChain(m[i], k=1.0, t_left=0.7, t_right=0.1)
+        _check(res.flux[i], mf.heat_flux(chain, hbar=1.0), 1e-13)
+
+
+def test_sweep_config_hbar():
+    """The sweep key ``hbar``: checked (≥ 0, not with lyapunov); classical sweeps keep
+    their hash."""
+    from meanfield_jax._sweep_config import make_config
+
+    base = make_config({"sizes": [4, 8]})
+    assert make_config({"sizes": [4, 8], "hbar": 0.0}).config_hash() == base.config_hash()
+    assert make_config({"sizes": [4, 8], "hbar": 1.0}).config_hash() != base.config_hash()
+    with pytest.raises(ValueError, match="hbar"):
+        make_config({"sizes": [4, 8], "hbar": -1.0})
+    with pytest.raises(ValueError, match="hbar"):
+        make_config({"sizes": [4, 8], "hbar": 1.0, "method": "lyapunov"})
