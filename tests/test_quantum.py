@@ -54,6 +54,7 @@ def test_chain_against_reference():
         _check(k, ref.conductance(t))
 
 
+@pytest.mark.slow
 def test_pinned_network_against_reference():
     """A pinned nearest-neighbour network with walls, random masses, N = 6, ħ = 0.5."""
     m = _masses(6, 4)
@@ -103,7 +104,7 @@ def _systems():
             networks.power_law(m, 1.0, k=1.0, k0=0.2, gamma=0.8, t_left=1.3, t_right=0.2)]
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_classical_limit(index):
     """ħ = 1e-8 gives the classical J to 1e-10; a traced ħ = 0 gives it to rounding;
     ħ = 0 (the default) runs the classical program: bit for bit."""
@@ -276,3 +277,31 @@ def test_sweep_config_hbar():
         make_config({"sizes": [4, 8], "hbar": -1.0})
     with pytest.raises(ValueError, match="hbar"):
         make_config({"sizes": [4, 8], "hbar": 1.0, "method": "lyapunov"})
+
+
+@pytest.mark.slow
+def test_kinetic_temperatures():
+    """T*_n (local_temperatures with ħ > 0) of a pinned network with walls, random masses:
+    against the reference within 1e-9 absolute; equilibrium gives T exactly; high T gives
+    the classical T_n (Eq. 31, unequal masses: every mode couples); a chain through its
+    network form; ħ = 1e-8 gives the classical T_n."""
+    m = _masses(5, 4)
+    net = networks.nearest_neighbour(m, k=1.0, k0=0.3, gamma=1.2, t_left=2.0, t_right=0.4,
+                                     k_prime=0.5)
+    r = mf.local_temperatures_with_error(net, hbar=0.5)
+    assert bool(r.converged)
+    ref = QuantumReference(m, nearest_neighbour_stiffness(5, 1.0, 0.3, 0.5), 1.2, hbar=0.5)
+    want = np.array([float(x) for x in ref.kinetic_temperatures(2.0, 0.4)])
+    np.testing.assert_allclose(r.temperatures, want, rtol=0, atol=1e-9)
+    assert np.all(np.asarray(r.error_estimate) < 1e-9)
+    eq = mf.local_temperatures(net.replace(t_right=2.0), hbar=0.5)
+    assert np.all(np.asarray(eq) == 2.0)
+    hot = net.replace(t_left=400.0, t_right=200.0)
+    np.testing.assert_allclose(mf.local_temperatures(hot, hbar=0.5),
+                               mf.local_temperatures(hot), rtol=1e-5)
+    np.testing.assert_allclose(mf.local_temperatures(net, hbar=1e-8),
+                               mf.local_temperatures(net), rtol=1e-9)
+    chain = mf.MeanFieldChain(m, k=1.0, k0=0.2, t_left=1.0, t_right=0.0)
+    ref = QuantumReference(m, chain_stiffness(5, 1.0, 0.2, "kac"), 1.0, hbar=1.0)
+    want = np.array([float(x) for x in ref.kinetic_temperatures(1.0, 0.0)])
+    np.testing.assert_allclose(mf.local_temperatures(chain, hbar=1.0), want, rtol=0, atol=1e-9)
