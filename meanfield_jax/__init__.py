@@ -29,7 +29,7 @@ Resonances (Eqs. 24, 26, 28–29):
 Disorder ensembles and sweeps:
   ensemble_flux, ensemble_transmittance, map_ensemble, ensemble_mean, EnsembleMean,
   run_sweep, SweepConfig, load_config, fit_power_law, plot_fig4
-Compilation: enable_compile_cache (persistent cache on disk; off unless called, README)
+Compilation: enable_compile_cache (persistent cache on disk; off unless called; docs/guide/compilation.md)
 Langevin simulation (Eqs. 2–5):
   simulate, LangevinResult, relaxation_time
 Failures: NotConvergedError (below).
@@ -110,6 +110,25 @@ from ._transport import local_temperatures_with_error as local_temperatures_with
 from ._transport import transmittance as transmittance
 from ._version import __version__ as __version__
 
+# The public API: every re-export above (tests/test_docs_api.py checks that this list and
+# the module's public names agree, and the documentation's API reference shows each).
+__all__ = [
+    "analytic", "masses", "networks",
+    "MeanFieldChain", "HarmonicNetwork", "stack_systems", "batch_chains",
+    "dynamical_matrix", "greens_function", "transmittance",
+    "heat_flux", "heat_flux_with_error", "FluxResult",
+    "local_temperatures", "local_temperatures_with_error", "TemperatureResult",
+    "normal_modes", "NormalModes",
+    "resonance_frequency", "resonance_frequency_with_error", "ResonanceResult",
+    "find_resonances", "Resonances",
+    "fit_lorentzian_curve", "LorentzianCurveFit",
+    "fit_resonance_lorentzians", "ResonanceLorentzianFit",
+    "ensemble_flux", "ensemble_transmittance", "map_ensemble", "ensemble_mean", "EnsembleMean",
+    "fit_power_law", "run_sweep", "SweepConfig", "load_config", "plot_fig4",
+    "enable_compile_cache",
+    "simulate", "LangevinResult", "relaxation_time",
+    "NotConvergedError",
+]
 
 _DEPRECATED = {
     "fit_lorentzian": "fit_lorentzian_curve",

@@ -285,7 +285,7 @@ def _add_simulate_command(subparsers, common):
                     "config, written atomically to netCDF, with the exact J and T_n for "
                     "comparison. The config is checked before any work. Rerun the same "
                     "command after an interruption to resume from the checkpoint.",
-        epilog="Config keys: see the README section 'simulate configuration' and "
+        epilog="Config keys: see the documentation's configuration reference and "
                "configs/simulate_example.toml. Required: masses (list, profile name or "
                "{kind, m, delta, seed}), dt, n_steps, burn_in, n_trajectories. Optional: n, k, "
                "k0, n_tilde, gamma, t_left, t_right, k_prime, seed, initial, t_initial, "

@@ -42,7 +42,7 @@ from ._model import (
 from ._poles import chain_pole_sum
 from ._poles_fast import chain_pole_sum_fast
 from ._quantum import CONVERGED_RTOL, conductance, kinetic_temperatures, quantum_flux
-from ._secular import network_pole_sum, temperature_site_weights
+from ._secular_residues import network_pole_sum, temperature_site_weights
 
 __all__ = ["ConductanceResult", "checked_hbar", "quantum_flux_fn", "quantum_flux_with_error",
            "quantum_method",

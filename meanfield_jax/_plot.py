@@ -83,6 +83,22 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
     Raises:
       ValueError: if ``ds`` is not a sweep dataset (e.g. a simulation result), or for a bad
         ``y`` or image format.
+
+    A dataset with the sweep's variables, filled from the closed form (``run_sweep``
+    writes such datasets; its example runs one):
+
+    >>> import numpy as np, xarray as xr
+    >>> import meanfield_jax as mf
+    >>> n = np.array([4, 8, 16])
+    >>> j = np.asarray(mf.analytic.flux_identical_exact(n, 1.0, 0.1, 0.0, "kac", 1.0))
+    >>> dims = ("masses", "k0", "n_tilde", "N")
+    >>> ds = xr.Dataset({"flux_mean": (dims, j.reshape(1, 1, 1, 3)),
+    ...                  "flux_stderr": (dims, np.zeros((1, 1, 1, 3))),
+    ...                  "flux_asymptotic": (dims[1:], (0.5 / n).reshape(1, 1, 3))},  # Eq. 25
+    ...                 coords={"masses": ["identical"], "k0": [0.0], "n_tilde": ["kac"], "N": n})
+    >>> fig = mf.plot_fig4(ds, y="nflux")
+    >>> len(fig.axes)
+    1
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -1,7 +1,8 @@
 """Simulation configuration: the schema of a ``simulate`` TOML file and its validation.
 
 ``meanfield-jax simulate RUN.toml`` runs what :func:`config_to_run` returns; the keys are
-documented in the README ("simulate configuration"); ``configs/simulate_example.toml`` is a
+below (the documentation's configuration reference is generated from them and ``_KEYS``);
+``configs/simulate_example.toml`` is a
 complete example. The masses of a profile are :func:`meanfield_jax.masses.from_kind`'s (the
 same as a sweep's for the same kind, m, δ, seed and N, realization 0).
 

@@ -288,7 +288,32 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
 
 
 def load_config(path: str, **overrides) -> SweepConfig:
-    """Read a TOML sweep configuration (keys as :class:`SweepConfig`) and validate it."""
+    """Read a TOML sweep configuration (keys as :class:`SweepConfig`) and validate it.
+
+    The keys, their defaults and meanings: the documentation's configuration reference
+    (generated from :class:`SweepConfig`). Nothing is computed.
+
+    Args:
+      path: the TOML file.
+      **overrides: keys that replace the file's (as the command line's flags do).
+
+    Returns:
+      a validated, frozen :class:`SweepConfig`.
+
+    Raises:
+      ValueError: ``sweep config: '<key>' ...`` for an unreadable file, an unknown or
+        missing key, or a bad value, naming the key.
+
+    >>> import os, tempfile
+    >>> import meanfield_jax as mf
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "sweep.toml")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('sizes = [4, 6]\\nmasses = ["identical"]\\nk0 = [0.0]\\nn_tilde = ["kac"]\\n')
+    >>> cfg = mf.load_config(path, k=0.2)
+    >>> cfg.sizes, cfg.masses, cfg.k, cfg.n_tilde
+    ((4, 6), ('identical',), 0.2, ('kac',))
+    """
     return make_config(read_toml(path, "sweep config"), **overrides)
 
 

@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import meanfield_jax as mf
-from meanfield_jax._langevin import simulate
 from meanfield_jax.masses import from_kind
 
 
@@ -86,8 +85,8 @@ def bench(n, n_traj, steps):
     m = np.asarray(from_kind("random", n, delta=0.1))
     chain = mf.MeanFieldChain(m, k=1.0, k0=0.1, t_left=1.0, t_right=0.0)
     kw = dict(chunk_size=steps, progress=False)
-    simulate(chain, jax.random.PRNGKey(0), n_traj, 0.05, steps, 0, **kw)  # compile
-    res = simulate(chain, jax.random.PRNGKey(1), n_traj, 0.05, steps, 0, **kw)
+    mf.simulate(chain, jax.random.PRNGKey(0), n_traj, 0.05, steps, 0, **kw)  # compile
+    res = mf.simulate(chain, jax.random.PRNGKey(1), n_traj, 0.05, steps, 0, **kw)
     jax_rate = n * n_traj * steps / res.wall_time
     np_steps = max(20, steps // 10)
     t0 = time.perf_counter()
@@ -118,8 +117,8 @@ def main():
         m = np.asarray(from_kind("random", n, delta=0.1))
         chain = mf.MeanFieldChain(m, k=1.0, k0=0.1)
         kw = dict(chunk_size=500, progress=False)
-        simulate(chain, jax.random.PRNGKey(0), n_traj, 0.05, 500, 0, **kw)
-        res = simulate(chain, jax.random.PRNGKey(1), n_traj, 0.05, steps, 0, **kw)
+        mf.simulate(chain, jax.random.PRNGKey(0), n_traj, 0.05, 500, 0, **kw)
+        res = mf.simulate(chain, jax.random.PRNGKey(1), n_traj, 0.05, steps, 0, **kw)
         print(f"GPU N = {n} x {n_traj} trajectories: {n * n_traj * steps / res.wall_time:.3e} "
               f"particle-steps/s ({res.wall_time:.2f} s for {steps} steps)")
     else:
