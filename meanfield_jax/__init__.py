@@ -119,6 +119,7 @@ __all__ = [
     "heat_flux", "heat_flux_with_error", "FluxResult",
     "local_temperatures", "local_temperatures_with_error", "TemperatureResult",
     "normal_modes", "NormalModes",
+    "thermal_conductance", "thermal_conductance_with_error", "ConductanceResult",
     "resonance_frequency", "resonance_frequency_with_error", "ResonanceResult",
     "find_resonances", "Resonances",
     "fit_lorentzian_curve", "LorentzianCurveFit",

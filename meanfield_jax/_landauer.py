@@ -315,10 +315,21 @@ def thermal_conductance_with_error(system, temperature, *, hbar, method: str = "
 def thermal_conductance(system, temperature, *, hbar, method: str = "auto", throw: bool = True):
     """Thermal conductance κ(T) = ∫_0^∞ (dω/2π) ħω T(ω) ∂n_T/∂T, one per temperature.
 
-    See :func:`thermal_conductance_with_error` for the method, cost, accuracy and the
-    ValueError raised for bad input.
+    See :func:`thermal_conductance_with_error` for the method, cost and accuracy.
+
+    Args:
+      system: a MeanFieldChain or HarmonicNetwork (its bath temperatures are not used).
+      temperature: a scalar or 1-D array of temperatures T ≥ 0.
+      hbar: ħ ≥ 0 (keyword); 0 gives the classical J/ΔT at every T.
+      method: ``"auto"``, ``"residues"`` or ``"residues-fmm"`` (chains).
+      throw: raise if some temperature did not converge (default True).
+
+    Returns:
+      κ at each temperature, shape (#T,).
 
     Raises:
+      ValueError: for ħ < 0 or not finite, a negative, NaN or empty temperature, an
+        unknown method; TypeError for a system that is neither chain nor network.
       NotConvergedError: (``throw=True``) if any temperature's κ did not converge.
 
     >>> import meanfield_jax as mf
