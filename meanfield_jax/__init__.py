@@ -19,6 +19,8 @@ Heat flux (Eq. 16) and local temperatures (Eq. 31), exact:
   heat_flux, heat_flux_with_error, FluxResult,
   local_temperatures, local_temperatures_with_error, TemperatureResult,
   normal_modes, NormalModes
+Quantum baths (``hbar`` > 0 on heat_flux and friends; Landauer, docs/quantum.md):
+  thermal_conductance, thermal_conductance_with_error, ConductanceResult
 Resonances (Eqs. 24, 26, 28–29):
   resonance_frequency, resonance_frequency_with_error, ResonanceResult, find_resonances,
   Resonances, fit_lorentzian_curve (one Lorentzian to a given T(ω) curve),
@@ -69,6 +71,9 @@ from ._ensemble import batch_chains as batch_chains
 from ._ensemble import ensemble_flux as ensemble_flux
 from ._ensemble import ensemble_transmittance as ensemble_transmittance
 from ._ensemble import map_ensemble as map_ensemble
+from ._landauer import ConductanceResult as ConductanceResult
+from ._landauer import thermal_conductance as thermal_conductance
+from ._landauer import thermal_conductance_with_error as thermal_conductance_with_error
 from ._langevin import LangevinResult as LangevinResult
 from ._langevin import relaxation_time as relaxation_time
 from ._langevin import simulate as simulate
@@ -114,6 +119,7 @@ __all__ = [
     "heat_flux", "heat_flux_with_error", "FluxResult",
     "local_temperatures", "local_temperatures_with_error", "TemperatureResult",
     "normal_modes", "NormalModes",
+    "thermal_conductance", "thermal_conductance_with_error", "ConductanceResult",
     "resonance_frequency", "resonance_frequency_with_error", "ResonanceResult",
     "find_resonances", "Resonances",
     "fit_lorentzian_curve", "LorentzianCurveFit",

@@ -42,6 +42,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _config
 from ._failure import FluxResult, raise_if_not_converged
+from ._landauer import checked_hbar, quantum_flux_fn, quantum_method
 from ._lyapunov import flux_lyapunov
 from ._model import (
     HarmonicNetwork,
@@ -343,7 +344,7 @@ def _pad_to_bucket(systems, method: str):
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
                   batch_size: int | None = None, devices=None,
-                  throw: bool = False) -> FluxResult:
+                  throw: bool = False, hbar=0.0) -> FluxResult:
     """Heat flux J (Eq. 16) of every system of an ensemble, chunked over devices.
 
     Args:
@@ -355,6 +356,8 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
       throw: raise NotConvergedError if some system did not converge (after all are
         computed). Default False: like the ``*_with_error`` forms, the result carries the
         status per system.
+      hbar: ħ ≥ 0; ħ > 0 gives the Landauer current with quantum baths (as
+        ``heat_flux(..., hbar=ħ)``; methods "auto", "residues", "residues-fmm").
 
     Returns:
       FluxResult of NumPy arrays of shape (R,): flux, error_estimate, converged (check it).
@@ -380,12 +383,19 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     ([0.041666666667, 0.041666666667], [True, True])
     """
     r = check_system_batch(systems, "ensemble_flux")
-    method = resolve_method(systems, method)
+    h = checked_hbar(hbar)
+    if h is not None:
+        method = quantum_method(systems, method, "ensemble_flux")
+    else:
+        method = resolve_method(systems, method)
     decoupled = _decoupled_networks(systems, r)
     args = ()
     if pads_to_buckets(systems, method):  # one program per size bucket, not per N
         systems, args = _pad_to_bucket(systems, method)
-    flux, err, ok = map_ensemble(flux_fn(method), systems, *args, chunk_size=chunk_size,
+    fn = flux_fn(method) if h is None else quantum_flux_fn(method)
+    if h is not None:
+        args = (h,) + tuple(args)
+    flux, err, ok = map_ensemble(fn, systems, *args, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
     ok = ok.astype(bool)
     flux[decoupled], err[decoupled], ok[decoupled] = 0.0, 0.0, True  # exact: no path for heat

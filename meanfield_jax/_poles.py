@@ -47,6 +47,7 @@ from ._collective_zeros import ChainPoles, poles_from_gaps
 from ._gap_zeros import gap_roots
 from ._green import bulk_frequencies
 from ._pole_chain import PoleChain
+from ._quantum import PoleSum
 from ._solver_base import (
     CONVERGED_RTOL,
     EPS,
@@ -82,6 +83,63 @@ class ChainFluxDiagnostics(NamedTuple):
     aberth_iterations: jax.Array  # Aberth sweeps for the collective zeros
 
 
+def _sum_rule_error(c: PoleChain, poles: ChainPoles):
+    """|Σ_p ω_p − iγ(1/m_1 + 1/m_N)| / γ(1/m_1 + 1/m_N) over every pole (mirrors included)."""
+    gap_z = poles.gap_origin + poles.gap_tau
+    trace = c.gamma * (1.0 / c.m1 + 1.0 / c.mn)
+    im_sum = (2.0 * jnp.sum(jnp.where(poles.gap_valid, gap_z.imag, 0.0))
+              + jnp.sum(poles.collective.imag))
+    return jnp.abs(im_sum - trace) / trace
+
+
+def _rounding_bound(c: PoleChain, poles: ChainPoles, magnitude, terms_bounded):
+    """The residue sum's rounding bound for terms of total size ``magnitude`` (see
+    :func:`flux_from_poles`)."""
+    if terms_bounded:  # the collective terms' O(N) sums (blocked): their own rounding
+        return (EPS * (2.0 * sum_levels(poles.gap_terms.shape[0]) + 16.0) * magnitude
+                + 16.0 * EPS * (sum_levels(c.nb) + 4)
+                * jnp.sum(jnp.abs(poles.collective_weights)))
+    return 16.0 * EPS * (c.n_bulk + 4) * magnitude
+
+
+def pole_sum_from_poles(c: PoleChain, poles: ChainPoles, extra_error=0.0,
+                        terms_bounded=False) -> PoleSum:
+    """The chain's flux as a :class:`~meanfield_jax._quantum.PoleSum`: each valid gap pole
+    with the weight 2t_p (it stands for its mirror), each collective rule's nodes with
+    their weights; the errors, rounding bound and checks of :func:`flux_from_poles`. O(N)."""
+    gap_z = poles.gap_origin + poles.gap_tau
+    gap_points = jnp.where(poles.gap_valid, gap_z, 1.0j)
+    gap_weights = jnp.where(poles.gap_valid, 2.0 * poles.gap_terms, 0.0)
+    m = poles.collective_nodes.shape[1]
+    coll_points = jnp.where(poles.collective_mask[:, None], poles.collective_nodes, 1.0j)
+    coll_weights = jnp.where(poles.collective_mask[:, None], poles.collective_weights, 0.0)
+    fixed = jax.lax.stop_gradient(poles)
+    magnitude = 2.0 * jnp.sum(jnp.abs(fixed.gap_terms)) + jnp.sum(
+        jnp.abs(fixed.collective_weights))
+    rounding = _rounding_bound(c, fixed, magnitude, terms_bounded)
+    rounding_rtol = jnp.where(magnitude > 0, rounding / jnp.where(magnitude > 0, magnitude, 1.0),
+                              0.0)
+    sum_rule_error = jax.lax.stop_gradient(_sum_rule_error(c, poles))
+    errors = jnp.concatenate([jnp.zeros(gap_points.shape[0]),
+                              jnp.repeat(poles.collective_error / m, m)])
+    self_conjugate = jnp.concatenate([jnp.zeros(gap_points.shape[0], bool),
+                                      jnp.ones(coll_points.size, bool)])
+    ok = jnp.all(poles.gap_ok | ~poles.gap_valid) & (sum_rule_error < 1e-8)
+    return PoleSum(jnp.concatenate([gap_points, jnp.ravel(coll_points)]),
+                   jnp.concatenate([gap_weights, jnp.ravel(coll_weights)]),
+                   jax.lax.stop_gradient(errors), self_conjugate, rounding_rtol,
+                   sum_rule_error, jax.lax.stop_gradient(jnp.asarray(extra_error, float)),
+                   ok, jnp.asarray(c.coupled))
+
+
+def chain_pole_sum(chain, n=None) -> PoleSum:
+    """The mean-field chain's :class:`~meanfield_jax._quantum.PoleSum` by the O(N²) residue
+    solver (differentiable like :func:`flux_by_residues`). ``n``: the true N of a padded
+    chain."""
+    c = PoleChain.from_chain(chain, n)
+    return pole_sum_from_poles(c, _poles_of(c))
+
+
 def flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None,
                     extra_error=0.0, terms_bounded=False):
     """J, error estimate and status from the poles (flux_by_residues' ResidueResult);
@@ -98,22 +156,14 @@ def flux_from_poles(chain, poles: ChainPoles, n=None, c: PoleChain | None = None
     c = PoleChain.from_chain(chain, n) if c is None else c
     gap_terms, coll = poles.gap_terms, poles.collective
     coll_weights = poles.collective_weights
-    gap_z = poles.gap_origin + poles.gap_tau
-    gap_valid = poles.gap_valid
     # a gap zero's mirror −ω̄_p contributes the complex conjugate: 2 Re t_p for the pair
     gap_sum = blocked_sum(gap_terms.real) if terms_bounded else jnp.sum(gap_terms.real)
     total = 2.0 * gap_sum + jnp.sum(coll_weights)
     # Diagnostics
-    trace = c.gamma * (1.0 / c.m1 + 1.0 / c.mn)
-    im_sum = 2.0 * jnp.sum(jnp.where(gap_valid, gap_z.imag, 0.0)) + jnp.sum(coll.imag)
-    sum_rule_error = jnp.abs(im_sum - trace) / trace
+    sum_rule_error = _sum_rule_error(c, poles)
     magnitude = 2.0 * jnp.sum(jnp.abs(gap_terms)) + jnp.sum(jnp.abs(coll_weights))
     value = total.real
-    if terms_bounded:  # the collective terms' O(N) sums (blocked): their own rounding
-        rounding = (EPS * (2.0 * sum_levels(gap_terms.shape[0]) + 16.0) * magnitude
-                    + 16.0 * EPS * (sum_levels(c.nb) + 4) * jnp.sum(jnp.abs(coll_weights)))
-    else:
-        rounding = 16.0 * EPS * (c.n_bulk + 4) * magnitude
+    rounding = _rounding_bound(c, poles, magnitude, terms_bounded)
     error = (jnp.abs(total.imag) + rounding + sum_rule_error * jnp.abs(value)
              + jnp.sum(poles.collective_error) + extra_error)
     error = jnp.where(jnp.isfinite(error), error, jnp.inf)

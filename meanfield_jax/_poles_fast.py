@@ -69,9 +69,11 @@ from ._green import bulk_frequencies
 from ._pole_chain import PoleChain, end_terms, term_from_sums
 from ._poles import (
     bulk_temperature_sums,
+    chain_pole_sum,
     collective_factors,
     flux_by_residues,
     flux_from_poles,
+    pole_sum_from_poles,
     temperature_weights,
     temperatures_by_residues,
     temperatures_from_bulk,
@@ -334,6 +336,19 @@ def _fast_poles_and_flux(chain, c: PoleChain):
 
 
 _fast_plain, _fast_padded = _with_quadratic_derivatives(_flux_fast, flux_by_residues)
+
+
+def chain_pole_sum_fast(chain, n=None):
+    """The chain's :class:`~meanfield_jax._quantum.PoleSum` from the O(N) path: the same
+    poles, terms and bounds as :func:`flux_by_residues_fast` (the far-field bounds as the
+    extra error). O(N); not differentiable (the callers differentiate the O(N²) path)."""
+    c = PoleChain.from_chain(chain, n)
+    if c.nb < 2:  # no gaps: nothing for the tree to do
+        return chain_pole_sum(chain, n)
+    g = fast_gap_roots(c)
+    poles = poles_from_gaps(c, c, g.roots, g.terms, g.ok, g.valid, g.rounds, g.origins, g.taus)
+    return pole_sum_from_poles(c, poles, extra_error=2.0 * jnp.sum(g.term_error),
+                               terms_bounded=True)
 
 
 # ---------------------------------------------------------------------- local temperatures

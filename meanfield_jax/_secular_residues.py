@@ -27,9 +27,11 @@ from ._secular import (
     scaled_secular,
     secular_noise,
 )
+from ._quantum import PoleSum
 from ._solver_base import CONVERGED_RTOL, EPS, ResidueResult, batch_size, safe_div
 
-__all__ = ["NetworkFluxDiagnostics", "flux_by_secular", "temperatures_by_secular"]
+__all__ = ["NetworkFluxDiagnostics", "SiteWeights", "flux_by_secular", "network_pole_sum",
+           "temperature_site_weights", "temperatures_by_secular"]
 
 _MAX_PAIRS = 4  # near-degenerate pairs per network that J takes by the circle rule
 
@@ -153,6 +155,15 @@ def _pair_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, 
     """The circle rule for the sum of each used pair's two flux terms (``_contour``), at
     the pair's lead: (rule (P,), error (P,)). O(_MAX_PAIRS·M·N)."""
     p = poles.omega.shape[0]
+    rows = circles.rows
+    weights, error = _pair_weights(md, gamma, poles, circles, md_fixed, gamma_fixed)
+    rule = jnp.zeros(p, weights.dtype).at[rows].set(jnp.sum(weights, axis=1))
+    return rule, jnp.zeros(p).at[rows].set(error)
+
+
+def _pair_weights(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, gamma_fixed):
+    """The circle rule's node weights (K, M) (T(z) times the trapezoidal weights) and error
+    bounds (K,) of the rows ``circles.rows``. O(_MAX_PAIRS·M·N)."""
 
     def row(h, sigma, taus):
         values = jax.vmap(lambda t: _transmittance_home_form(md, gamma, h, sigma, t)[0])(taus)
@@ -162,34 +173,23 @@ def _pair_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, md_fixed, 
 
     rows = circles.rows
     values, rel = jax.vmap(row)(poles.home[rows], poles.sigma[rows], circles.tau)
-    weights, error = _contour.circle_rule(values, jax.lax.stop_gradient(rel), circles.radius,
-                                          circles.unit)
-    rule = jnp.zeros(p, weights.dtype).at[rows].set(jnp.sum(weights, axis=1))
-    return rule, jnp.zeros(p).at[rows].set(error)
+    return _contour.circle_rule(values, jax.lax.stop_gradient(rel), circles.radius,
+                                circles.unit)
 
 
-def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None,
-                    n=None):
-    """J (ΔT included), error estimate and status for a HarmonicNetwork. O(N³) eigh + O(N²).
-
-    ``n``: the true N of a padded network (:func:`network_modes`). Returns a ResidueResult
-    whose diagnostics (:class:`NetworkFluxDiagnostics`) carry the poles and modes that
-    :func:`temperatures_by_secular` reuses."""
+def _solved(network, poles, md, n):
+    """(modes, their gradient-stopped copy, γ stopped, poles, pair circles) of a network."""
     md = network_modes(network, n) if md is None else md
     md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
     gamma_fixed = jax.lax.stop_gradient(network.gamma)
     if poles is None:
         poles = network_poles(md_fixed, gamma_fixed, md, network.gamma)
-    circles = _pair_circles(poles)
+    return md, md_fixed, gamma_fixed, poles, _pair_circles(poles)
+
+
+def _sum_rule(network, poles: NetworkPoles, circles: _PairCircles, n):
+    """(relative trace sum-rule violation, the bound its test allows, pairs' slack included)."""
     lead, follower = circles.lead, circles.follower
-    terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
-                                      md_fixed, gamma_fixed)
-    pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, circles, md_fixed,
-                                        gamma_fixed)
-    terms = jnp.where(lead, pair_sums, jnp.where(follower, 0.0, terms))
-    errors = jnp.where(lead, pair_errors, jnp.where(follower, 0.0, errors))
-    total = jnp.sum(terms)
-    value = total.real
     m = network.masses
     m_last = m[-1] if n is None else m[n - 1]
     trace = network.gamma * (1.0 / m[0] + 1.0 / m_last)
@@ -201,12 +201,64 @@ def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes
     pair_slack = jnp.sum(jnp.where(lead | follower, jnp.maximum(poles.step, poles.noise), 0.0))
     pair_slack = jnp.where(jnp.isfinite(pair_slack), jnp.minimum(pair_slack, 1e-6 * trace),
                            0.0)
+    return sum_rule_error, jnp.maximum(1e-8, pair_slack / trace)
+
+
+def network_pole_sum(network, n=None) -> PoleSum:
+    """The network's flux as a :class:`~meanfield_jax._quantum.PoleSum`: every pole with
+    its residue term, each near-degenerate pair's circle nodes with their weights; the
+    errors and checks of :func:`flux_by_secular`. O(N³) (eigh) + O(N²)."""
+    md, md_fixed, gamma_fixed, poles, circles = _solved(network, None, None, n)
+    lead, follower = circles.lead, circles.follower
+    terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
+                                      md_fixed, gamma_fixed)
+    terms = jnp.where(lead | follower, 0.0, terms)
+    errors = jnp.where(lead | follower, 0.0, errors)
+    points = jnp.where(poles.active & ~(lead | follower), poles.omega, 1.0j)
+    node_weights, node_errors = _pair_weights(md, network.gamma, poles, circles, md_fixed,
+                                              gamma_fixed)
+    rows = circles.rows
+    used = lead[rows]
+    m = node_weights.shape[1]
+    nodes = poles.sigma[rows, None] * md.omega[poles.home[rows], None] + circles.tau
+    node_weights = jnp.where(used[:, None], node_weights, 0.0)
+    nodes = jnp.where(used[:, None], nodes, 1.0j)
+    node_errors = jnp.where(used[:, None], node_errors[:, None] / m, 0.0) * jnp.ones((1, m))
+    sum_rule_error, allowed = _sum_rule(network, poles, circles, n)
+    sum_rule_error = jax.lax.stop_gradient(sum_rule_error)
+    ok = (sum_rule_error < allowed) & (poles.aberth_rel <= 1e-8)
+    count = points.shape[0] + nodes.size
+    return PoleSum(jnp.concatenate([points, jnp.ravel(nodes)]),
+                   jnp.concatenate([terms, jnp.ravel(node_weights)]),
+                   jax.lax.stop_gradient(jnp.concatenate([errors, jnp.ravel(node_errors)])),
+                   jnp.ones(count, bool), jnp.asarray(16.0 * EPS * (network.n + 4)),
+                   jnp.asarray(0.0), jnp.asarray(0.0), ok, jnp.asarray(True))
+
+
+def flux_by_secular(network, poles: NetworkPoles | None = None, md: NetworkModes | None = None,
+                    n=None):
+    """J (ΔT included), error estimate and status for a HarmonicNetwork. O(N³) eigh + O(N²).
+
+    ``n``: the true N of a padded network (:func:`network_modes`). Returns a ResidueResult
+    whose diagnostics (:class:`NetworkFluxDiagnostics`) carry the poles and modes that
+    :func:`temperatures_by_secular` reuses."""
+    md, md_fixed, gamma_fixed, poles, circles = _solved(network, poles, md, n)
+    lead, follower = circles.lead, circles.follower
+    terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
+                                      md_fixed, gamma_fixed)
+    pair_sums, pair_errors = _pair_rule(md, network.gamma, poles, circles, md_fixed,
+                                        gamma_fixed)
+    terms = jnp.where(lead, pair_sums, jnp.where(follower, 0.0, terms))
+    errors = jnp.where(lead, pair_errors, jnp.where(follower, 0.0, errors))
+    total = jnp.sum(terms)
+    value = total.real
+    sum_rule_error, allowed = _sum_rule(network, poles, circles, n)
     magnitude = jnp.sum(jnp.abs(terms))
     size = network.n  # the (padded) array size; n stays the true N
     error = (jnp.sum(errors) + 16.0 * EPS * (size + 4) * magnitude
              + jnp.abs(jax.lax.stop_gradient(total.imag)))
     error = jnp.where(jnp.isfinite(error), error, jnp.inf)
-    converged = ((sum_rule_error < jnp.maximum(1e-8, pair_slack / trace)) & jnp.isfinite(value)
+    converged = ((sum_rule_error < allowed) & jnp.isfinite(value)
                  & (poles.aberth_rel <= 1e-8)
                  & (error <= CONVERGED_RTOL * jnp.abs(value)))
     dt = network.t_left - network.t_right
@@ -271,10 +323,26 @@ def _real_gemm(u, w, wm):
 def _pair_temperatures(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_left,
                        t_right, md_fixed, gamma_fixed):
     """T_n's share of each used near-degenerate pair (``_contour``): the circle rule for
-    i Σ_{p∈pair} Res_p [ω² Σ_b T_b G_nb(ω) G_nb(−ω)] at every site n, with G_{:,b}(z) =
-    Y(z) E(z)⁻¹ e_b and G_{:,b}(−z) = Y(z) E(−z)⁻¹ e_b (Y even in z; module docstring), Y for
-    all nodes as one GEMM. Returns (values (N,), error (N,), Σ|weights·values| (N,)), the
-    leads' rows summed. O(_MAX_PAIRS·M·N²)."""
+    i Σ_{p∈pair} Res_p [ω² Σ_b T_b G_nb(ω) G_nb(−ω)] at every site n (:func:`_pair_site_rule`),
+    the leads' rows summed. Returns (values (N,), error (N,), Σ|weights·values| (N,)).
+    O(_MAX_PAIRS·M·N²)."""
+    weights, error, used, _ = _pair_site_rule(md, gamma, poles, circles, t_left, t_right,
+                                              md_fixed, gamma_fixed)
+    k = used.shape[0]
+    n = md.omega.shape[0]
+    values = jnp.sum(weights, axis=1).reshape(k, n)
+    sizes = jnp.sum(jnp.abs(jax.lax.stop_gradient(weights)), axis=1).reshape(k, n)
+    return (jnp.sum(jnp.where(used[:, None], values, 0.0), axis=0),
+            jnp.sum(jnp.where(used[:, None], error.reshape(k, n), 0.0), axis=0),
+            jnp.sum(jnp.where(used[:, None], sizes, 0.0), axis=0))
+
+
+def _pair_site_rule(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_left, t_right,
+                    md_fixed, gamma_fixed):
+    """The circle rule of each pair row at every site, with G_{:,b}(z) = Y(z) E(z)⁻¹ e_b and
+    G_{:,b}(−z) = Y(z) E(−z)⁻¹ e_b (Y even in z; module docstring), Y for all nodes as one
+    GEMM: (node weights (K·N, M), error (K·N,), the rows used (K,), nodes (K, M)).
+    O(_MAX_PAIRS·M·N²)."""
     n = md.omega.shape[0]
     rows = circles.rows
     k, m = circles.tau.shape
@@ -318,12 +386,9 @@ def _pair_temperatures(md, gamma, poles: NetworkPoles, circles: _PairCircles, t_
     per_site = jnp.moveaxis(2.0 * g_val, 1, 2).reshape(k * n, m)
     weights, error = _contour.circle_rule(per_site, jnp.moveaxis(rel, 1, 2).reshape(k * n, m),
                                           jnp.repeat(circles.radius, n), circles.unit)
-    used = circles.lead[rows]
-    values = jnp.sum(weights, axis=1).reshape(k, n)
-    sizes = jnp.sum(jnp.abs(jax.lax.stop_gradient(weights)), axis=1).reshape(k, n)
-    return (jnp.sum(jnp.where(used[:, None], values, 0.0), axis=0),
-            jnp.sum(jnp.where(used[:, None], error.reshape(k, n), 0.0), axis=0),
-            jnp.sum(jnp.where(used[:, None], sizes, 0.0), axis=0))
+    return weights, error, circles.lead[rows], z
+
+
 
 
 def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_real):
@@ -503,3 +568,98 @@ def temperatures_by_secular(network, flux=None, n=None):
     converged = flux.converged & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
         jnp.isfinite(temps))
     return ResidueResult(temps, err, converged)
+
+
+class SiteWeights(NamedTuple):
+    """Local temperatures as weighted sums over points of the upper half plane (networks).
+
+    Classically T_n = Re Σ_j Σ_b weights[j, n, b] T_b (b = left, right bath; Eq. 31 closed
+    over the poles of G, the near-degenerate pairs by their circle rule); with quantum
+    baths each T_b becomes the Binet weight g_{T_b}(points_j) (``_quantum``).
+
+    points: (P,) complex; weights, errors: (P, N, 2) (errors: absolute bounds per unit
+    weight, the position error and rounding of each term); weak, weak_error: (N,) the
+    classical share of weakly coupled (deflated) modes in T_n and its bound; ok: the flux's
+    checks passed.
+    """
+
+    points: jax.Array
+    weights: jax.Array
+    errors: jax.Array
+    weak: jax.Array
+    weak_error: jax.Array
+    ok: jax.Array
+
+
+def temperature_site_weights(network, n=None) -> SiteWeights:
+    """:class:`SiteWeights` of a network: every particle, the two ends included (their
+    residue sums, not the classical energy balance). O(N³) time, O(P·N) memory (P ≤ 2N
+    poles: all at once, not in chunks as :func:`temperatures_by_secular`)."""
+    flux = flux_by_secular(network, n=n)
+    md, poles, circles = flux.diagnostics.modes, flux.diagnostics.poles, flux.diagnostics.pair_circles
+    md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
+    gamma = network.gamma
+    gamma_fixed = jax.lax.stop_gradient(gamma)
+    n_real = network.n if n is None else n
+    size = network.n
+    m = network.masses
+    residue_poles = poles.active & ~circles.lead & ~circles.follower
+    delta = jnp.maximum(poles.step, poles.noise)
+
+    def per_bath(mdx, tau, h, s, act):
+        w, wm, pref = jax.vmap(lambda hh, ss, tt: _pole_factors(mdx, gamma, hh, ss, tt, 1.0,
+                                                                1.0))(h, s, tau)
+        pref = jnp.where(act, pref, 0.0)
+        a, b = _real_gemm(mdx.u, w, wm)
+        return 2.0 * gamma * m[None, :, None] * pref[:, None, None] * a * b, (w, wm, pref, b, a)
+
+    args = (circles.residue_tau, poles.home, poles.sigma, residue_poles)
+    weights, (w, wm, pref, b, a) = per_bath(md, *args)
+    _, dval = jax.jvp(lambda t: per_bath(md_fixed, t, *args[1:])[0], (args[0],),
+                      (delta.astype(args[0].dtype),))
+    wf, wmf, af, bf, pf = jax.lax.stop_gradient((w, wm, a, b, pref))
+    u_abs = jnp.abs(md_fixed.u)
+    na = jnp.einsum("nj,pjc->pnc", u_abs, jnp.abs(wf))
+    nb = jnp.einsum("nj,pjc->pnc", u_abs, jnp.abs(wmf))
+    noise = (2.0 * gamma_fixed * m[None, :, None] * jnp.abs(pf)[:, None, None]
+             * (na * jnp.abs(bf) + jnp.abs(af) * nb))
+    errors = (jnp.abs(dval) + 4.0 * (size + 4) * EPS * noise
+              + 16.0 * (size + 4) * EPS * jnp.abs(jax.lax.stop_gradient(weights)))
+    points = jnp.where(residue_poles, poles.omega, 1.0j)
+
+    # the pairs: the circle rule per site and bath (``_pair_temperatures`` with T_b = e_b)
+    pair_w, pair_e, pair_z = [], [], None
+    for bath in range(2):
+        unit_t = jnp.zeros(2).at[bath].set(1.0)
+        vals, errs, z = _pair_node_weights(md, gamma, poles, circles, unit_t[0], unit_t[1],
+                                           md_fixed, gamma_fixed)
+        pair_w.append(2.0 * gamma * m[None, :] * vals)
+        pair_e.append(2.0 * gamma * m[None, :] * errs)
+        pair_z = z
+    node_w = jnp.stack(pair_w, axis=-1)  # (K·M, N, 2)
+    node_e = jnp.stack(pair_e, axis=-1)
+    kt = jax.lax.stop_gradient(k_tilde(network, n)[0])
+    weak, weak_err = _weak_modes(md_fixed, kt, gamma_fixed, network.t_left, network.t_right,
+                                 jax.lax.stop_gradient(m), n_real)
+    real = (jnp.arange(size) < n_real)[None, :, None]
+    return SiteWeights(jnp.concatenate([points, pair_z]),
+                       jnp.where(real, jnp.concatenate([weights, node_w]), 0.0),
+                       jax.lax.stop_gradient(jnp.where(real, jnp.concatenate([errors, node_e]),
+                                                       0.0)),
+                       weak, weak_err, flux.converged)
+
+
+def _pair_node_weights(md, gamma, poles, circles, t_left, t_right, md_fixed, gamma_fixed):
+    """Per-node weights of the pairs' circle rule (:func:`_pair_site_rule`): (weights
+    (K·M, N), error per node (K·M, N), nodes (K·M,)); rows that are no used lead get
+    weight 0 at a pole-free point. O(_MAX_PAIRS·M·N²)."""
+    weights, error, used, z = _pair_site_rule(md, gamma, poles, circles, t_left, t_right,
+                                              md_fixed, gamma_fixed)
+    k, m = z.shape
+    n = md.omega.shape[0]
+    weights = jnp.where(used[:, None, None], weights.reshape(k, n, m), 0.0)
+    error = jnp.where(used[:, None], error.reshape(k, n), 0.0)
+    nodes = jnp.where(used[:, None], z, 1.0j)
+    return (jnp.moveaxis(weights, 2, 1).reshape(k * m, n),
+            jnp.repeat(error[:, None, :] / m, m, axis=1).reshape(k * m, n),
+            nodes.reshape(k * m))

@@ -351,6 +351,12 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
 
     mesh = device_mesh(devices)
     fn = flux_fn("auto" if cfg.method == "residues" else cfg.method)  # O(N) above 4096
+    quantum = ()
+    if cfg.hbar > 0:  # Landauer: the quantum per-system program, ħ as an unbatched argument
+        from ._landauer import quantum_flux_fn
+
+        fn = quantum_flux_fn("auto")  # O(N) above 4096, as the classical flux_fn("auto")
+        quantum = (np.float64(cfg.hbar),)
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
     work = lambda c: (c[1] - c[0]) * plan.padded[plan.size[c[0]]] ** 2  # noqa: E731
@@ -375,7 +381,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     programs = {}
     for bucket, (lo, hi) in first.items():
         systems, args = _padded_chunk(cfg, plan, lo, hi, table)
-        programs[bucket] = pool.submit(compile_ensemble, fn, systems, *args, **options)
+        programs[bucket] = pool.submit(compile_ensemble, fn, systems, *quantum, *args, **options)
     try:
         for lo, hi in todo:
             n = cfg.sizes[plan.size[lo]]
@@ -383,7 +389,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             tick = time.perf_counter()
             programs[plan.padded[plan.size[lo]]].result()  # compiled (or raises its error)
             systems, args = _padded_chunk(cfg, plan, lo, hi, table)
-            flux, err, ok = map_ensemble(fn, systems, *args, **options)
+            flux, err, ok = map_ensemble(fn, systems, *quantum, *args, **options)
             sl = slice(lo, hi)
             new = ~res.done[sl]
             res.flux[sl] = np.where(new, flux[: hi - lo], res.flux[sl])

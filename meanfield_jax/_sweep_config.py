@@ -74,6 +74,8 @@ class SweepConfig:
       method: flux method, ``residues`` (exact; O(N²), O(N) for chains with N > 4096, as
         ``heat_flux(method="auto")``) or ``lyapunov`` (O(N³)).
       fit_min_n, fit_max_n: size range of the power-law fit J ∝ N^−α.
+      hbar: ħ ≥ 0; ħ > 0 sweeps the Landauer current with quantum baths (``heat_flux(...,
+        hbar=ħ)``, method ``residues``); 0 (the default) the classical J.
     """
 
     sizes: tuple[int, ...]
@@ -96,6 +98,7 @@ class SweepConfig:
     method: str = "residues"
     fit_min_n: float = 50.0
     fit_max_n: float = math.inf
+    hbar: float = 0.0
 
     # -- derived ------------------------------------------------------------------------------
     def physics(self) -> dict:
@@ -107,16 +110,17 @@ class SweepConfig:
     def _model_keys(self) -> tuple[str, ...]:
         # absent for the mean-field chain: its hash, checkpoints and dataset attributes stay
         # those of sweeps written before networks existed
+        quantum = ("hbar",) if self.hbar > 0 else ()  # classical sweeps keep their hash
         if self.model == "mean_field":
-            return ()
-        return ("model", "alpha") if self.model == "power_law" else ("model",)
+            return quantum
+        return (("model", "alpha") if self.model == "power_law" else ("model",)) + quantum
 
     def config_hash(self) -> str:
         text = json.dumps(self.physics(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        skip = {"model", "alpha"} - set(self._model_keys())
+        skip = {"model", "alpha", "hbar"} - set(self._model_keys())
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.name not in skip}
 
@@ -225,7 +229,7 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
     for key in ("m", "gamma"):
         if key in raw:
             out[key] = _number(key, raw[key], positive=True)
-    for key in ("k", "t_left", "t_right", "k_prime"):
+    for key in ("k", "t_left", "t_right", "k_prime", "hbar"):
         if key in raw:
             out[key] = _number(key, raw[key], nonnegative=True)
     m = out.get("m", SweepConfig.m)
@@ -275,6 +279,8 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
         if raw["method"] not in METHODS:
             _fail("method", f"must be one of {METHODS}, got {raw['method']!r}")
         out["method"] = raw["method"]
+    if out.get("hbar", 0.0) > 0 and out.get("method", SweepConfig.method) == "lyapunov":
+        _fail("hbar", "> 0 needs method = 'residues' (the Lyapunov solver is classical)")
     for key in ("fit_min_n", "fit_max_n"):
         if key in raw:
             out[key] = _number(key, raw[key], nonnegative=True, allow_inf=True)

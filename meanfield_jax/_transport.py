@@ -32,6 +32,7 @@ from ._green import (
     network_transmittance,
     network_z,
 )
+from ._landauer import checked_hbar, quantum_flux_with_error, quantum_temperatures_with_error
 from ._lyapunov import flux_lyapunov, temperatures_lyapunov
 from ._model import (
     HarmonicNetwork,
@@ -354,7 +355,7 @@ def _flux_with_error(system, method, what):
     return flux_lyapunov(system), method
 
 
-def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
+def heat_flux_with_error(system, method: str = "auto", *, hbar=0.0) -> FluxResult:
     """Heat flux J (Eq. 16) with an error estimate and a convergence flag.
 
     Args:
@@ -398,6 +399,14 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         solved by eigendecomposition, J = γ(T_L − T_1)/m_1. O(N³); a reference for
         moderate N. Error estimate: |J_left − J_right|.
 
+    Quantum baths (``hbar`` > 0, k_B = 1): Landauer's current
+    J = ∫_0^∞ (dω/2π) ħω T(ω)[n_L(ω) − n_R(ω)], n_a = 1/(exp(ħω/T_a) − 1), exactly, from
+    the same poles: each residue term (and each contour node of a near-degenerate cluster)
+    carries the Binet weight T_a·G(−iħω_p/(2πT_a)) per bath instead of T_a (DLMF 5.9.16;
+    docs/quantum.md). Methods ``"auto"``/``"residues"``/``"residues-fmm"`` (not
+    ``"lyapunov"``); T_L or T_R = 0 allowed; same cost as the classical flux plus O(N).
+    ``hbar=0`` (the default) runs the classical program unchanged; ħ → 0 gives it back.
+
     Networks whose baths sit in separate connected components of the graph K_ij ≠ 0 carry
     no heat: J = 0 exactly (error 0, converged) without solving anything. This check runs on
     concrete inputs (not on a traced K under ``jit``/``vmap``, where the Lyapunov solve runs
@@ -407,7 +416,7 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
       FluxResult(flux, error_estimate, converged); never raises for non-convergence.
 
     Raises:
-      ValueError: for an unknown ``method``, a stacked batch
+      ValueError: for an unknown ``method``, ħ < 0 or not finite, a stacked batch
         passed without ``jax.vmap``, or (concrete K) a network with a component coupled to
         neither bath, whose steady state depends on the initial state.
       TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
@@ -418,10 +427,13 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
     >>> round(float(r.flux), 12), bool(r.converged)
     (0.041666666667, True)
     """
+    h = checked_hbar(hbar)
+    if h is not None:
+        return quantum_flux_with_error(system, method, h, "heat_flux_with_error")
     return _flux_with_error(system, method, "heat_flux_with_error")[0]
 
 
-def heat_flux(system, method: str = "auto", *, throw: bool = True):
+def heat_flux(system, method: str = "auto", *, hbar=0.0, throw: bool = True):
     """Heat flux J = (T_L − T_R)/(4π) ∫ T(ω) dω (Eq. 16), exactly.
 
     See :func:`heat_flux_with_error` for the methods, their cost and accuracy.
@@ -447,7 +459,12 @@ def heat_flux(system, method: str = "auto", *, throw: bool = True):
     >>> round(float(mf.heat_flux(mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1))), 12)
     0.041666666667
     """
-    result, method = _flux_with_error(system, method, "heat_flux")
+    h = checked_hbar(hbar)
+    if h is not None:
+        result = quantum_flux_with_error(system, method, h, "heat_flux")
+        method = f"{method}, hbar > 0"
+    else:
+        result, method = _flux_with_error(system, method, "heat_flux")
     if throw:
         result = _raise_unless_converged(result, "heat_flux", method)
     return result.flux
@@ -494,7 +511,8 @@ def _temperatures_with_error(system, method, what):
     return temperatures_lyapunov(system), method
 
 
-def local_temperatures_with_error(system, method: str = "auto") -> TemperatureResult:
+def local_temperatures_with_error(system, method: str = "auto", *, hbar=0.0
+                                  ) -> TemperatureResult:
     """Local temperatures T_n = m_n⟨q̇_n²⟩ (Eq. 31) with error estimates and a status.
 
     Args:
@@ -525,6 +543,16 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         ``"lyapunov"`` (any system): the steady-state covariance by eigendecomposition
         (see ``heat_flux``), O(N³), for moderate N.
 
+    Quantum baths (``hbar`` > 0): the kinetic temperatures T*_n, the temperature of both
+    baths at which particle n has the steady state's m_n⟨v_n²⟩:
+    Σ_b ∫_0^∞ dω ω²|G_nb|²[n(ω, T_b) − n(ω, T*_n)] = 0 (zero-point parts cancel), solved by
+    safeguarded Newton over the same poles with Binet weights (``_quantum``; docs/quantum.md).
+    Networks, and chains through their network form (O(N³)); every particle, the ends
+    included, from its own residue sum. Equilibrium gives T*_n = T exactly; at high T,
+    T*_n → Eq. (31)'s T_n where every mode couples to the baths (for identical masses
+    T*_n is measured against the system's own equilibrium, so it differs from Eq. 31).
+    Weakly coupled (deflated) modes are left out; their classical share enters the error.
+
     A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered
     exactly: every particle at the temperature of the bath in its component (T_L for
     particle 1's, T_R for particle N's), error 0. Checked on concrete inputs only.
@@ -543,10 +571,13 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
     >>> r.temperatures.tolist(), bool(r.converged)
     ([2.0, 2.0, 0.0], True)
     """
+    h = checked_hbar(hbar)
+    if h is not None:
+        return quantum_temperatures_with_error(system, method, h, "local_temperatures_with_error")
     return _temperatures_with_error(system, method, "local_temperatures_with_error")[0]
 
 
-def local_temperatures(system, method: str = "auto", *, throw: bool = True):
+def local_temperatures(system, method: str = "auto", *, hbar=0.0, throw: bool = True):
     """Local temperatures T_n = m_n⟨q̇_n²⟩ of Eq. (31), shape (N,).
 
     See :func:`local_temperatures_with_error` for methods, cost and accuracy.
@@ -571,7 +602,12 @@ def local_temperatures(system, method: str = "auto", *, throw: bool = True):
     >>> [round(float(x), 6) for x in t[:3]]  # bulk: (T_L + T_R)/(2(N − 2)), the particular solution
     [1.475, 0.055556, 0.055556]
     """
-    result, method = _temperatures_with_error(system, method, "local_temperatures")
+    h = checked_hbar(hbar)
+    if h is not None:
+        result = quantum_temperatures_with_error(system, method, h, "local_temperatures")
+        method = f"{method}, hbar > 0"
+    else:
+        result, method = _temperatures_with_error(system, method, "local_temperatures")
     if throw:
         result = _raise_unless_converged(result, "local_temperatures", method)
     return result.temperatures

@@ -26,12 +26,14 @@ LAYOUT = PACKAGE.parent / "docs" / "architecture.md"  # the site's Architecture 
 LAYERS = [
     ["_interrupt", "_version", "_config", "_configfile", "_stats", "_report"],  # stdlib/NumPy
     ["_io", "_cache"],                                         # files, compile cache
+    ["_special", "_quantum"],                                  # ψ, ψ′; quantum bath weights
     ["_model"],                                                # systems
     ["masses", "analytic", "networks"],                        # constructors, closed forms
     ["_solver_base", "_cauchy", "_contour", "_secular", "_secular_residues"],  # network solver
     ["_green", "_pole_chain", "_gap_zeros", "_collective_zeros", "_poles",     # kernels, chain
      "_poles_fast"],                                                          # solvers
-    ["_buckets", "_failure", "_modes", "_lyapunov"],           # padding, results, reference
+    ["_buckets", "_failure", "_modes", "_lyapunov", "_landauer"],  # padding, results,
+                                                               # reference; quantum J, κ, T*
     ["_transport"],                                            # public T, J, T_n
     ["_resonances", "_lorentzian"],                            # peaks and their fits
     ["_ensemble"],                                             # batches over devices
