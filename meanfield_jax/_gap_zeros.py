@@ -275,7 +275,7 @@ def _solve_gap(c: PoleChain, i, evaluate=None, start=None):
                 jnp.where(stepped, delta, previous), origin_left, jnp.array(True))
 
     it, tau, delta, previous, origin_left, _ = jax.lax.while_loop(
-        cond, body, (jnp.array(0), tau0, jnp.inf, jnp.inf, origin_left, decided))
+        cond, body, (jnp.array(0, jnp.int32), tau0, jnp.inf, jnp.inf, origin_left, decided))
     _, _, _, lo, hi = frame(origin_left)
     delta = jnp.minimum(delta, previous)
     converged = (delta <= 1e-7 * jnp.abs(tau)) & (tau.real > lo) & (tau.real < hi)

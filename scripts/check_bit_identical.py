@@ -92,6 +92,11 @@ def _solvers(out, chains, nets):
     """Each exact solver called directly (private modules: the refactor's subject)."""
     from meanfield_jax import _poles, _poles_fast, _secular
 
+    try:  # the network's residue sums moved to _secular_residues (issue 31)
+        from meanfield_jax import _secular_residues as _network_sums
+    except ImportError:
+        _network_sums = _secular
+
     for name in ("rand_kac_k0", "rand_300"):
         c = chains[name]
         _solver(out, f"{name}/solver_flux", jax.jit(_poles.flux_by_residues)(c))
@@ -103,9 +108,9 @@ def _solvers(out, chains, nets):
          tuple(jax.jit(_poles_fast.temperatures_by_residues_fast)(c))[:3])
     for name in ("net", "net_mf"):
         net = nets[name]
-        r = jax.jit(_secular.flux_by_secular)(net)
+        r = jax.jit(_network_sums.flux_by_secular)(net)
         _solver(out, f"{name}/solver_flux", r)
-        t = jax.jit(_secular.temperatures_by_secular)(net)
+        t = jax.jit(_network_sums.temperatures_by_secular)(net)
         _put(out, f"{name}/solver_temps", tuple(t)[:3])
 
 
