@@ -29,7 +29,9 @@ Disorder ensembles and sweeps:
   run_sweep, SweepConfig, load_config, fit_power_law, plot_fig4
 Compilation: enable_compile_cache (persistent cache on disk; off unless called, README)
 Langevin simulation (Eqs. 2–5):
-  simulate, LangevinResult, relaxation_time
+  simulate, LangevinResult, relaxation_time, richardson (dt → 0), Extrapolated,
+  rectification, Rectification; nonlinear chains (FPUT-β, XY rotors):
+  ``meanfield_jax.nonlinear`` (fput, rotors)
 Failures: NotConvergedError (below).
 Closed forms of the paper: ``meanfield_jax.analytic``.
 
@@ -64,6 +66,7 @@ from . import _config  # noqa: E402, F401  (enables x64 first)
 from . import analytic as analytic
 from . import masses as masses
 from . import networks as networks
+from . import nonlinear as nonlinear
 from ._cache import enable_compile_cache as enable_compile_cache
 from ._ensemble import batch_chains as batch_chains
 from ._ensemble import ensemble_flux as ensemble_flux
@@ -72,6 +75,10 @@ from ._ensemble import map_ensemble as map_ensemble
 from ._langevin import LangevinResult as LangevinResult
 from ._langevin import relaxation_time as relaxation_time
 from ._langevin import simulate as simulate
+from ._langevin_analysis import Extrapolated as Extrapolated
+from ._langevin_analysis import Rectification as Rectification
+from ._langevin_analysis import rectification as rectification
+from ._langevin_analysis import richardson as richardson
 from ._failure import NotConvergedError as NotConvergedError
 from ._lorentzian import LorentzianCurveFit as LorentzianCurveFit
 from ._lorentzian import ResonanceLorentzianFit as ResonanceLorentzianFit

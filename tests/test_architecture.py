@@ -26,14 +26,15 @@ LAYERS = [
     ["_interrupt", "_version", "_config", "_configfile", "_stats", "_report"],  # stdlib/NumPy
     ["_io", "_cache"],                                         # files, compile cache
     ["_model"],                                                # systems
-    ["masses", "analytic", "networks", "_cauchy", "_contour", "_secular"],  # constructors, forms
+    ["masses", "analytic", "networks", "nonlinear", "_cauchy", "_contour",
+     "_secular"],  # constructors, forms
     ["_green", "_buckets", "_failure", "_modes"],               # kernels, padding, results
     ["_poles", "_poles_fast", "_lyapunov"],                    # exact solvers
     ["_transport"],                                            # public T, J, T_n
     ["_resonances", "_lorentzian"],                            # peaks and their fits
     ["_ensemble"],                                             # batches over devices
     ["_sweep_config", "_simulate_config", "_dataset"],         # pipeline schemas, datasets
-    ["_langevin"],                                             # simulation
+    ["_langevin", "_langevin_analysis"],                       # simulation
     ["_plot", "_sweep", "_simulation"],                        # pipelines
     ["_cli"],                                                  # command line
     ["__init__"],                                              # public API
