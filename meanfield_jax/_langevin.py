@@ -54,7 +54,8 @@ from jax import lax
 from ._buckets import pad_particles, step_bucket_size, trim_particles
 from ._io import load_state, save_state
 from ._model import MeanFieldChain, check_single_system, wall_springs
-from .nonlinear import FPUTSystem, RotorSystem, couplings, fput_terms, rotor_terms
+from .nonlinear import (FPUTSystem, RotorSystem, couplings, fput_terms, mean_field_force,
+                        mean_field_sums, rotor_terms)
 
 __all__ = [
     "LangevinResult",
@@ -91,6 +92,10 @@ class LangevinState(NamedTuple):
         energy over the production steps, when profiles are kept; (n_traj, 0) otherwise.
       sum_m, sum_m2: (n_traj,) Σ |m| and Σ |m|² of the rotors' magnetisation
         m = (1/N) Σ_n e^{iθ_n} (zeros for other systems).
+      sums: (n_traj, K) the reductions of q a mean-field force needs (lean step, see
+        :class:`_Model`); ``accel`` is then (n_traj, 0): F(q)/m is recomputed from q and
+        these sums (elementwise) instead of being streamed through memory. (n_traj, 0)
+        otherwise.
     """
 
     q: Any
@@ -105,6 +110,7 @@ class LangevinState(NamedTuple):
     sum_e: Any
     sum_m: Any
     sum_m2: Any
+    sums: Any
 
 
 class _Params(NamedTuple):
@@ -131,12 +137,23 @@ class _Model(NamedTuple):
     """The static choices of the step program: the force (``"chain"``: Eq. 5, ``"dense"``:
     K_w q, ``"fput"``, ``"rotors"``), the couplings' structure (``nonlinear.STRUCTURES``),
     whether the per-site profiles ⟨q²⟩ and ⟨e⟩ are accumulated, and whether the system is
-    rotors (magnetisation; ⟨cos θ⟩ instead of ⟨q²⟩)."""
+    rotors (magnetisation; ⟨cos θ⟩ instead of ⟨q²⟩).
+
+    ``lean`` (mean-field forces without profiles): the carry holds the force's reductions
+    (Σq for Eq. 5; the power sums of FPUT; Σcos θ, Σsin θ) instead of F(q)/m, which is
+    recomputed elementwise at the start of the next step from the same q and sums (bit
+    for bit the value the standard step stores): one (n_traj, B) stream less per step.
+    """
 
     force: str
     structure: str
     profiles: bool
     rotors: bool
+
+    @property
+    def lean(self) -> bool:
+        return (not self.profiles) and (self.force == "chain" or (
+            self.force in ("fput", "rotors") and self.structure == "mean_field"))
 
 
 def _harmonic(system):
@@ -283,12 +300,33 @@ def _accel(p: _Params, q, model: _Model):
     return a, e
 
 
+def _lean_sums(p: _Params, q, previous, model: _Model):
+    """The lean step's reductions of q (``previous``: the last ones, for FPUT's shift)."""
+    if model.force == "chain":
+        return jnp.sum(q)[None]
+    shift = (jnp.sum(p.mask * q) / p.n_real if previous is None
+             else previous[0] + previous[1] / p.n_real)  # the mean of the last step's q
+    return mean_field_sums(q, p.mask, p.n_real, shift, model.rotors)
+
+
+def _lean_accel(p: _Params, q, sums, model: _Model):
+    """F(q)/m from q and its reductions (elementwise)."""
+    if model.force == "chain":
+        return (p.coupling * sums[0] - p.diag * q) * p.inv_m  # Eq. (5), as in _accel
+    return mean_field_force(p.cp, q, sums, p.beta, p.lam, p.mask, p.n_real,
+                            model.rotors) * p.inv_m
+
+
 def _step(p: _Params, model: _Model, q, v, a, xi, weight):
     """One BAOAB step for one trajectory, given the two unit normals ``xi`` of the O step.
 
+    ``a``: F(q)/m, or in the lean step the reductions of q (:class:`_Model`).
     Returns (q, v, a, v², heat_L, heat_R, profiles) with profiles = (q² or cos θ, e, |m|,
-    |m|²) weighted (empty where not kept).
+    |m|²) weighted (empty where not kept); ``a`` as given.
     """
+    sums = None
+    if model.lean:
+        sums, a = a, _lean_accel(p, q, a, model)
     v = v + p.half_dt * a  # B
     q = q + p.half_dt * v  # A
     v_l_old, v_r_old = v[0], v[-1]
@@ -296,8 +334,14 @@ def _step(p: _Params, model: _Model, q, v, a, xi, weight):
     heat_l = p.half_m_left * (v[0] * v[0] - v_l_old * v_l_old)  # left bath → system
     heat_r = p.half_m_right * (v_r_old * v_r_old - v[-1] * v[-1])  # system → right bath
     q = q + p.half_dt * v  # A
-    a, e = _accel(p, q, model)
+    if model.lean:
+        sums = _lean_sums(p, q, sums, model)
+        a, e = _lean_accel(p, q, sums, model), None
+    else:
+        a, e = _accel(p, q, model)
     v = v + p.half_dt * a  # B
+    if model.lean:
+        a = sums
     prof = ()
     if model.profiles:
         prof = (weight * (jnp.cos(q) if model.rotors else q * q), weight * e)
@@ -307,6 +351,24 @@ def _step(p: _Params, model: _Model, q, v, a, xi, weight):
         m2 = mx * mx + my * my
         prof = prof + (weight * jnp.sqrt(m2), weight * m2)
     return q, v, a, weight * (v * v), weight * heat_l, weight * heat_r, prof
+
+
+def initial_state(p: _Params, model: _Model, q0, v0, keys) -> LangevinState:
+    """The carry at step 0 for (n_traj, B) positions and velocities and one key each."""
+    q0 = jnp.asarray(q0)
+    n_traj = q0.shape[0]
+    if model.lean:
+        sums0 = jax.vmap(lambda q: _lean_sums(p, q, None, model))(q0)
+        accel0 = jnp.zeros((n_traj, 0))
+    else:
+        accel0 = jax.vmap(lambda q: _accel(p, q, model)[0])(q0)
+        sums0 = jnp.zeros((n_traj, 0))
+    profile0 = jnp.zeros_like(q0) if model.profiles else jnp.zeros((n_traj, 0))
+    return LangevinState(
+        q=q0, v=jnp.asarray(v0), accel=accel0, key=keys, sum_v2=jnp.zeros_like(q0),
+        heat_left=jnp.zeros(n_traj), heat_right=jnp.zeros(n_traj),
+        step=jnp.asarray(0, dtype=jnp.int64), sum_q2=profile0, sum_e=profile0,
+        sum_m=jnp.zeros(n_traj), sum_m2=jnp.zeros(n_traj), sums=sums0)
 
 
 def _run_chunk_impl(p: _Params, state: LangevinState, stop, *, length: int, model: _Model,
@@ -328,14 +390,16 @@ def _run_chunk_impl(p: _Params, state: LangevinState, stop, *, length: int, mode
     def advance(s: LangevinState, xi) -> LangevinState:
         # accumulate only after burn-in (weight 0/1: one multiply, no branch)
         weight = (s.step >= p.burn_in).astype(s.q.dtype)
-        q, v, a, v2, hl, hr, prof = step_batch(p, model, s.q, s.v, s.accel, xi, weight)
+        q, v, a, v2, hl, hr, prof = step_batch(p, model, s.q, s.v,
+                                               s.sums if model.lean else s.accel, xi, weight)
         sums = [s.sum_q2, s.sum_e, s.sum_m, s.sum_m2]
         if model.profiles:
             sums[0], sums[1] = sums[0] + prof[0], sums[1] + prof[1]
         if model.rotors:
             sums[2], sums[3] = sums[2] + prof[-2], sums[3] + prof[-1]
-        return LangevinState(q, v, a, s.key, s.sum_v2 + v2, s.heat_left + hl,
-                             s.heat_right + hr, s.step + 1, *sums)
+        accel, lean_sums = (s.accel, a) if model.lean else (a, s.sums)
+        return LangevinState(q, v, accel, s.key, s.sum_v2 + v2, s.heat_left + hl,
+                             s.heat_right + hr, s.step + 1, *sums, lean_sums)
 
     def body(s: LangevinState, xi):
         return lax.cond(s.step < stop, advance, lambda s, _: s, s, xi), None
@@ -474,6 +538,9 @@ class LangevinResult:
       magnetisation, magnetisation_stderr: rotors: ⟨|m|⟩, m = (1/N) Σ e^{iθ_n}; else None.
       magnetisation_sq, magnetisation_sq_stderr: rotors: ⟨|m|²⟩ (N⟨|m|²⟩ → 1/(1 − k/(2T))
         for the HMF above T_c); else None.
+      final_positions, final_velocities: (n_trajectories, N) q and v after the last step
+        (continue a run with ``initial=(r.final_positions, r.final_velocities)`` and a new
+        key; not part of the netCDF file).
     """
 
     flux_left: float
@@ -506,6 +573,8 @@ class LangevinResult:
     magnetisation_stderr: float | None = None
     magnetisation_sq: float | None = None
     magnetisation_sq_stderr: float | None = None
+    final_positions: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    final_velocities: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -722,14 +791,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
         else:
             log(f"resuming from checkpoint {os.fspath(checkpoint)} at step {step} of {n_steps}")
     if state is None:
-        q0 = jnp.asarray(q0)
-        accel0 = jax.vmap(lambda q: _accel(params, q, model)[0])(q0)
-        profile0 = jnp.zeros_like(q0) if model.profiles else jnp.zeros((n_traj, 0))
-        state = LangevinState(
-            q=q0, v=jnp.asarray(v0), accel=accel0, key=jax.random.split(k_traj, n_traj),
-            sum_v2=jnp.zeros_like(q0), heat_left=jnp.zeros(n_traj), heat_right=jnp.zeros(n_traj),
-            step=jnp.asarray(0, dtype=jnp.int64), sum_q2=profile0, sum_e=profile0,
-            sum_m=jnp.zeros(n_traj), sum_m2=jnp.zeros(n_traj))
+        state = initial_state(params, model, q0, v0, jax.random.split(k_traj, n_traj))
 
     done = int(state.step)
     stepped = done < n_steps  # False: a finished run restored from its checkpoint
@@ -810,4 +872,5 @@ def _summarise(system, model, state, dt, n_steps, burn_in, n_traj, initial_desc,
         masses=m, gamma=float(np.asarray(system.gamma)), t_left=float(np.asarray(system.t_left)),
         t_right=float(np.asarray(system.t_right)), k_prime=float(np.asarray(system.k_prime)),
         system_kind=type(system).__name__, system_params=sp, dt=dt, n_steps=n_steps,
-        burn_in=burn_in, n_trajectories=n_traj, initial=initial_desc, wall_time=wall, **extra)
+        burn_in=burn_in, n_trajectories=n_traj, initial=initial_desc, wall_time=wall,
+        final_positions=np.asarray(state.q), final_velocities=np.asarray(state.v), **extra)

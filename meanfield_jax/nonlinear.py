@@ -389,6 +389,33 @@ def _trig_sums(cp: Couplings, theta, structure: str, mask, n):
     return jnp.sum(cp.springs * jnp.sin(d), axis=1), jnp.sum(cp.springs * (1 - jnp.cos(d)), axis=1)
 
 
+def mean_field_sums(q, mask, n, shift, rotors: bool):
+    """The per-trajectory reductions a mean-field force needs, in one pass over q.
+
+    FPUT: (s, S₁, S₂, S₃) with S_m = Σ_j x_j^m, x = (q − s)·mask, about the shift
+    s = ``shift`` (any shift is exact; one near the mean keeps the sums from cancelling).
+    Rotors: (Σ cos θ_j, Σ sin θ_j) over the real particles."""
+    if rotors:
+        return jnp.stack([jnp.sum(mask * jnp.cos(q)), jnp.sum(mask * jnp.sin(q))])
+    x = (q - shift) * mask
+    x2 = x * x
+    return jnp.stack([shift, jnp.sum(x), jnp.sum(x2), jnp.sum(x2 * x)])
+
+
+def mean_field_force(cp: Couplings, q, sums, beta, lam, mask, n, rotors: bool):
+    """F(q) of a mean-field FPUT chain or rotors from :func:`mean_field_sums` (elementwise,
+    O(N)): −c[n x + β(n x³ − 3x² S₁ + 3x S₂ − S₃) − S₁] − κ q − λ q³, or
+    −c[sin θ Σcos − cos θ Σsin] − h sin θ (``beta`` is then h)."""
+    if rotors:
+        sn = jnp.sin(q)
+        return -cp.coupling * (sn * sums[0] - jnp.cos(q) * sums[1]) - beta * sn
+    x = (q - sums[0]) * mask
+    p1, p2, p3 = sums[1], sums[2], sums[3]
+    x2 = x * x
+    pair = (n * x - p1) + beta * (n * x2 * x - 3.0 * x2 * p1 + 3.0 * x * p2 - p3)
+    return -cp.coupling * pair - cp.onsite * q - lam * q * q * q
+
+
 def fput_terms(cp: Couplings, q, beta, lam, structure: str, energy: bool, *, mask=None,
                n=None):
     """(F(q), local potential e(q) or None) of the FPUT chain for one trajectory.

@@ -274,12 +274,8 @@ def test_simulator_step_is_the_baoab_map():
         assert model.force == force
         params = lg._make_params(system, dt, 0, size, model)
         q, v = (jnp.asarray(pad_particles(x, size)) for x in (q0, v0))
-        state = lg.LangevinState(
-            q=q, v=v, accel=jax.vmap(lambda q: lg._accel(params, q, model)[0])(q),
-            key=jax.random.split(jax.random.PRNGKey(0), 3), sum_v2=jnp.zeros((3, size)),
-            heat_left=jnp.zeros(3), heat_right=jnp.zeros(3), step=jnp.asarray(0),
-            sum_q2=jnp.zeros((3, 0)), sum_e=jnp.zeros((3, 0)), sum_m=jnp.zeros(3),
-            sum_m2=jnp.zeros(3))
+        state = lg.initial_state(params, model, q, v,
+                                 jax.random.split(jax.random.PRNGKey(0), 3))
         out = lg._run_chunk(params, state, 4, length=6, model=model, unroll=2)  # 2 no-ops
         q, v = (np.asarray(trim_particles(x, 5)) for x in (out.q, out.v))
         np.testing.assert_allclose(q @ u, x[:, :r], rtol=1e-12, atol=1e-12)

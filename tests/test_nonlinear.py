@@ -370,12 +370,7 @@ def _energy_track(system, dt, total_time, samples):
     rng = np.random.default_rng(5)
     q = jnp.asarray(rng.normal(size=(2, size)))
     v = jnp.asarray(rng.normal(size=(2, size)))
-    state = lg.LangevinState(
-        q=q, v=v, accel=jax.vmap(lambda x: lg._accel(params, x, model)[0])(q),
-        key=jax.random.split(jax.random.PRNGKey(0), 2), sum_v2=jnp.zeros((2, size)),
-        heat_left=jnp.zeros(2), heat_right=jnp.zeros(2), step=jnp.asarray(0),
-        sum_q2=jnp.zeros((2, 0)), sum_e=jnp.zeros((2, 0)), sum_m=jnp.zeros(2),
-        sum_m2=jnp.zeros(2))
+    state = lg.initial_state(params, model, q, v, jax.random.split(jax.random.PRNGKey(0), 2))
     m = np.asarray(system.masses)
     pot = jax.vmap(lambda x: nl.potential(system, x))
 
