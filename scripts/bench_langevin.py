@@ -152,7 +152,7 @@ def fft_vs_dense(n_max, log):
         out = []
         for s in (fft, dense):
             steps = int(max(10, min(1000, 1e8 / (n_traj * n * (n if s is dense else 64)))))
-            out.append(n * n_traj * steps / _rate(s, n_traj, steps) / (n * n_traj))  # s/step/traj
+            out.append(n / _rate(s, n_traj, steps))  # seconds per trajectory-step
         rows.append((n, *out))
         log(f"{n:>6} {out[0]:>12.3e} {out[1]:>12.3e} {out[1] / out[0]:>9.1f}")
         n *= 2

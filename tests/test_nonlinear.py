@@ -251,8 +251,8 @@ def _stationary_start(system, n_traj, seed):
     return sample_stationary(system, cov, n_traj, seed)
 
 
-@pytest.mark.parametrize("which", ["mean_field", pytest.param("toeplitz",
-                                                              marks=pytest.mark.slow)])
+@pytest.mark.slow  # ~10 s each
+@pytest.mark.parametrize("which", ["mean_field", "toeplitz"])
 def test_weak_fput_agrees_with_the_exact_harmonic_j_and_tn(which):
     """β = 1e-4, N = 16: J and T_n within 3σ of the package's exact heat_flux and
     local_temperatures of the harmonic chain (the β correction, ~β⟨x²⟩ ~ 1e-4 relative, and
@@ -336,6 +336,7 @@ def test_hmf_reference_limits():
     assert hmf_m2(n, 1.0 / n, 1.0) * n == pytest.approx(2.0, rel=2e-2)
 
 
+@pytest.mark.slow  # ~20 s
 def test_hmf_rotors_above_tc_have_the_finite_n_magnetisation():
     """HMF, N = 32, Kac (c = 1/(N − 1), T_c ≈ 0.516), T_L = T_R = 1: ⟨|m|²⟩ equals the exact
     finite-N value (≈ 2/N: m ≈ 0 up to its finite-N size) within 3σ, every T_n = T."""
@@ -423,6 +424,7 @@ def test_no_bath_energy_conservation_over_a_million_steps():
 # ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # ~5 s
 def test_harmonic_chain_does_not_rectify():
     chain = mf.MeanFieldChain(np.linspace(1.0, 3.0, 6), k=1.0, k0=0.1, t_left=2.0, t_right=0.5)
     r = mf.rectification(chain, jax.random.PRNGKey(0), 256, 0.05, 9000, 1000,
@@ -459,6 +461,7 @@ def test_richardson_combines_two_runs():
         mf.richardson(1.0, fine)
 
 
+@pytest.mark.slow  # ~6 s
 def test_richardson_removes_the_dt_bias_of_the_harmonic_limit():
     """The flux of a stiff chain at dt = 0.3 and 0.15 is biased by O(dt²) ≈ several σ;
     the extrapolation agrees with the exact J within 3σ."""
