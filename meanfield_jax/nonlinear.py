@@ -411,9 +411,12 @@ def mean_field_force(cp: Couplings, q, sums, beta, lam, mask, n, rotors: bool):
         return -cp.coupling * (sn * sums[0] - jnp.cos(q) * sums[1]) - beta * sn
     x = (q - sums[0]) * mask
     p1, p2, p3 = sums[1], sums[2], sums[3]
-    x2 = x * x
-    pair = (n * x - p1) + beta * (n * x2 * x - 3.0 * x2 * p1 + 3.0 * x * p2 - p3)
-    return -cp.coupling * pair - cp.onsite * q - lam * q * q * q
+    # Σ_j (x_i − x_j) + β Σ_j (x_i − x_j)³ as a cubic in x_i (Horner; per-trajectory
+    # coefficients): β n x³ − 3β S₁ x² + (n + 3β S₂) x − (S₁ + β S₃)
+    c3, c2 = beta * n, -3.0 * beta * p1
+    c1, c0 = n + 3.0 * beta * p2, p1 + beta * p3
+    pair = ((c3 * x + c2) * x + c1) * x - c0
+    return -cp.coupling * pair - (cp.onsite + lam * q * q) * q
 
 
 def fput_terms(cp: Couplings, q, beta, lam, structure: str, energy: bool, *, mask=None,

@@ -199,6 +199,23 @@ def test_padded_nonlinear_chain_equals_unpadded(monkeypatch):
     assert padded[1].magnetisation == pytest.approx(exact[1].magnetisation, rel=1e-11)
 
 
+def test_lean_mean_field_step_equals_the_standard_step():
+    """profiles=False: the mean-field step carries the force's power sums (about a lagged
+    shift) instead of F/m; the trajectories equal those of the standard step (exact-mean
+    power sums) to rounding, for FPUT and rotors, padded 6 -> 16."""
+    chain = mf.MeanFieldChain(np.linspace(1.0, 1.5, 6), k=1.0, k0=0.1, t_left=1.0, t_right=0.3)
+    for s in (nl.fput(chain, beta=1.0, lam=0.5), nl.rotors(chain.replace(k0=0.0), field=0.2)):
+        assert lg._model(s, False).lean and not lg._model(s, True).lean
+        lean = simulate(s, *_RUN, initial="thermal", profiles=False)
+        full = simulate(s, *_RUN, initial="thermal", profiles=True)
+        np.testing.assert_allclose(lean.temperatures, full.temperatures, rtol=1e-10)
+        np.testing.assert_allclose(lean.final_positions, full.final_positions, rtol=1e-9,
+                                   atol=1e-12)
+        np.testing.assert_allclose([lean.flux_left, lean.flux_right],
+                                   [full.flux_left, full.flux_right], rtol=1e-9)
+        assert lean.positions_sq is None
+
+
 def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
     s = nl.fput(_systems(7)["toeplitz"].replace(t_left=1.0, t_right=0.1), beta=1.0, lam=0.2)
     args = (s, jax.random.PRNGKey(7), 3, 0.05, 500, 100)
@@ -289,15 +306,15 @@ def _boltzmann_q2_two_sites(c, k0, beta, lam, temperature):
 def test_equilibrium_two_sites_matches_boltzmann_quadrature():
     """T_L = T_R = T, N = 2, pinning and quartic terms: every T_n = T and ⟨q_n²⟩ equals the
     Boltzmann average (2-D quadrature) within 3σ. BAOAB's configurational bias at
-    dt = 0.05 is O(dt²) ≈ 1e-3 relative, below the ~0.5% errors."""
+    dt = 0.05 is O(dt²) ≈ 1e-3 relative, below the ~1% errors."""
     c, k0, beta, lam, t = 1.0, 0.5, 0.8, 0.3, 1.2
     chain = mf.MeanFieldChain([1.0, 1.5], k=c, k0=k0, n_tilde=1.0, t_left=t, t_right=t)
-    res = simulate(nl.fput(chain, beta=beta, lam=lam), jax.random.PRNGKey(2), 256, 0.05,
-                   22_000, 2000, initial="thermal")
+    res = simulate(nl.fput(chain, beta=beta, lam=lam), jax.random.PRNGKey(2), 128, 0.05,
+                   12_000, 2000, initial="thermal")
     ref = _boltzmann_q2_two_sites(c, k0, beta, lam, t)
     assert np.all(np.abs(res.temperatures - t) < 3 * res.temperatures_stderr)
     assert np.all(np.abs(res.positions_sq - ref) < 3 * res.positions_sq_stderr)
-    assert np.all(res.positions_sq_stderr < 0.01 * ref)
+    assert np.all(res.positions_sq_stderr < 0.015 * ref)
     assert abs(res.flux_left) < 3 * res.flux_left_stderr
 
 
@@ -373,16 +390,27 @@ def _energy_track(system, dt, total_time, samples):
     v = jnp.asarray(rng.normal(size=(2, size)))
     state = lg.initial_state(params, model, q, v, jax.random.split(jax.random.PRNGKey(0), 2))
     m = np.asarray(system.masses)
-    pot = jax.vmap(lambda x: nl.potential(system, x))
+    cp = nl.couplings(system, "dense")
+    springs, onsite = np.asarray(cp.springs), np.asarray(cp.onsite)
+
+    def potential(q):  # NumPy, dense: (n_traj,) V(q)
+        d = q[:, :, None] - q[:, None, :]
+        if isinstance(system, nl.FPUTSystem):
+            b, lam = float(system.beta), float(system.lam)
+            return (0.5 * np.sum(springs * (d * d / 2 + b * d ** 4 / 4), axis=(1, 2))
+                    + np.sum(onsite * q * q / 2 + lam * q ** 4 / 4, axis=1))
+        return (0.5 * np.sum(springs * (1 - np.cos(d)), axis=(1, 2))
+                + float(system.field) * np.sum(1 - np.cos(q), axis=1))
 
     def energy(s):
-        return np.asarray(pot(s.q)) + 0.5 * np.sum(m * np.asarray(s.v) ** 2, axis=1)
+        return potential(np.asarray(s.q)) + 0.5 * np.sum(m * np.asarray(s.v) ** 2, axis=1)
 
-    chunk = n_steps // samples
+    every = n_steps // samples
     out = [energy(state)]
     for i in range(samples):
-        state = lg._run_chunk(params, state, (i + 1) * chunk, length=chunk, model=model,
-                              unroll=4)
+        for stop in range(i * every + 8, (i + 1) * every + 8, 8):  # one compiled length
+            state = lg._run_chunk(params, state, min(stop, (i + 1) * every), length=8,
+                                  model=model, unroll=4)
         out.append(energy(state))
     return np.array(out)  # (samples + 1, 2 trajectories)
 
@@ -409,7 +437,7 @@ def test_no_bath_energy_error_is_second_order_without_drift(kind):
     base = _systems(8)
     system = (nl.fput(base["mean_field"], beta=1.0, lam=0.5) if kind == "fput_mean_field"
               else nl.rotors(_rotor_systems(8)["toeplitz"], field=0.3))
-    _check_energy(system, 0.05, 1000.0, 100)
+    _check_energy(system, 0.05, 300.0, 150)
 
 
 @pytest.mark.slow
