@@ -43,8 +43,8 @@ STUDIES = {
     # N, time units per run (a function of N), trajectories, dt, baths
     "fput": dict(sizes=(32, 64, 128, 256), time=lambda n: max(4000.0, 24.0 * n), n_traj=64,
                  dt=0.05, t_left=1.2, t_right=0.8, beta=1.0),
-    "rotors": dict(sizes=(32, 64, 128, 256), time=lambda n: max(4000.0, 24.0 * n), n_traj=64,
-                   dt=0.05, t_left=0.35, t_right=0.25),
+    "rotors": dict(sizes=(32, 64, 128), time=lambda n: 2000.0, n_traj=32, dt=0.1,
+                   t_left=0.35, t_right=0.25),
     "rect": dict(sizes=(32,), time=lambda n: 8000.0, n_traj=64, dt=0.05, t_left=1.5,
                  t_right=0.5, beta=1.0, masses=(1.0, 4.0)),
 }
