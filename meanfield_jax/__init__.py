@@ -31,7 +31,9 @@ Disorder ensembles and sweeps:
   run_sweep, SweepConfig, load_config, fit_power_law, plot_fig4
 Compilation: enable_compile_cache (persistent cache on disk; off unless called; docs/guide/compilation.md)
 Langevin simulation (Eqs. 2–5):
-  simulate, LangevinResult, relaxation_time
+  simulate, LangevinResult, relaxation_time, richardson (dt → 0), Extrapolated,
+  rectification, Rectification; nonlinear chains (FPUT-β, XY rotors):
+  ``meanfield_jax.nonlinear`` (fput, rotors)
 Failures: NotConvergedError (below).
 Closed forms of the paper: ``meanfield_jax.analytic``.
 
@@ -66,6 +68,7 @@ from . import _config  # noqa: E402, F401  (enables x64 first)
 from . import analytic as analytic
 from . import masses as masses
 from . import networks as networks
+from . import nonlinear as nonlinear
 from ._cache import enable_compile_cache as enable_compile_cache
 from ._ensemble import batch_chains as batch_chains
 from ._ensemble import ensemble_flux as ensemble_flux
@@ -77,6 +80,10 @@ from ._landauer import thermal_conductance_with_error as thermal_conductance_wit
 from ._langevin import LangevinResult as LangevinResult
 from ._langevin import relaxation_time as relaxation_time
 from ._langevin import simulate as simulate
+from ._langevin_analysis import Extrapolated as Extrapolated
+from ._langevin_analysis import Rectification as Rectification
+from ._langevin_analysis import rectification as rectification
+from ._langevin_analysis import richardson as richardson
 from ._failure import NotConvergedError as NotConvergedError
 from ._lorentzian import LorentzianCurveFit as LorentzianCurveFit
 from ._lorentzian import ResonanceLorentzianFit as ResonanceLorentzianFit
@@ -113,7 +120,7 @@ from ._version import __version__ as __version__
 # The public API: every re-export above (tests/test_docs_api.py checks that this list and
 # the module's public names agree, and the documentation's API reference shows each).
 __all__ = [
-    "analytic", "masses", "networks",
+    "analytic", "masses", "networks", "nonlinear",
     "MeanFieldChain", "HarmonicNetwork", "stack_systems", "batch_chains",
     "dynamical_matrix", "greens_function", "transmittance",
     "heat_flux", "heat_flux_with_error", "FluxResult",
@@ -128,6 +135,7 @@ __all__ = [
     "fit_power_law", "run_sweep", "SweepConfig", "load_config", "plot_fig4",
     "enable_compile_cache",
     "simulate", "LangevinResult", "relaxation_time",
+    "richardson", "Extrapolated", "rectification", "Rectification",
     "NotConvergedError",
 ]
 

@@ -290,7 +290,8 @@ def _add_simulate_command(subparsers, common):
                "{kind, m, delta, seed}), dt, n_steps, burn_in, n_trajectories. Optional: n, k, "
                "k0, n_tilde, gamma, t_left, t_right, k_prime, seed, initial, t_initial, "
                "chunk_size, checkpoint (default OUT.partial.npz), checkpoint_interval "
-               "(seconds, default 60).")
+               "(seconds, default 60), alpha (power-law couplings), nonlinearity "
+               "(\"fput\" with beta, lam; \"rotors\" with field).")
     p.add_argument("config", help="TOML run configuration")
     p.add_argument("--out", required=True, help="result netCDF file (written atomically)")
     p.add_argument("--fresh", action="store_true", help="discard the checkpoint, start over")

@@ -211,7 +211,22 @@ def langevin_dataset(result):
         "integrator": result.integrator, "wall_time": result.wall_time,
     }
     attrs.update({f"system_{k}": v for k, v in result.system_params.items()})
+    if result.nonlinearity:
+        attrs["nonlinearity"] = result.nonlinearity
+        attrs.update({f"nonlinear_{k}": v for k, v in result.nonlinear_params.items()})
     ds.attrs.update(attrs)
+    rotors = result.nonlinearity == "rotors"
+    for name, long_name in (("positions_sq", "<cos theta_n>" if rotors else "<q_n^2>"),
+                            ("energies", "energy profile <e_n> (kinetic + local potential)")):
+        if getattr(result, name) is not None:
+            ds[name] = (("particle",), np.asarray(getattr(result, name)),
+                        {"long_name": long_name})
+            ds[name + "_stderr"] = (("particle",), np.asarray(getattr(result, name + "_stderr")))
+    for name, long_name in (("magnetisation", "<|m|>, m = (1/N) sum exp(i theta_n)"),
+                            ("magnetisation_sq", "<|m|^2>")):
+        if getattr(result, name) is not None:
+            ds[name] = ((), getattr(result, name), {"long_name": long_name})
+            ds[name + "_stderr"] = ((), getattr(result, name + "_stderr"))
     return ds
 
 

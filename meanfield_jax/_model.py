@@ -386,7 +386,8 @@ def check_single_system(system, what: str) -> None:
     require_x64(what)
     if not isinstance(system, (MeanFieldChain, HarmonicNetwork)):
         raise TypeError(f"system must be a MeanFieldChain or HarmonicNetwork, "
-                        f"got {type(system).__name__}")
+                        f"got {type(system).__name__} ({what})"
+                        + getattr(type(system), "exact_hint", ""))  # nonlinear: names simulate
     shape = jnp.shape(system.masses)
     if len(shape) > 1:
         raise ValueError(

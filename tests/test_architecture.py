@@ -28,7 +28,7 @@ LAYERS = [
     ["_io", "_cache"],                                         # files, compile cache
     ["_special", "_quantum"],                                  # ψ, ψ′; quantum bath weights
     ["_model"],                                                # systems
-    ["masses", "analytic", "networks"],                        # constructors, closed forms
+    ["masses", "analytic", "networks", "nonlinear"],           # constructors, closed forms
     ["_solver_base", "_cauchy", "_contour", "_secular", "_secular_residues"],  # network solver
     ["_green", "_pole_chain", "_gap_zeros", "_collective_zeros", "_poles",     # kernels, chain
      "_poles_fast"],                                                          # solvers
@@ -38,7 +38,7 @@ LAYERS = [
     ["_resonances", "_lorentzian"],                            # peaks and their fits
     ["_ensemble"],                                             # batches over devices
     ["_sweep_config", "_simulate_config", "_dataset"],         # pipeline schemas, datasets
-    ["_langevin"],                                             # simulation
+    ["_langevin", "_langevin_analysis"],                       # simulation
     ["_plot", "_sweep", "_simulation"],                        # pipelines
     ["_cli"],                                                  # command line
     ["__init__"],                                              # public API
