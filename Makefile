@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test test-notebooks test-all bench clean
+.PHONY: setup run test test-notebooks test-all test-docs docs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,23 @@ run: setup
 # see tests/conftest.py); `make test-notebooks` executes the
 # notebooks (CI runs both); `make test-all` runs everything, slow tests included.
 test: setup
-	MEANFIELD_JAX_TEST_FAST_COMPILE=1 $(BIN)/python -m pytest -m "not slow and not notebooks" -q -n 2 --dist loadfile
+	MEANFIELD_JAX_TEST_FAST_COMPILE=1 $(BIN)/python -m pytest -m "not slow and not notebooks and not docs" -q -n 2 --dist loadfile
 
 test-notebooks: setup
 	$(BIN)/python -m pytest -m notebooks -q
+
+# The documentation site (mkdocs.yml): built into site/ with warnings as errors (a broken
+# link, cross-reference or missing page fails it), then checked in headless Chromium
+# (Debian's chromium package: apt-get install chromium; the test skips, saying why, without it).
+$(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $@
+
+docs: $(BIN)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --clean --site-dir site
+
+test-docs: docs
+	$(BIN)/python -m pytest -m docs -q -p no:cacheprovider tests/test_docs_site.py
 
 test-all: setup
 	$(BIN)/python -m pytest -q
@@ -40,4 +53,4 @@ bench: setup
 	$(BIN)/python scripts/bench_langevin.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache site .cache

@@ -21,6 +21,8 @@ Heat flux (Eq. 16) and local temperatures (Eq. 31), exact:
   normal_modes, NormalModes,
   nearest_neighbour_flux_with_error (J of a nearest-neighbour chain without a dense K,
   N ≫ 10⁴; ``method="transfer"`` of the functions above for nearest-neighbour networks)
+Quantum baths (``hbar`` > 0 on heat_flux and friends; Landauer, docs/quantum.md):
+  thermal_conductance, thermal_conductance_with_error, ConductanceResult
 Resonances (Eqs. 24, 26, 28–29):
   resonance_frequency, resonance_frequency_with_error, ResonanceResult, find_resonances,
   Resonances, fit_lorentzian_curve (one Lorentzian to a given T(ω) curve),
@@ -29,9 +31,11 @@ Resonances (Eqs. 24, 26, 28–29):
 Disorder ensembles and sweeps:
   ensemble_flux, ensemble_transmittance, map_ensemble, ensemble_mean, EnsembleMean,
   run_sweep, SweepConfig, load_config, fit_power_law, plot_fig4
-Compilation: enable_compile_cache (persistent cache on disk; off unless called, README)
+Compilation: enable_compile_cache (persistent cache on disk; off unless called; docs/guide/compilation.md)
 Langevin simulation (Eqs. 2–5):
-  simulate, LangevinResult, relaxation_time
+  simulate, LangevinResult, relaxation_time, richardson (dt → 0), Extrapolated,
+  rectification, Rectification; nonlinear chains (FPUT-β, XY rotors):
+  ``meanfield_jax.nonlinear`` (fput, rotors)
 Failures: NotConvergedError (below).
 Closed forms of the paper: ``meanfield_jax.analytic``.
 
@@ -66,14 +70,22 @@ from . import _config  # noqa: E402, F401  (enables x64 first)
 from . import analytic as analytic
 from . import masses as masses
 from . import networks as networks
+from . import nonlinear as nonlinear
 from ._cache import enable_compile_cache as enable_compile_cache
 from ._ensemble import batch_chains as batch_chains
 from ._ensemble import ensemble_flux as ensemble_flux
 from ._ensemble import ensemble_transmittance as ensemble_transmittance
 from ._ensemble import map_ensemble as map_ensemble
+from ._landauer import ConductanceResult as ConductanceResult
+from ._landauer import thermal_conductance as thermal_conductance
+from ._landauer import thermal_conductance_with_error as thermal_conductance_with_error
 from ._langevin import LangevinResult as LangevinResult
 from ._langevin import relaxation_time as relaxation_time
 from ._langevin import simulate as simulate
+from ._langevin_analysis import Extrapolated as Extrapolated
+from ._langevin_analysis import Rectification as Rectification
+from ._langevin_analysis import rectification as rectification
+from ._langevin_analysis import richardson as richardson
 from ._failure import NotConvergedError as NotConvergedError
 from ._lorentzian import LorentzianCurveFit as LorentzianCurveFit
 from ._lorentzian import ResonanceLorentzianFit as ResonanceLorentzianFit
@@ -108,6 +120,27 @@ from ._transport import local_temperatures_with_error as local_temperatures_with
 from ._transport import transmittance as transmittance
 from ._version import __version__ as __version__
 
+# The public API: every re-export above (tests/test_docs_api.py checks that this list and
+# the module's public names agree, and the documentation's API reference shows each).
+__all__ = [
+    "analytic", "masses", "networks", "nonlinear",
+    "MeanFieldChain", "HarmonicNetwork", "stack_systems", "batch_chains",
+    "dynamical_matrix", "greens_function", "transmittance",
+    "heat_flux", "heat_flux_with_error", "FluxResult",
+    "local_temperatures", "local_temperatures_with_error", "TemperatureResult",
+    "normal_modes", "NormalModes",
+    "thermal_conductance", "thermal_conductance_with_error", "ConductanceResult",
+    "resonance_frequency", "resonance_frequency_with_error", "ResonanceResult",
+    "find_resonances", "Resonances",
+    "fit_lorentzian_curve", "LorentzianCurveFit",
+    "fit_resonance_lorentzians", "ResonanceLorentzianFit",
+    "ensemble_flux", "ensemble_transmittance", "map_ensemble", "ensemble_mean", "EnsembleMean",
+    "fit_power_law", "run_sweep", "SweepConfig", "load_config", "plot_fig4",
+    "enable_compile_cache",
+    "simulate", "LangevinResult", "relaxation_time",
+    "richardson", "Extrapolated", "rectification", "Rectification",
+    "NotConvergedError",
+]
 
 _DEPRECATED = {
     "fit_lorentzian": "fit_lorentzian_curve",

@@ -9,23 +9,21 @@ public chain paths (:func:`transmittance`, :func:`heat_flux` (``_with_error``),
 therefore pad a
 chain of N particles to the next size B of a ladder with *inert* particles, run the
 program compiled for B with the true N passed as a traced value, and trim the result back
-to N. Ensembles (``_ensemble``) pad a batch on the host to its bucket; a sweep pads each
-group of sizes only to the group's largest size (:func:`merged_buckets`), since padding a
-whole ensemble to a four-fold wider bucket could cost up to 16× the work.
+to N. Batch jobs (ensembles, sweeps) pad on the host by the batch rule below.
 
 Padding. The masses become [m_1, m_2 … m_{N−1}, padding (B − N), m_N]: the bath particles
 stay the first and the last real particle. The solvers receive the true N and treat the
 padded bulk entries as weight-0 entries above the band (the same kind of entry that
-``_poles.PoleChain`` already uses to pad its list of distinct bulk frequencies): they add no
+``_pole_chain.PoleChain`` already uses to pad its list of distinct bulk frequencies): they add no
 pole, no residue term and nothing to any sum, error bound or convergence flag, and
 κ̄ = N k/Ñ uses the true N (Ñ = N − 1 for ``"kac"`` is a leaf of the chain already).
 Results agree with the unpadded program to rounding (tests/test_buckets.py: 1e-14
 relative for J, 1e-13 absolute for T_n, gradients likewise).
 
-Ladder (chosen from measurements on a 2-core CPU: one compilation of the residue flux
-takes 3–10 s at any N; a warm call 2 ms at N = 64, 6 ms at 258, 28 ms at 1024, 0.16 s at
-4096, seconds above: ``scripts/bench_flux.py``, idle, 2026-12-01): padding up to 16×
-costs nothing noticeable while warm calls are short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
+Ladder (chosen from measurements, ``scripts/bench_flux.py``, on the documentation's
+Performance page: one compilation of the residue flux takes seconds at any N, a warm call
+milliseconds up to N ~ 10³): padding up to 16× costs nothing noticeable while warm calls
+are short, so the buckets are four-fold wide up to 4096 and √2 (at most 2× the work) above:
 
     N = 2 exact;  3…16 → 16;  17…64 → 64;  65…258 → 258;  259…1024 → 1024;
     1025…4096 → 4096;  then ⌈4096·2^(j/2)⌉: 5793, 8192, 11586, 16384, …
@@ -33,8 +31,8 @@ costs nothing noticeable while warm calls are short, so the buckets are four-fol
 Twenty sizes spread over 10…5000 thus need 6 compilations instead of 20, and a padded
 call costs at most ~0.6 s more than an exact one (N = 1025 in the 4096 bucket). The rung
 258 (not 256) keeps every bucket on one side of the switch to the interpolated first
-guesses of ``_poles.gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
-would take unpadded. Measured figures: scripts/bench_compile.py and the README.
+guesses of ``_gap_zeros.gap_roots`` (N − 3 >= 256 gaps): each N takes the code path it
+would take unpadded. Measured figures: scripts/bench_compile.py and the Performance page.
 
 The Langevin step of a chain (``_langevin``) pads on a finer ladder,
 :func:`step_bucket_size` (4 buckets per octave from 16: a run takes 10⁴–10⁶ steps, so the
@@ -47,6 +45,24 @@ Networks (:func:`pad_network`: ``heat_flux``, ``local_temperatures``, ``transmit
 appended after particle N, a diagonal block of K that the eigendecomposition keeps apart
 exactly (its modes have zero amplitude at both baths and are deflated); the true N tells
 the solver which particle is the right bath's.
+
+Batch jobs. A single call's padding costs it little (at most ~0.6 s, N = 1025 in the 4096
+bucket), but an ensemble pays it once per system: 64 chains of N = 400 in the bucket 1024
+take twice their exact-size time. So an ensemble (:func:`batch_bucket_size`) runs on the
+coarsest ladder whose padding adds at most max(0.1 s, 10% of its exact-size warm work),
+never more than one compilation (:func:`padding_allowance`, warm work from the cost models
+:data:`COST_MODELS`): the interactive ladder for small batches (they share the single
+calls' programs), else 4, 8, 16 or 32 buckets per octave, else N itself. A sweep
+(:func:`merged_buckets`) knows all its sizes and pads a size only to a larger size of the
+job, under the same allowance.
+
+What padding costs: the solvers' O(N) passes run over all B entries, one pass per real
+pole, so a chain padded from N to B costs about B/N times its exact-size O(N²) work (the
+padded entries add no pole; N = 400 in the bucket 1024 runs J in ~0.6 of an exact
+N = 1024 call). T(ω) sums its padded entries as ordinary terms of weight 0
+(``_green.chain_q``): a per-element mask there made XLA on CPU write out the whole
+(frequencies × N) array of terms before summing it, 3–4× the exact-size time under
+``jax.vmap`` for 2.4% more particles.
 
 Switch: the environment variable ``MEANFIELD_JAX_BUCKETS``, read at each call (under an
 outer ``jit``: at trace time), so it can also be changed in a running session through
@@ -67,13 +83,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
+from ._gap_zeros import INTERPOLATED_MIN_GAPS
 from ._model import HarmonicNetwork, MeanFieldChain
 
 __all__ = ["active_ladder", "buckets_enabled", "bucket_size", "merged_buckets", "pad_chain",
            "pad_network", "pad_particles", "step_bucket_size", "trim_particles"]
 
 ENV_VAR = "MEANFIELD_JAX_BUCKETS"
-_FAST_PATH_FIRST_N = 259  # _poles._FAST_MIN_GAPS + 3: the first N of the fast gap path
+# the first N of the interpolated-guess gap path (N − 3 gaps)
+_FAST_PATH_FIRST_N = INTERPOLATED_MIN_GAPS + 3
 _LARGEST = 2**24  # beyond the ladder: exact sizes
 
 
@@ -247,51 +265,132 @@ def trim_particles(x, n: int):
     return jnp.concatenate([x[..., : n - 1], x[..., -1:]], axis=-1)
 
 
-#: Warm cost of one residue-flux chain padded to B, ≈ COST_PER_B2 · B² seconds (measured
-#: on a loaded 2-core CPU: 12 ms at B = 258 with its O(N) overhead, 80 ms at 1024; idle,
-#: 2026-12-01: 6 ms and 28 ms, so the constant errs towards less padding).
-COST_PER_B2 = 8e-8
-#: Extra padded work (seconds) worth one compilation saved (a compilation: ~3–10 s).
-MERGE_BUDGET_S = 5.0
+# ------------------------------------------------------------------ batch jobs: the rule
+
+#: Warm cost models of one system of N particles, seconds ≈ constant · N^p, by the kind of
+#: program: the chain's residue flux (O(N²)), its O(N) FMM flux (``"residues-fmm"``,
+#: N > 4096) and a network's secular flux (O(N³), one ``eigh``); constants from a loaded
+#: 2-core CPU (``scripts/bench_flux.py``, ``bench_flux_fast.py``, ``bench_networks.py``),
+#: on the slow side: towards less padding under the absolute allowance. Only ratios of
+#: costs at one kind matter otherwise.
+COST_MODELS = {"residues": (8e-8, 2), "residues-fmm": (6e-5, 1), "network": (1.2e-9, 3)}
+#: Seconds of one compilation of such a program (3–10 s on a 2-core CPU).
+COMPILE_S = 5.0
+#: A batch job's padding may add this fraction of its exact-size warm work …
+PAD_FRACTION = 0.1
+#: … or this many seconds (2% of a compilation: unnoticed), whichever is larger, but never
+#: more than one compilation (:func:`padding_allowance`).
+PAD_ABSOLUTE_S = 0.1
+#: Ladders a batch job may fall back to, coarsest first (buckets per octave), then N itself.
+FINER_PER_OCTAVE = (4, 8, 16, 32)
 
 
-def merged_buckets(sizes, counts, ladder: tuple[int, ...] | None = LADDER) -> list[int]:
-    """Program sizes for a batch job over several N (a sweep): one per group of sizes.
+def warm_cost(n: int, kind: str = "residues") -> float:
+    """Modelled warm seconds of one system of ``n`` particles (:data:`COST_MODELS`). O(1)."""
+    constant, power = COST_MODELS[kind]
+    return constant * float(n) ** power
 
-    The sizes are grouped by their bucket on ``ladder`` (:func:`bucket_size`), and every
-    size of a group runs padded to the group's largest size: the job knows all its sizes,
-    so padding beyond them (to the ladder's rung) would be wasted work. Then, from the smallest group up, a group joins the next one when the
-    extra work, ``count × COST_PER_B2 × (B'² − B²)`` seconds (B, B' the two groups' largest
-    sizes), stays below ``MERGE_BUDGET_S``, i.e. below one compilation, and both lie on the
-    same side of the switch to the fast gap path (N = 259), so that every N keeps its code
-    path. Large groups, where the work dominates, never merge. O(len(sizes)²).
+
+def padding_allowance(work_s: float) -> float:
+    """Seconds of extra warm work a batch job may spend on padding: max(PAD_ABSOLUTE_S,
+    min(PAD_FRACTION · work, COMPILE_S)) for ``work_s`` seconds of exact-size work.
+
+    Padding saves at most one compilation per size, so it may never cost more than one
+    (jobs of ~100 compilations' work and more run at their exact size); jobs of more than
+    1 s of work run within 10% of their exact-size time; tiny jobs (the interactive ones)
+    keep the one-program buckets, whose padding costs them at most 0.1 s."""
+    return max(PAD_ABSOLUTE_S, min(PAD_FRACTION * work_s, COMPILE_S))
+
+
+def _same_path(n: int, size: int, kind: str) -> bool:
+    """Padding N to ``size`` keeps N's code path (the chain's fast gap path from N = 259)."""
+    return kind == "network" or (n >= _FAST_PATH_FIRST_N) == (size >= _FAST_PATH_FIRST_N)
+
+
+def batch_bucket_size(n: int, count: int, kind: str = "residues",
+                      ladder: tuple[int, ...] | None | str = "active") -> int:
+    """The program size of a batch job of ``count`` systems of N = ``n`` (an ensemble).
+
+    The rule (measured: ``scripts/bench_buckets.py``): the job runs on the coarsest of its
+    ladders whose padding adds at most :func:`padding_allowance` of its exact-size warm work
+    ``count · warm_cost(n)`` (:data:`COST_MODELS`): first the interactive ladder (chains:
+    :data:`LADDER`; networks: :func:`step_bucket_size`'s, 4 per octave), then 4, 8, 16
+    and 32 buckets per octave (sizes at most 19%, 9%, 4.4%, 2.2% above N), then N itself.
+    So a small ensemble shares the one-program buckets of the single calls, 64 chains of
+    N = 400 run at 413 (16 per octave: ≤ 7% more O(N²) work, against 6.6× in the bucket
+    1024), and a job whose padding would cost more than a compilation runs at its exact
+    size. Every ladder has the rungs 258 and 4096, so no N changes its code path. O(log n).
+
+    Args:
+      n, count: the size and the number of systems.
+      kind: a key of :data:`COST_MODELS` (``"residues"``, ``"residues-fmm"``, ``"network"``).
+      ladder: the interactive ladder (default: as ``MEANFIELD_JAX_BUCKETS`` selects, for
+        networks its step ladder); None: exact sizes.
+
+    >>> [batch_bucket_size(400, r) for r in (1, 4, 64, 10**4, 10**5)]
+    [1024, 431, 413, 404, 400]
+    >>> batch_bucket_size(10, 64), batch_bucket_size(9, 2, "network")
+    (16, 16)
+    """
+    if ladder == "active":
+        ladder = active_ladder()
+        if kind == "network" and ladder is LADDER:
+            ladder = _geometric_cached(STEP_PER_OCTAVE)
+    if ladder is None:
+        return n
+    exact = count * warm_cost(n, kind)
+    allowed = padding_allowance(exact)
+    coarsest = ladder[1] / ladder[0] if len(ladder) > 1 else 2.0
+    ladders = [ladder] + [_geometric_cached(p) for p in FINER_PER_OCTAVE
+                          if 2.0 ** (1.0 / p) < coarsest and _geometric_cached(p) != ladder]
+    for rungs in ladders:
+        size = bucket_size(n, rungs)
+        if count * (warm_cost(size, kind) - warm_cost(n, kind)) <= allowed:
+            return size
+    return n
+
+
+def merged_buckets(sizes, counts, ladder: tuple[int, ...] | None = LADDER,
+                   kinds: str | list[str] = "residues") -> list[int]:
+    """Program sizes for a batch job over several N (a sweep): sizes padded to a larger
+    size of the job where the rule of :func:`batch_bucket_size` allows it.
+
+    The job knows all its sizes, so it pads only to sizes it runs anyway (padding beyond
+    them would be wasted work): from the largest size down, each size N with ``count``
+    systems runs in the smallest program already chosen whose padding adds at most
+    :func:`padding_allowance` of its exact-size warm work (``count · warm_cost(N)``), of
+    the same kind and on the same side of the fast gap path (N = 259); else in its own
+    program. So small groups share a program, and a size whose work is a fair part of a
+    compilation runs within 10% of its exact-size time. O(len(sizes)²).
 
     Args:
       sizes: the distinct sizes N of the job.
-      counts: the number of chains at each size.
-      ladder: as in :func:`bucket_size` (None: exact sizes, nothing merged).
+      counts: the number of systems at each size.
+      ladder: None (``MEANFIELD_JAX_BUCKETS`` off): exact sizes, nothing merged; any ladder:
+        the rule above.
+      kinds: a key of :data:`COST_MODELS` for all sizes, or one per size.
 
     Returns:
       the program size for each entry of ``sizes`` (a size alone in its group: itself).
 
     >>> merged_buckets([10, 25, 63, 158, 398, 1000], [72] * 6)
-    [158, 158, 158, 158, 1000, 1000]
-    >>> merged_buckets([10, 19, 35, 66, 123, 231, 433, 811, 1520, 2848, 5337, 10000], [408] * 12)
-    [35, 35, 35, 231, 231, 231, 811, 811, 2848, 2848, 5337, 10000]
+    [63, 63, 63, 158, 398, 1000]
+    >>> merged_buckets([10, 19, 35, 66, 123, 231], [408] * 6)
+    [35, 35, 35, 66, 123, 231]
     """
     sizes = [int(n) for n in sizes]
     if ladder is None:
         return sizes
-    group = [bucket_size(n, ladder) for n in sizes]
-
-    def largest(g):
-        return max(n for n, x in zip(sizes, group) if x == g)
-
-    for g in sorted(set(group)):
-        bigger = sorted({x for x in group if x > g})
-        if not bigger or (g >= _FAST_PATH_FIRST_N) != (bigger[0] >= _FAST_PATH_FIRST_N):
-            continue
-        count = sum(c for x, c in zip(group, counts) if x == g)
-        if count * COST_PER_B2 * (largest(bigger[0]) ** 2 - largest(g) ** 2) < MERGE_BUDGET_S:
-            group = [bigger[0] if x == g else x for x in group]
-    return [largest(g) for g in group]
+    kinds = [kinds] * len(sizes) if isinstance(kinds, str) else list(kinds)
+    out = list(sizes)
+    programs: list[tuple[int, str]] = []
+    for i in sorted(range(len(sizes)), key=lambda j: -sizes[j]):
+        n, count, kind = sizes[i], counts[i], kinds[i]
+        allowed = padding_allowance(count * warm_cost(n, kind))
+        fits = [size for size, k in programs if k == kind and _same_path(n, size, kind)
+                and count * (warm_cost(size, kind) - warm_cost(n, kind)) <= allowed]
+        if fits:
+            out[i] = min(fits)
+        else:
+            programs.append((n, kind))
+    return out

@@ -87,15 +87,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config
+from ._solver_base import (
+    EPS,
+    bernstein_log_rho,
+    bernstein_rho,
+    chebyshev_nodes,
+    chebyshev_vander,
+    chebyshev_vector,
+    lagrange_at,
+    lagrange_coefficients,
+    lebesgue_bound,
+    power,
+)
 
-EPS = float(np.finfo(np.float64).eps)
 DEFAULT_DEGREE = 44  # Chebyshev nodes per box (p)
 DEFAULT_LEAF = 48  # minimum sources per leaf (leaves hold B ∈ [leaf, 2·leaf))
+
+
 def rounding_allowance(levels: int) -> float:
     """Rounding allowance per unit magnitude: (32 + 16 L) ε for a tree of L levels (empirical:
     anterpolation, M2L and L levels of L2L each add O(Λ_p ε) of the far magnitude; measured
     up to 58 ε at L = 5 (log-uniform points, all weights 1), ≤ 8 ε for S')."""
     return (32.0 + 16.0 * levels) * EPS
+
+
 _TARGET_BATCH = 512  # targets per chunk (memory O(batch·(3B + p)))
 _BOX_BATCH = 256  # boxes per M2L chunk (memory O(batch·p²))
 
@@ -131,76 +146,6 @@ def tree_shape(n: int, leaf: int = DEFAULT_LEAF) -> TreeShape:
         levels -= 1
     n_leaves = 2**levels
     return TreeShape(levels, n_leaves, -(-n // n_leaves))
-
-
-# ----------------------------------------------------------------------- Chebyshev helpers
-
-
-def _nodes(p):
-    return np.cos(np.pi * (np.arange(p) + 0.5) / p)
-
-
-def _lagrange_coefficients(p):
-    """C[k, q] with L_k(s) = Σ_q C[k, q] T_q(s) for the p first-kind nodes t_k (discrete
-    orthogonality); also values → Chebyshev coefficients: a_q = Σ_k C[k, q] f(t_k)."""
-    t = _nodes(p)
-    c = np.cos(np.outer(np.arccos(t), np.arange(p))) * (2.0 / p)
-    c[:, 0] *= 0.5
-    return c
-
-
-def _vander(s, p):
-    """T_q(s) for q < p on a new last axis, for s ∈ [−1, 1] (nested boxes): cos(q arccos s)."""
-    theta = jnp.arccos(jnp.clip(s, -1.0, 1.0))
-    return jnp.cos(theta[..., None] * jnp.arange(p))
-
-
-def _lagrange_at(s, p):
-    """L_k(s) for the p nodes: shape s.shape + (p,)."""
-    return _vander(s, p) @ jnp.asarray(_lagrange_coefficients(p)).T
-
-
-def _chebyshev_vector(a, b, p):
-    """Real and imaginary parts of (T_0(t), …, T_{p−1}(t)) at t = a + i b (recurrence in a
-    scan, real arithmetic)."""
-    def step(carry, _):
-        r0, i0, r1, i1 = carry
-        r2 = 2.0 * (a * r1 - b * i1) - r0
-        i2 = 2.0 * (a * i1 + b * r1) - i0
-        return (r1, i1, r2, i2), (r0, i0)
-
-    one, zero = jnp.ones_like(a), jnp.zeros_like(a)
-    _, (re, im) = jax.lax.scan(step, (one, zero, a, b), None, length=p)
-    return re, im
-
-
-def _power(x, n: int):
-    """x**n for a static integer n ≥ 1 by repeated squaring (no log/exp)."""
-    result, base = None, x
-    while n:
-        if n & 1:
-            result = base if result is None else result * base
-        n >>= 1
-        if n:
-            base = base * base
-    return result
-
-
-def _rho(a):
-    """ρ = a + √(a² − 1) ≥ 1, the Bernstein ellipse with semi-major axis a (clamped to ≥ 1)."""
-    a = jnp.maximum(a, 1.0)
-    return a + jnp.sqrt((a - 1.0) * (a + 1.0))
-
-
-def _log_rho(a):
-    """log ρ for the Bernstein ellipse with semi-major axis a ≥ 1: ρ = a + √(a² − 1)."""
-    a = jnp.maximum(a, 1.0)
-    return jnp.log(a + jnp.sqrt((a - 1.0) * (a + 1.0)))
-
-
-def lebesgue_bound(p: int) -> float:
-    """Λ_p ≤ (2/π) log p + 1 for p first-kind Chebyshev nodes (Rivlin)."""
-    return 2.0 / math.pi * math.log(p) + 1.0
 
 
 # ------------------------------------------------------------------------------ geometry
@@ -273,7 +218,7 @@ def _far_field(geo: _Geometry, charges, shape: TreeShape, p: int):
     n_ch = charges.shape[1]
     n = charges.shape[0]
     cpad = jnp.concatenate([charges, jnp.zeros((n_leaves * b - n, n_ch))])
-    cmat = jnp.asarray(_lagrange_coefficients(p))
+    cmat = jnp.asarray(lagrange_coefficients(p))
 
     # upward: leaf moments μ_q = Σ_j c_j T_q(s_j), charges W_k = Σ_q C[k, q] μ_q
     s = (geo.dpad - jnp.repeat(geo.hull_c[levels], b)) / jnp.repeat(geo.hull_r[levels], b)
@@ -295,8 +240,8 @@ def _tree_passes(geo: _Geometry, leaf_charges, shape: TreeShape, p: int):
     ``geo``'s hulls and cells (any source intervals that nest level to level)."""
     levels = shape.levels
     n_ch = leaf_charges.shape[2]
-    t_nodes = jnp.asarray(_nodes(p))
-    cmat = jnp.asarray(_lagrange_coefficients(p))
+    t_nodes = jnp.asarray(chebyshev_nodes(p))
+    cmat = jnp.asarray(lagrange_coefficients(p))
     charges_at = {levels: leaf_charges}  # (n_leaves, p, C)
     for level in range(levels - 1, 1, -1):
         child = charges_at[level + 1]
@@ -305,7 +250,7 @@ def _tree_passes(geo: _Geometry, leaf_charges, shape: TreeShape, p: int):
         cr = geo.hull_r[level + 1].reshape(n_par, 2)
         pc, pr = geo.hull_c[level][:, None, None], geo.hull_r[level][:, None, None]
         sc = (cc[:, :, None] + cr[:, :, None] * t_nodes - pc) / pr  # (n_par, 2, p_child)
-        lag = _lagrange_at(sc, p)  # (n_par, 2, p_child, p_parent)
+        lag = lagrange_at(sc, p)  # (n_par, 2, p_child, p_parent)
         charges_at[level] = jnp.einsum("ekm,ekc->emc", lag.reshape(n_par, 2 * p, p),
                                        child.reshape(n_par, 2 * p, n_ch))
 
@@ -350,7 +295,7 @@ def _tree_passes(geo: _Geometry, leaf_charges, shape: TreeShape, p: int):
         pc = geo.cell_c[level - 1][:, None, None]
         pr = geo.cell_r[level - 1][:, None, None]
         sc = (ccl[:, :, None] + crl[:, :, None] * t_nodes - pc) / pr  # (n_par, 2, p)
-        lag = _lagrange_at(sc, p)  # (n_par, 2, p_child, p_parent)
+        lag = lagrange_at(sc, p)  # (n_par, 2, p_child, p_parent)
         down = jnp.einsum("eckm,esmh->ecskh", lag, local)  # (n_par, 2, 4, p, C)
         local = m2l_values[starts[i]:starts[i + 1]] + down.reshape(n_boxes, 4, p, n_ch)
     # values at nodes → Chebyshev coefficients
@@ -377,11 +322,8 @@ class _BoundTable(NamedTuple):
 def _bound_table(geo: _Geometry, shape: TreeShape, p: int) -> _BoundTable:
     lam = lebesgue_bound(p)
     rows = {name: [] for name in ("k1", "k2", "lo", "hi", "bad", "gap", "cc", "cr")}
-    offsets, start = [], 0
     for level in range(2, shape.levels + 1):
         n_boxes = 2**level
-        offsets.append(start)
-        start += n_boxes
         box = jnp.arange(n_boxes)
         tc, tr = geo.cell_c[level], geo.cell_r[level]
         cols = {name: [] for name in rows}
@@ -393,8 +335,8 @@ def _bound_table(geo: _Geometry, shape: TreeShape, p: int) -> _BoundTable:
             ok = ok & (a_s > 0)
             bad = ok & (gap <= 0)
             gap_safe = jnp.where(ok & (gap > 0), gap, 1.0)
-            log_rho1 = _log_rho(1.0 + gap_safe / tr)
-            log_rho2 = _log_rho(1.0 + gap_safe / hr)
+            log_rho1 = bernstein_log_rho(1.0 + gap_safe / tr)
+            log_rho2 = bernstein_log_rho(1.0 + gap_safe / hr)
             cols["k1"].append(jnp.where(ok, 2.0 * a_s * jnp.exp(-p * log_rho1), 0.0))
             cols["k2"].append(jnp.where(ok, 2.0 * lam * a_s * jnp.exp(-p * log_rho2) / gap_safe,
                                         0.0))
@@ -406,7 +348,6 @@ def _bound_table(geo: _Geometry, shape: TreeShape, p: int) -> _BoundTable:
             rows[name].append(jnp.stack(cols[name], axis=1))
         rows["cc"].append(tc)
         rows["cr"].append(tr)
-    del offsets
     cat = {name: jnp.concatenate(v) for name, v in rows.items()}
     return _BoundTable(cat["k1"], cat["k2"], cat["lo"], cat["hi"], cat["bad"], cat["gap"],
                        cat["cc"], cat["cr"])
@@ -428,8 +369,8 @@ def _bound_terms(table: _BoundTable, shape: TreeShape, p: int, leaf_index, x):
     dist = jnp.sqrt((xr - nearest) ** 2 + xi * xi)
     live = k1 + k2 > 0
     dist_safe = jnp.where(live & (dist > 0), dist, 1.0)
-    rho = _rho(a_x)
-    rho_p1 = _power(rho, p - 1)
+    rho = bernstein_rho(a_x)
+    rho_p1 = power(rho, p - 1)
     bound = (k1 * (rho_p1 * rho)[:, None] / dist_safe + k2 * rho_p1[:, None])
     # S' (kernel 1/(x − y)², Hermite's formula for a double pole: the extra factor
     # 1 + (y − x) ω'(y)/ω(y), |ω'/ω| ≤ p/dist)
@@ -490,6 +431,13 @@ def _build(d, weights, p, leaf) -> CauchyTree:
 
 
 def _evaluate(tree: CauchyTree, origin, tau, split, p, leaf) -> CauchySums:
+    """The sums of :func:`cauchy_sums` at the M targets x_i = d[origin_i] + τ_i from a built
+    ``tree``: per target (in batches of _TARGET_BATCH), the near field of its leaf and the
+    two neighbouring ones on exact pole distances (d_j − d[o]) − τ in real arithmetic, plus
+    the leaf's local polynomials (S, S', the left part and the magnitudes) and the far-field
+    truncation bound of its ancestors' interaction lists (:func:`_bound_terms`); the error
+    adds the rounding allowance (:func:`rounding_allowance`) of the magnitude. Returns
+    :class:`CauchySums`. O(M(3B + p + log N)) time."""
     d, dwin, wwin_r, wwin_i, awin = tree.d, tree.dwin, tree.wwin_r, tree.wwin_i, tree.awin
     coef, table = tree.coef, tree.table
     shape = tree_shape(d.shape[0], leaf)
@@ -532,8 +480,8 @@ def _evaluate(tree: CauchyTree, origin, tau, split, p, leaf) -> CauchySums:
         c_leaf, r_leaf = tree.cell_c[lf], tree.cell_r[lf]
         tr_ = ((d_o - c_leaf) + t.real) / r_leaf
         ti_ = t.imag / r_leaf
-        cheb_r, cheb_i = _chebyshev_vector(tr_, ti_, p)
-        cheb_m, _ = _chebyshev_vector(tr_, jnp.zeros(()), p)
+        cheb_r, cheb_i = chebyshev_vector(tr_, ti_, p)
+        cheb_m, _ = chebyshev_vector(tr_, jnp.zeros(()), p)
         cf = coef[lf].reshape(2, 2, 3, p)  # [value, derivative], side, channel, q
         pr = cf[:, :, :2] @ cheb_r  # (v/d, side, channel [Re w, Im w]): Re of P(t)
         pi = cf[:, :, :2] @ cheb_i
@@ -590,7 +538,8 @@ def cauchy_sums(d, weights, origin, tau, split=None, *, p: int = DEFAULT_DEGREE,
 
     Returns:
       CauchySums. ``error``/``derivative_error``: the a-priori far-field truncation bound
-      plus 16 ε times the magnitude (rounding allowance).
+      plus (32 + 16 L) ε times the magnitude (:func:`rounding_allowance`, L the tree's
+      levels; with the far part grown by ρ_x^(p−1) off the real axis).
 
     >>> import jax.numpy as jnp
     >>> r = cauchy_sums(jnp.array([1.0, 2.0, 3.0]), jnp.ones(3), jnp.array([0]),
@@ -678,8 +627,8 @@ def _transposed_bound(geo: _Geometry, hull_c, hull_r, abs_leaf, shape: TreeShape
             gap = jnp.maximum(jnp.abs(hc - tc) - hr - tr, 0.0)
             ok = ok & (a_s > 0)
             gap_safe = jnp.where(ok & (gap > 0), gap, 1.0)
-            decay = (jnp.exp(-p * _log_rho(1.0 + gap_safe / hr))
-                     + lam * jnp.exp(-p * _log_rho(1.0 + gap_safe / tr)))
+            decay = (jnp.exp(-p * bernstein_log_rho(1.0 + gap_safe / hr))
+                     + lam * jnp.exp(-p * bernstein_log_rho(1.0 + gap_safe / tr)))
             term = 2.0 * (1.0 + p) * a_s * decay / gap_safe**2
             per_box = per_box + jnp.where(ok & (gap <= 0), jnp.inf, jnp.where(ok, term, 0.0))
         total = total + jnp.repeat(per_box, n_leaves // n_boxes)
@@ -687,6 +636,11 @@ def _transposed_bound(geo: _Geometry, hull_c, hull_r, abs_leaf, shape: TreeShape
 
 
 def _double_pole_sums(x, y, weights, positive, distance, p, leaf):
+    """The body of :func:`double_pole_sums` (same arguments; p, leaf static): the far field
+    first (leaf moments of the sources at their complex positions, the tree passes, the
+    per-leaf truncation bound), then, per target in batches, the exact near field of its
+    leaf and the two neighbouring ones plus the leaf polynomial at the target. Returns
+    :class:`DoublePoleSums`. O(N(3B + p) + p² N/B) time, O(N + p²·batch) memory."""
     n = x.shape[0]
     shape = tree_shape(n, leaf)
     levels, n_leaves, b = shape
@@ -697,34 +651,6 @@ def _double_pole_sums(x, y, weights, positive, distance, p, leaf):
     # channel 0: |F| (the magnitude, for the rounding allowance), then the caller's
     pos = jnp.concatenate([w_abs[:, None], positive], axis=1)
     n_pos = pos.shape[1]
-
-    def one(args):
-        target, x_n = args
-        lf = target // b
-        j = (lf - 1) * b + jnp.arange(3 * b)
-        inside = (j >= 0) & (j < n)
-        jc = jnp.clip(j, 0, n - 1)
-        dist = distance(target, jc)
-        q = dist.real**2 + dist.imag**2
-        f = jnp.where(inside, weights[jc], 0.0)
-        a = jnp.where(inside[:, None], pos[jc], 0.0)
-        live = inside & (q > 0)
-        q_inv = jnp.where(live, 1.0 / jnp.where(live, q, 1.0), 0.0)
-        inv2 = jnp.conj(dist) ** 2 * q_inv**2  # 1/dist²
-        value = jnp.sum(jnp.where(live, f * inv2, 0.0))
-        mags = q_inv @ a
-        cubic = (q_inv * jnp.sqrt(q_inv)) @ a
-        if levels < 2:
-            return value, mags, cubic, jnp.zeros(())
-        t = (x_n - cell_c[lf]) / cell_r[lf]
-        cf = coef[lf] @ _vander(t, p)  # (2 + C,)
-        # a far source j < (lf − 1)B has Re y_j ≤ x_(lf−1)B; j ≥ (lf + 2)B: Re y_j ≥ x_(lf+2)B
-        below = jnp.where(lf >= 1, x_n - xpad[jnp.maximum(lf - 1, 0) * b], jnp.inf)
-        above = jnp.where((lf + 2) * b < n, xpad[jnp.minimum((lf + 2) * b, n_leaves * b - 1)]
-                          - x_n, jnp.inf)
-        far_dist = jnp.maximum(jnp.minimum(below, above), 1e-300)
-        far = jnp.maximum(cf[2:], 0.0)
-        return value + (cf[0] + 1j * cf[1]), mags + far, cubic + far / far_dist, bound[lf]
 
     if levels >= 2:
         geo = jax.tree_util.tree_map(jax.lax.stop_gradient,
@@ -751,7 +677,7 @@ def _double_pole_sums(x, y, weights, positive, distance, p, leaf):
 
         one_, zero_ = jnp.ones_like(sr), jnp.zeros_like(sr)
         _, mu = jax.lax.scan(moment, (one_, zero_, sr, si, one_, sr), None, length=p)
-        cmat = jnp.asarray(_lagrange_coefficients(p))
+        cmat = jnp.asarray(lagrange_coefficients(p))
         local = _tree_passes(geo_poles, jnp.einsum("kq,qlc->lkc", cmat, mu), shape, p)
         coef = -(local[:, 2] + local[:, 3])  # Σ W/(x − y)² = −S': (n_leaves, 2 + C, p)
         cell_c, cell_r = geo.cell_c[levels], geo.cell_r[levels]
@@ -759,10 +685,38 @@ def _double_pole_sums(x, y, weights, positive, distance, p, leaf):
         # ρ(s_j)^p at the leaf's hull bounds it at every ancestor's (nested intervals); a
         # source whose real part left its interval breaks dist ≥ g: no bound
         a_s = 0.5 * (jnp.abs(s - 1.0) + jnp.abs(s + 1.0))
-        grow = jnp.where(jnp.abs(s.real) <= 1.0 + 1e-12, _power(_rho(a_s), p), jnp.inf)
+        grow = jnp.where(jnp.abs(s.real) <= 1.0 + 1e-12, power(bernstein_rho(a_s), p), jnp.inf)
         abs_leaf = jnp.where(jnp.abs(fpad) > 0, jnp.abs(fpad) * grow, 0.0)
         abs_leaf = abs_leaf.reshape(n_leaves, b).sum(axis=1)
         bound = _transposed_bound(geo, hull_c, hull_r, abs_leaf, shape, p)
+
+    def one(args):
+        target, x_n = args
+        lf = target // b
+        j = (lf - 1) * b + jnp.arange(3 * b)
+        inside = (j >= 0) & (j < n)
+        jc = jnp.clip(j, 0, n - 1)
+        dist = distance(target, jc)
+        q = dist.real**2 + dist.imag**2
+        f = jnp.where(inside, weights[jc], 0.0)
+        a = jnp.where(inside[:, None], pos[jc], 0.0)
+        live = inside & (q > 0)
+        q_inv = jnp.where(live, 1.0 / jnp.where(live, q, 1.0), 0.0)
+        inv2 = jnp.conj(dist) ** 2 * q_inv**2  # 1/dist²
+        value = jnp.sum(jnp.where(live, f * inv2, 0.0))
+        mags = q_inv @ a
+        cubic = (q_inv * jnp.sqrt(q_inv)) @ a
+        if levels < 2:
+            return value, mags, cubic, jnp.zeros(())
+        t = (x_n - cell_c[lf]) / cell_r[lf]
+        cf = coef[lf] @ chebyshev_vander(t, p)  # (2 + C,)
+        # a far source j < (lf − 1)B has Re y_j ≤ x_(lf−1)B; j ≥ (lf + 2)B: Re y_j ≥ x_(lf+2)B
+        below = jnp.where(lf >= 1, x_n - xpad[jnp.maximum(lf - 1, 0) * b], jnp.inf)
+        above = jnp.where((lf + 2) * b < n, xpad[jnp.minimum((lf + 2) * b, n_leaves * b - 1)]
+                          - x_n, jnp.inf)
+        far_dist = jnp.maximum(jnp.minimum(below, above), 1e-300)
+        far = jnp.maximum(cf[2:], 0.0)
+        return value + (cf[0] + 1j * cf[1]), mags + far, cubic + far / far_dist, bound[lf]
 
     value, mags, cubic, far_bound = _config.map_in_batches(
         one, (jnp.arange(n), x), max(1, min(n, _TARGET_BATCH)))

@@ -5,6 +5,8 @@ Subcommands:
   sweep      disorder-averaged J(N) sweeps to netCDF (the pipeline: ``_sweep``).
   plot       Fig. 4 from a sweep's netCDF file (``_plot``).
   simulate   Langevin ensemble simulation to netCDF (the pipeline: ``_simulation``).
+  conductance  κ(T) with quantum baths over a temperature range to netCDF, with a log-log
+             figure of κ/κ₀ (``_landauer``, ``_dataset``, ``_plot``).
 Every subcommand uses JAX's persistent compilation cache (``_cache``; ``--compile-cache DIR``
 to choose the folder, ``--no-compile-cache`` to do without). Signal handling:
 ``_interrupt``.
@@ -283,12 +285,13 @@ def _add_simulate_command(subparsers, common):
                     "config, written atomically to netCDF, with the exact J and T_n for "
                     "comparison. The config is checked before any work. Rerun the same "
                     "command after an interruption to resume from the checkpoint.",
-        epilog="Config keys: see the README section 'simulate configuration' and "
+        epilog="Config keys: see the documentation's configuration reference and "
                "configs/simulate_example.toml. Required: masses (list, profile name or "
                "{kind, m, delta, seed}), dt, n_steps, burn_in, n_trajectories. Optional: n, k, "
                "k0, n_tilde, gamma, t_left, t_right, k_prime, seed, initial, t_initial, "
                "chunk_size, checkpoint (default OUT.partial.npz), checkpoint_interval "
-               "(seconds, default 60).")
+               "(seconds, default 60), alpha (power-law couplings), nonlinearity "
+               "(\"fput\" with beta, lam; \"rotors\" with field).")
     p.add_argument("config", help="TOML run configuration")
     p.add_argument("--out", required=True, help="result netCDF file (written atomically)")
     p.add_argument("--fresh", action="store_true", help="discard the checkpoint, start over")
@@ -297,6 +300,77 @@ def _add_simulate_command(subparsers, common):
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=_run_simulate)
+
+
+# ----------------------------------------------------------------------------- conductance
+
+
+def _run_conductance(args) -> int:
+    from ._dataset import conductance_dataset
+    from ._io import write_netcdf
+    from ._landauer import thermal_conductance_with_error
+    from ._model import MeanFieldChain
+    from ._plot import plot_conductance
+
+    if not (0 < args.t_min < args.t_max):
+        raise ValueError(f"--t-min and --t-max must satisfy 0 < t-min < t-max, got "
+                         f"{args.t_min}, {args.t_max}")
+    check_writable(args.out, "--out")
+    if args.figure:
+        check_writable(args.figure, "--figure")
+    m = flux_masses(args.masses, args.n, m=args.m, delta=args.delta, seed=args.seed)
+    chain = MeanFieldChain(m, k=args.k, k0=args.k0, n_tilde=args.n_tilde, gamma=args.gamma,
+                           k_prime=args.k_prime)
+    temps = np.geomspace(args.t_min, args.t_max, args.points)
+    start = time.perf_counter()
+    result = thermal_conductance_with_error(chain, temps, hbar=args.hbar)
+    elapsed = time.perf_counter() - start
+    params = {"N": args.n, "masses": args.masses, "m": args.m, "delta": args.delta,
+              "seed": args.seed, "k": args.k, "k0": args.k0, "n_tilde": str(args.n_tilde),
+              "gamma": args.gamma, "k_prime": args.k_prime}
+    ds = conductance_dataset(temps, result, args.hbar, params)
+    write_netcdf(ds, args.out)
+    figure = args.figure or os.path.splitext(args.out)[0] + ".png"
+    plot_conductance(ds, figure)
+    ok = np.asarray(result.converged)
+    ratio = ds["kappa_over_kappa0"].values
+    print(f"system     N = {args.n}, {args.masses} masses (m = {args.m}, δ = {args.delta}), "
+          f"k = {args.k}, k0 = {args.k0}, Ñ = {args.n_tilde}, γ = {args.gamma}, "
+          f"k' = {args.k_prime}; ħ = {args.hbar}")
+    print(f"κ(T)       {args.points} temperatures in [{args.t_min:g}, {args.t_max:g}] "
+          f"({elapsed:.2f} s incl. compilation); κ/κ₀ from {ratio[0]:.6g} to {ratio[-1]:.6g}")
+    print(f"converged  {int(ok.sum())} of {ok.size}")
+    print(f"wrote      {args.out}, {figure}")
+    return 0 if bool(np.all(ok)) else 1
+
+
+def _add_conductance_command(subparsers, common):
+    p = subparsers.add_parser(
+        "conductance", parents=[common],
+        help="thermal conductance κ(T) of a mean-field chain with quantum baths",
+        description="Thermal conductance κ(T) = ∫(dω/2π) ħω T(ω) ∂n/∂T of a mean-field chain "
+                    "with quantum baths (exact: residues and one digamma per pole, "
+                    "docs/quantum.md) at log-spaced temperatures, written atomically to "
+                    "netCDF, with a log-log figure of κ/κ₀ (κ₀ = πT/(6ħ)). Exit status 1 "
+                    "if some temperature did not converge.")
+    p.add_argument("--out", required=True, help="result netCDF file (written atomically)")
+    p.add_argument("--figure", help="figure file (default: OUT with suffix .png)")
+    p.add_argument("--hbar", type=float, default=1.0, help="ħ (1)")
+    p.add_argument("--t-min", type=float, default=1e-3, help="lowest temperature (1e-3)")
+    p.add_argument("--t-max", type=float, default=10.0, help="highest temperature (10)")
+    p.add_argument("--points", type=_positive_int, default=100, help="temperatures (100)")
+    p.add_argument("--n", type=_positive_int, default=100, help="number of particles N (100)")
+    p.add_argument("--masses", choices=list(masses.KINDS), default="random",
+                   help="mass configuration (random), as for 'flux'")
+    p.add_argument("--m", type=float, default=1.0, help="mean mass m (1)")
+    p.add_argument("--delta", type=float, default=0.1, help="disorder amplitude δ (0.1)")
+    p.add_argument("--k", type=float, default=1.0, help="coupling k (1)")
+    p.add_argument("--k0", type=float, default=0.0, help="pinning k0 (0)")
+    p.add_argument("--n-tilde", type=_n_tilde, default="kac", help="'kac' (Ñ = N−1) or a number")
+    p.add_argument("--gamma", type=float, default=1.0, help="bath friction γ (1)")
+    p.add_argument("--k-prime", type=float, default=0.0, help="wall springs k' (0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of random masses (0)")
+    p.set_defaults(func=_run_conductance)
 
 
 # ----------------------------------------------------------------------------- main
@@ -318,6 +392,7 @@ def build_parser():
     _add_flux_command(sub, common)
     _add_sweep_commands(sub, common)
     _add_simulate_command(sub, common)
+    _add_conductance_command(sub, common)
     return parser
 
 

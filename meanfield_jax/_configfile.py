@@ -14,7 +14,39 @@ import tomllib
 
 import numpy as np
 
-__all__ = ["read_toml", "number", "fail"]
+__all__ = ["read_toml", "number", "fail", "plain"]
+
+
+def plain(value) -> str:
+    """``value`` as an error message shows it: numbers as Python prints them (a NumPy
+    scalar, 0-d array or JAX array as its Python number: ``-1.0``, not
+    ``np.float64(-1.0)``), arrays and lists element by element, strings quoted, anything
+    else (a tracer, an object) as its repr. The one formatter of the package's messages.
+
+    >>> import numpy as np
+    >>> plain(np.float64(-1.0)), plain([np.float64(1.5), 2]), plain(np.array([1.0, -2.0]))
+    ('-1.0', '[1.5, 2]', '[1.0, -2.0]')
+    >>> plain("kac"), plain(np.int64(3)), plain(np.array(2.5)), plain(1j)
+    ("'kac'", '3', '2.5', '1j')
+    """
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(plain(v) for v in value)
+        if isinstance(value, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 - tracers and other objects: their own repr
+        return repr(value)
+    if arr.dtype.kind not in "biufc":
+        return repr(value)
+    if arr.ndim == 0:
+        return repr(arr.item())
+    if arr.size > 8:
+        return f"array of shape {arr.shape}"
+    return plain(arr.tolist())
 
 
 def fail(what: str, key: str, message: str):
@@ -50,11 +82,11 @@ def number(what: str, key: str, value, *, positive=False, nonnegative=False, int
         if isinstance(value, str) and allow_inf and value.lower() == "inf":
             return math.inf
         kind = "a string" if isinstance(value, str) else type(value).__name__
-        fail(what, key, f"must be a number, got {kind} {value!r}"
+        fail(what, key, f"must be a number, got {kind} {plain(value)}"
                         + (" (write it without quotes)" if isinstance(value, str) else ""))
     if integer:
         if isinstance(value, (float, np.floating)) and not float(value).is_integer():
-            fail(what, key, f"must be an integer, got {value!r}")
+            fail(what, key, f"must be an integer, got {plain(value)}")
         value = int(value)
     else:
         value = float(value)

@@ -24,7 +24,7 @@ from ._stats import ensemble_mean, fit_power_law
 from ._sweep_config import SweepConfig
 from ._version import __version__
 
-__all__ = ["sweep_dataset", "add_fits", "langevin_dataset"]
+__all__ = ["sweep_dataset", "add_fits", "langevin_dataset", "conductance_dataset"]
 
 
 def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict):
@@ -211,5 +211,48 @@ def langevin_dataset(result):
         "integrator": result.integrator, "wall_time": result.wall_time,
     }
     attrs.update({f"system_{k}": v for k, v in result.system_params.items()})
+    if result.nonlinearity:
+        attrs["nonlinearity"] = result.nonlinearity
+        attrs.update({f"nonlinear_{k}": v for k, v in result.nonlinear_params.items()})
     ds.attrs.update(attrs)
+    rotors = result.nonlinearity == "rotors"
+    for name, long_name in (("positions_sq", "<cos theta_n>" if rotors else "<q_n^2>"),
+                            ("energies", "energy profile <e_n> (kinetic + local potential)")):
+        if getattr(result, name) is not None:
+            ds[name] = (("particle",), np.asarray(getattr(result, name)),
+                        {"long_name": long_name})
+            ds[name + "_stderr"] = (("particle",), np.asarray(getattr(result, name + "_stderr")))
+    for name, long_name in (("magnetisation", "<|m|>, m = (1/N) sum exp(i theta_n)"),
+                            ("magnetisation_sq", "<|m|^2>")):
+        if getattr(result, name) is not None:
+            ds[name] = ((), getattr(result, name), {"long_name": long_name})
+            ds[name + "_stderr"] = ((), getattr(result, name + "_stderr"))
+    return ds
+
+
+def conductance_dataset(temperatures, result, hbar, system_params: dict):
+    """κ(T) of :func:`meanfield_jax.thermal_conductance_with_error` as an ``xarray.Dataset``
+    (dimension ``temperature``): ``conductance``, ``error_estimate``, ``converged`` and
+    ``kappa_over_kappa0`` (κ₀ = πT/(6ħ), the quantum of thermal conductance); ħ and the
+    system's parameters as attributes."""
+    import xarray as xr
+
+    t = np.asarray(temperatures, dtype=float)
+    kappa = np.asarray(result.conductance)
+    kappa0 = np.pi * t / (6.0 * hbar)
+    ds = xr.Dataset(
+        {
+            "conductance": (("temperature",), kappa,
+                            {"long_name": "thermal conductance kappa(T), k_B = 1"}),
+            "error_estimate": (("temperature",), np.asarray(result.error_estimate)),
+            "converged": (("temperature",), np.asarray(result.converged).astype(np.int8)),
+            "kappa_over_kappa0": (("temperature",), kappa / kappa0,
+                                  {"long_name": "kappa / (pi T / (6 hbar))"}),
+        },
+        coords={"temperature": t},
+    )
+    ds.attrs.update({"hbar": float(hbar), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                    time.gmtime()),
+                     "meanfield_jax_version": __version__})
+    ds.attrs.update({f"system_{k}": v for k, v in system_params.items()})
     return ds

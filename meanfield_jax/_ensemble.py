@@ -8,9 +8,12 @@ it with :func:`stack_systems`, or pass an (R, N) mass array and scalar parameter
 1. **Chunks** of ``chunk_size`` systems are one compiled call each; memory and the
    compiled program depend on the chunk, never on R. The last chunk is padded (by repeating
    its last system) to the same shape, so an ensemble costs one compilation per N, and
-   the residue flux of chains (:func:`ensemble_flux`, sweeps) one per size bucket: the
-   batch is padded to the bucket's size B on the host (``_buckets``, inert padding, true N
-   passed as a traced argument), so ensembles of different N in one bucket share it.
+   the residue flux (:func:`ensemble_flux`, sweeps) one per program size: the batch is
+   padded to a size B on the host (``_buckets``, inert padding, true N passed as a traced
+   argument), so ensembles of different N share a program. B follows the batch rule of
+   ``_buckets.batch_bucket_size``: small batches share the single calls' one-program
+   buckets; a batch whose padding there would cost more than 0.1 s and 10% of its work
+   runs on a finer ladder or at its exact N.
 2. Inside a chunk, systems are spread over a 1-d :class:`jax.sharding.Mesh` of devices
    (axis ``"realization"``) with :func:`jax.shard_map`; a chunk is padded to a multiple of
    ``devices × batch_size``.
@@ -39,6 +42,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import _config
 from ._failure import FluxResult, raise_if_not_converged
+from ._landauer import checked_hbar, quantum_flux_fn, quantum_method
 from ._lyapunov import flux_lyapunov
 from ._model import (
     HarmonicNetwork,
@@ -50,7 +54,7 @@ from ._model import (
     is_concrete,
     parse_n_tilde,
 )
-from ._buckets import buckets_enabled, pad_chain, pad_network
+from ._buckets import batch_bucket_size, buckets_enabled, pad_chain, pad_network
 from ._transfer import flux_transfer_callback, from_network
 from ._transport import (
     METHODS,
@@ -102,8 +106,8 @@ def device_mesh(devices=None) -> Mesh:
 def default_batch_size(n: int) -> int:
     """vmap width for the residue flux at size N: 8 for N <= 64, 4 up to 128, 2 up to 256, else 1.
 
-    Measured on a 2-core CPU: vmapping 8 chains is ~4× faster per chain at N = 100 and ~5×
-    slower at N = 1000 than one at a time.
+    Small chains gain from vmapping several at once, large ones lose (the measurements
+    behind the thresholds are on the documentation's Performance page).
     """
     if n <= 64:
         return 8
@@ -120,6 +124,15 @@ def batch_chains(masses, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=1.0,
 
     Parameters may be scalars or length-R arrays; ``n_tilde="kac"`` means Ñ = N − 1.
     Validation as in :class:`MeanFieldChain`, element by element. O(R·N).
+
+    Args:
+      masses: (R, N) array of masses > 0, N >= 2.
+      k, k0, n_tilde, gamma, t_left, t_right, k_prime: as in :class:`MeanFieldChain`, each
+        a scalar or a length-R array.
+
+    Returns:
+      a MeanFieldChain batch: every leaf with a leading axis R (for ``jax.vmap`` and the
+      ``ensemble_*`` functions).
 
     Raises:
       ValueError: naming the parameter, for masses not of shape (R, N), a parameter that is
@@ -224,7 +237,18 @@ def map_ensemble(fn: Callable, systems, *args, chunk_size: int = 16,
     Returns:
       the pytree of ``fn``'s outputs with a leading axis R, as NumPy arrays.
 
+    Raises:
+      ValueError: if ``systems`` is not a batch (a leaf without the leading axis, or leaves
+        of different lengths), or for a bad ``devices``.
+
     Cost: R × cost(fn); one compilation per (N, chunk shape, batch_size, mesh).
+
+    >>> import numpy as np
+    >>> import meanfield_jax as mf
+    >>> def total_mass(system):
+    ...     return system.masses.sum()
+    >>> mf.map_ensemble(total_mass, mf.batch_chains(np.ones((3, 4)))).tolist()
+    [4.0, 4.0, 4.0]
     """
     run, chunks = _chunks(fn, systems, chunk_size, batch_size, devices)
     outs = []
@@ -306,17 +330,30 @@ def pads_to_buckets(systems, method: str) -> bool:
             and isinstance(systems, (MeanFieldChain, HarmonicNetwork)) and buckets_enabled())
 
 
-def _pad_to_bucket(systems):
-    """(padded systems, true N) of a batch: chains to their bucket (``pad_chain``),
-    networks to theirs (``pad_network``)."""
+def _cost_kind(systems, method: str) -> str:
+    """The cost model (``_buckets.COST_MODELS``) of ``method`` (resolved) on these systems."""
     if isinstance(systems, HarmonicNetwork):
-        return pad_network(systems)
-    return pad_chain(systems)
+        return "network"
+    return "residues-fmm" if method == "residues-fmm" else "residues"
+
+
+def _pad_to_bucket(systems, method: str):
+    """(systems, extra map_ensemble args) of a batch of R systems: padded to the program
+    size of the batch rule (``_buckets.batch_bucket_size``: the one-program bucket for a
+    small batch, a finer ladder or the exact N for one whose work is worth it), with the
+    true N as the (traced) extra argument; unpadded, with none, at the exact size."""
+    r, n = systems.masses.shape
+    size = batch_bucket_size(n, r, _cost_kind(systems, method))
+    if size == n:
+        return systems, ()
+    pad = pad_network if isinstance(systems, HarmonicNetwork) else pad_chain
+    padded, n_true = pad(systems, size)
+    return padded, (n_true,)
 
 
 def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
                   batch_size: int | None = None, devices=None,
-                  throw: bool = False) -> FluxResult:
+                  throw: bool = False, hbar=0.0) -> FluxResult:
     """Heat flux J (Eq. 16) of every system of an ensemble, chunked over devices.
 
     Args:
@@ -328,6 +365,8 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
       throw: raise NotConvergedError if some system did not converge (after all are
         computed). Default False: like the ``*_with_error`` forms, the result carries the
         status per system.
+      hbar: ħ ≥ 0; ħ > 0 gives the Landauer current with quantum baths (as
+        ``heat_flux(..., hbar=ħ)``; methods "auto", "residues", "residues-fmm").
 
     Returns:
       FluxResult of NumPy arrays of shape (R,): flux, error_estimate, converged (check it).
@@ -340,9 +379,11 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
         coupled to neither bath (naming the
         realization and the particles).
 
-    Cost: O(R·N²) time for "residues" (O(R·B²) with B the size bucket of N, one
-    compilation per bucket; results equal the unpadded ones to rounding), O(R·N³) for
-    "lyapunov"; memory O(chunk_size·N) resp. O(chunk_size·N²).
+    Cost: O(R·N²) time for "residues" (O(R·B²) with B the program size that
+    ``_buckets.batch_bucket_size`` chooses for R systems of N: the one-program bucket of
+    the single calls while its padding costs at most 0.1 s or 10% of the work, else a finer
+    ladder or N itself; one compilation per program size; results equal the unpadded ones
+    to rounding), O(R·N³) for "lyapunov"; memory O(chunk_size·N) resp. O(chunk_size·N²).
 
     >>> import numpy as np
     >>> import meanfield_jax as mf
@@ -351,15 +392,21 @@ def ensemble_flux(systems, *, method: str = "auto", chunk_size: int = 16,
     ([0.041666666667, 0.041666666667], [True, True])
     """
     r = check_system_batch(systems, "ensemble_flux")
-    method = resolve_method(systems, method)
+    h = checked_hbar(hbar)
+    if h is not None:
+        method = quantum_method(systems, method, "ensemble_flux")
+    else:
+        method = resolve_method(systems, method)
     if method == "transfer":
         from_network(systems, method)  # ValueError naming the method unless tridiagonal
     decoupled = _decoupled_networks(systems, r)
     args = ()
     if pads_to_buckets(systems, method):  # one program per size bucket, not per N
-        systems, n = _pad_to_bucket(systems)
-        args = (n,)
-    flux, err, ok = map_ensemble(flux_fn(method), systems, *args, chunk_size=chunk_size,
+        systems, args = _pad_to_bucket(systems, method)
+    fn = flux_fn(method) if h is None else quantum_flux_fn(method)
+    if h is not None:
+        args = (h,) + tuple(args)
+    flux, err, ok = map_ensemble(fn, systems, *args, chunk_size=chunk_size,
                                  batch_size=batch_size, devices=devices)
     ok = ok.astype(bool)
     flux[decoupled], err[decoupled], ok[decoupled] = 0.0, 0.0, True  # exact: no path for heat
@@ -396,11 +443,25 @@ def ensemble_transmittance(systems, omega, *, chunk_size: int = 16,
                            batch_size: int | None = None, devices=None) -> np.ndarray:
     """Transmittance T(ω) (Eq. 17) of every system of an ensemble on a frequency grid.
 
-    Returns a NumPy array of shape (R,) + omega.shape. Cost O(R·N·n_ω) for chains
-    (O(R·(N³ + N·n_ω)) for networks); memory O(chunk_size·N·n_ω).
+    Cost O(R·N·n_ω) for chains (O(R·(N³ + N·n_ω)) for networks); memory
+    O(chunk_size·N·n_ω).
+
+    Args:
+      systems: a batch of R systems (``stack_systems``, ``batch_chains``).
+      omega: real frequencies, any shape.
+      chunk_size, batch_size, devices: see :func:`map_ensemble`.
+
+    Returns:
+      NumPy float64 array of shape (R,) + omega.shape.
 
     Raises:
       ValueError: for a single system or malformed batch, or non-finite ``omega``.
+
+    >>> import numpy as np
+    >>> import meanfield_jax as mf
+    >>> T = mf.ensemble_transmittance(mf.batch_chains(np.ones((2, 4)), k=1.0), [0.0, 0.5])
+    >>> T.shape, float(T[0, 0])  # T(0) = 1 for identical masses without pinning (Eq. 23)
+    ((2, 2), 1.0)
     """
     check_system_batch(systems, "ensemble_transmittance")
     omega = check_finite_omega(omega)

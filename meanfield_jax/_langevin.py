@@ -54,6 +54,8 @@ from jax import lax
 from ._buckets import pad_particles, step_bucket_size, trim_particles
 from ._io import load_state, save_state
 from ._model import MeanFieldChain, check_single_system, wall_springs
+from .nonlinear import (FPUTSystem, RotorSystem, couplings, fput_terms, mean_field_force,
+                        mean_field_sums, rotor_terms)
 
 __all__ = [
     "LangevinResult",
@@ -86,6 +88,14 @@ class LangevinState(NamedTuple):
       heat_left, heat_right: (n_traj,) Σ of energy delivered by the left bath into the
         system and by the system into the right bath over the production steps.
       step: () int64, steps completed (burn-in included).
+      sum_q2, sum_e: (n_traj, B) Σ q² (rotors: Σ cos θ) and Σ of the local potential
+        energy over the production steps, when profiles are kept; (n_traj, 0) otherwise.
+      sum_m, sum_m2: (n_traj,) Σ |m| and Σ |m|² of the rotors' magnetisation
+        m = (1/N) Σ_n e^{iθ_n} (zeros for other systems).
+      sums: (n_traj, K) the reductions of q a mean-field force needs (lean step, see
+        :class:`_Model`); ``accel`` is then (n_traj, 0): F(q)/m is recomputed from q and
+        these sums (elementwise) instead of being streamed through memory. (n_traj, 0)
+        otherwise.
     """
 
     q: Any
@@ -96,6 +106,11 @@ class LangevinState(NamedTuple):
     heat_left: Any
     heat_right: Any
     step: Any
+    sum_q2: Any
+    sum_e: Any
+    sum_m: Any
+    sum_m2: Any
+    sums: Any
 
 
 class _Params(NamedTuple):
@@ -111,17 +126,61 @@ class _Params(NamedTuple):
     half_m_right: Any  # () m_N / 2
     half_dt: Any  # () h/2
     burn_in: Any  # () int64
+    cp: Any  # nonlinear.Couplings of the (padded) system: the nonlinear forces and profiles
+    beta: Any  # () FPUT β, or the rotors' field h
+    lam: Any  # () FPUT λ
+    mask: Any  # (B,) 1 for the real particles, 0 for padding
+    n_real: Any  # () N
+
+
+class _Model(NamedTuple):
+    """The static choices of the step program: the force (``"chain"``: Eq. 5, ``"dense"``:
+    K_w q, ``"fput"``, ``"rotors"``), the couplings' structure (``nonlinear.STRUCTURES``),
+    whether the per-site profiles ⟨q²⟩ and ⟨e⟩ are accumulated, and whether the system is
+    rotors (magnetisation; ⟨cos θ⟩ instead of ⟨q²⟩).
+
+    ``lean`` (mean-field forces without profiles): the carry holds the force's reductions
+    (Σq for Eq. 5; the power sums of FPUT; Σcos θ, Σsin θ) instead of F(q)/m, which is
+    recomputed elementwise at the start of the next step from the same q and sums (bit
+    for bit the value the standard step stores): one (n_traj, B) stream less per step.
+    """
+
+    force: str
+    structure: str
+    profiles: bool
+    rotors: bool
+
+    @property
+    def lean(self) -> bool:
+        return (not self.profiles) and (self.force == "chain" or (
+            self.force in ("fput", "rotors") and self.structure == "mean_field"))
+
+
+def _harmonic(system):
+    """The harmonic system underneath (a nonlinear system wraps one)."""
+    return system.system if isinstance(system, (FPUTSystem, RotorSystem)) else system
+
+
+def _field(system) -> float:
+    return float(np.asarray(system.field)) if isinstance(system, RotorSystem) else 0.0
 
 
 def _dense_stiffness(system) -> np.ndarray:
-    """K_w = K + k'(e_1 e_1ᵀ + e_N e_Nᵀ), as a NumPy array (setup only)."""
+    """K_w = K + k'(e_1 e_1ᵀ + e_N e_Nᵀ) (rotors: + h I, the stiffness of small angles), as a
+    NumPy array (setup only)."""
+    field = _field(system)
+    system = _harmonic(system)
     kmat = np.array(system.stiffness_matrix(), dtype=np.float64)
-    kmat[np.diag_indices(system.n)] += np.asarray(wall_springs(system))
+    kmat[np.diag_indices(system.n)] += np.asarray(wall_springs(system)) + field
     return kmat
 
 
 def _omega_max(system) -> tuple[float, bool]:
-    """Largest normal-mode frequency of K_w (exact for N <= 2048, else a Gershgorin bound)."""
+    """Largest normal-mode frequency of K_w (exact for N <= 2048, else a Gershgorin bound).
+
+    Nonlinear systems: that of the harmonic part (FPUT) or of small angles (rotors); the
+    quartic terms stiffen the chain with the amplitude, which this check cannot see."""
+    field = _field(system)
     m = np.asarray(system.masses, dtype=np.float64)
     n = m.size
     if n <= 2048:
@@ -129,9 +188,11 @@ def _omega_max(system) -> tuple[float, bool]:
         s = 1.0 / np.sqrt(m)
         ev = np.linalg.eigvalsh(s[:, None] * kmat * s[None, :])
         return float(np.sqrt(max(ev[-1], 0.0))), True
-    if isinstance(system, MeanFieldChain):
-        k, k0, nt = (float(np.asarray(x)) for x in (system.k, system.k0, system.n_tilde))
-        rows = k0 + n * k / nt + np.asarray(wall_springs(system)) + (n - 1) * k / nt  # |diag| + Σ|offdiag|
+    inner = _harmonic(system)
+    if isinstance(inner, MeanFieldChain):
+        k, k0, nt = (float(np.asarray(x)) for x in (inner.k, inner.k0, inner.n_tilde))
+        rows = (k0 + n * k / nt + np.asarray(wall_springs(inner)) + (n - 1) * k / nt
+                + field)  # |diag| + Σ|offdiag|
     else:
         kmat = _dense_stiffness(system)
         rows = np.abs(kmat).sum(axis=1)
@@ -142,12 +203,27 @@ def _step_size(system) -> int:
     """The padded size B of the step program: the chain's step bucket; a network's N (its
     step is O(N²): padding would cost up to 40% more per step and networks are not
     bucketed elsewhere)."""
-    return step_bucket_size(system.n) if isinstance(system, MeanFieldChain) else system.n
+    return (step_bucket_size(system.n) if isinstance(_harmonic(system), MeanFieldChain)
+            else system.n)
 
 
-def _make_params(system, dt: float, burn_in: int, size: int) -> tuple[_Params, bool]:
+def _model(system, profiles: bool) -> _Model:
+    """The step's static choices for ``system`` (FPUT at β = λ = 0: the harmonic force)."""
+    inner = _harmonic(system)
+    harmonic = "chain" if isinstance(inner, MeanFieldChain) else "dense"
+    if isinstance(system, RotorSystem):
+        return _Model("rotors", system.structure, profiles, True)
+    if isinstance(system, FPUTSystem):
+        force = harmonic if system.is_harmonic else "fput"
+        return _Model(force, system.structure, profiles, False)
+    structure = "mean_field" if harmonic == "chain" else "dense"
+    return _Model(harmonic, structure, profiles, False)
+
+
+def _make_params(system, dt: float, burn_in: int, size: int, model: _Model) -> _Params:
     """The step constants for ``size`` >= N particles (padding inert: 1/m = 0, c = 1, no
     noise; see :class:`LangevinState`)."""
+    wrapper, system = system, _harmonic(system)
     m = np.asarray(system.masses, dtype=np.float64)
     n = m.size
     gamma = float(np.asarray(system.gamma))
@@ -162,15 +238,24 @@ def _make_params(system, dt: float, burn_in: int, size: int) -> tuple[_Params, b
     sigma_left[0] = sigma[0]
     sigma_right = np.zeros(n)
     sigma_right[-1] = sigma[-1]
-    if isinstance(system, MeanFieldChain):
+    if model.force in ("fput", "rotors"):  # the harmonic constants are unused
+        diag, coupling = np.zeros(n), np.asarray(0.0)
+    elif isinstance(system, MeanFieldChain):
         k, k0, nt = (float(np.asarray(x)) for x in (system.k, system.k0, system.n_tilde))
         diag = k0 + n * k / nt + np.asarray(wall_springs(system))  # Eq. (5) plus walls
         coupling = np.asarray(k / nt)
-        dense = False
     else:
         diag = np.zeros(n)
         coupling = _dense_stiffness(system)
-        dense = True
+    cp = None
+    if model.force in ("fput", "rotors") or model.profiles:
+        cp = couplings(system, model.structure)
+        cp = cp._replace(onsite=jnp.asarray(pad_particles(np.asarray(cp.onsite), size)))
+    beta = lam = 0.0
+    if isinstance(wrapper, FPUTSystem):
+        beta, lam = float(np.asarray(wrapper.beta)), float(np.asarray(wrapper.lam))
+    elif isinstance(wrapper, RotorSystem):
+        beta = _field(wrapper)
     p = _Params(
         inv_m=jnp.asarray(pad_particles(1.0 / m, size)),
         diag=jnp.asarray(pad_particles(diag, size)),
@@ -182,8 +267,13 @@ def _make_params(system, dt: float, burn_in: int, size: int) -> tuple[_Params, b
         half_m_right=jnp.asarray(0.5 * m[-1]),
         half_dt=jnp.asarray(0.5 * dt),
         burn_in=jnp.asarray(burn_in, dtype=jnp.int64),
+        cp=cp,
+        beta=jnp.asarray(beta),
+        lam=jnp.asarray(lam),
+        mask=jnp.asarray(pad_particles(np.ones(n), size)),
+        n_real=jnp.asarray(float(n)),
     )
-    return p, dense
+    return p
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,18 +281,52 @@ def _make_params(system, dt: float, burn_in: int, size: int) -> tuple[_Params, b
 # ----------------------------------------------------------------------------------------------
 
 
-def _accel(p: _Params, q, dense: bool):
-    """F(q)/m for one trajectory: O(N) mean field (Eq. 5) or O(N²) dense network."""
-    if dense:
-        return -(p.coupling @ q) * p.inv_m
-    return (p.coupling * jnp.sum(q) - p.diag * q) * p.inv_m  # Eq. (5): −k0 q + (k/Ñ)(Σq − N q)
+def _accel(p: _Params, q, model: _Model):
+    """(F(q)/m, local potential energies or None) for one trajectory: O(N) mean field
+    (Eq. 5), O(N²) dense network, or the nonlinear forces at their structure's cost
+    (``nonlinear``). The energies are computed only when ``model.profiles``."""
+    if model.force in ("fput", "rotors"):
+        terms = fput_terms if model.force == "fput" else rotor_terms
+        f, e = terms(p.cp, q, p.beta, p.lam, model.structure, model.profiles,
+                     mask=p.mask, n=p.n_real)
+        return f * p.inv_m, e
+    if model.force == "dense":
+        a = -(p.coupling @ q) * p.inv_m
+    else:
+        a = (p.coupling * jnp.sum(q) - p.diag * q) * p.inv_m  # Eq. (5): −k0 q + (k/Ñ)(Σq − N q)
+    e = None
+    if model.profiles:  # the harmonic energies: FPUT's at β = λ = 0
+        e = fput_terms(p.cp, q, 0.0, 0.0, model.structure, True, mask=p.mask, n=p.n_real)[1]
+    return a, e
 
 
-def _step(p: _Params, dense: bool, q, v, a, xi, weight):
+def _lean_sums(p: _Params, q, previous, model: _Model):
+    """The lean step's reductions of q (``previous``: the last ones, for FPUT's shift)."""
+    if model.force == "chain":
+        return jnp.sum(q)[None]
+    shift = (jnp.sum(p.mask * q) / p.n_real if previous is None
+             else previous[0] + previous[1] / p.n_real)  # the mean of the last step's q
+    return mean_field_sums(q, p.mask, p.n_real, shift, model.rotors)
+
+
+def _lean_accel(p: _Params, q, sums, model: _Model):
+    """F(q)/m from q and its reductions (elementwise)."""
+    if model.force == "chain":
+        return (p.coupling * sums[0] - p.diag * q) * p.inv_m  # Eq. (5), as in _accel
+    return mean_field_force(p.cp, q, sums, p.beta, p.lam, p.mask, p.n_real,
+                            model.rotors) * p.inv_m
+
+
+def _step(p: _Params, model: _Model, q, v, a, xi, weight):
     """One BAOAB step for one trajectory, given the two unit normals ``xi`` of the O step.
 
-    Returns (q, v, a, v², heat_L, heat_R).
+    ``a``: F(q)/m, or in the lean step the reductions of q (:class:`_Model`).
+    Returns (q, v, a, v², heat_L, heat_R, profiles) with profiles = (q² or cos θ, e, |m|,
+    |m|²) weighted (empty where not kept); ``a`` as given.
     """
+    sums = None
+    if model.lean:
+        sums, a = a, _lean_accel(p, q, a, model)
     v = v + p.half_dt * a  # B
     q = q + p.half_dt * v  # A
     v_l_old, v_r_old = v[0], v[-1]
@@ -210,12 +334,44 @@ def _step(p: _Params, dense: bool, q, v, a, xi, weight):
     heat_l = p.half_m_left * (v[0] * v[0] - v_l_old * v_l_old)  # left bath → system
     heat_r = p.half_m_right * (v_r_old * v_r_old - v[-1] * v[-1])  # system → right bath
     q = q + p.half_dt * v  # A
-    a = _accel(p, q, dense)
+    if model.lean:
+        sums = _lean_sums(p, q, sums, model)
+        a, e = _lean_accel(p, q, sums, model), None
+    else:
+        a, e = _accel(p, q, model)
     v = v + p.half_dt * a  # B
-    return q, v, a, weight * (v * v), weight * heat_l, weight * heat_r
+    if model.lean:
+        a = sums
+    prof = ()
+    if model.profiles:
+        prof = (weight * (jnp.cos(q) if model.rotors else q * q), weight * e)
+    if model.rotors:
+        mx = jnp.sum(p.mask * jnp.cos(q)) / p.n_real
+        my = jnp.sum(p.mask * jnp.sin(q)) / p.n_real
+        m2 = mx * mx + my * my
+        prof = prof + (weight * jnp.sqrt(m2), weight * m2)
+    return q, v, a, weight * (v * v), weight * heat_l, weight * heat_r, prof
 
 
-def _run_chunk_impl(p: _Params, state: LangevinState, stop, *, length: int, dense: bool,
+def initial_state(p: _Params, model: _Model, q0, v0, keys) -> LangevinState:
+    """The carry at step 0 for (n_traj, B) positions and velocities and one key each."""
+    q0 = jnp.asarray(q0)
+    n_traj = q0.shape[0]
+    if model.lean:
+        sums0 = jax.vmap(lambda q: _lean_sums(p, q, None, model))(q0)
+        accel0 = jnp.zeros((n_traj, 0))
+    else:
+        accel0 = jax.vmap(lambda q: _accel(p, q, model)[0])(q0)
+        sums0 = jnp.zeros((n_traj, 0))
+    profile0 = jnp.zeros_like(q0) if model.profiles else jnp.zeros((n_traj, 0))
+    return LangevinState(
+        q=q0, v=jnp.asarray(v0), accel=accel0, key=keys, sum_v2=jnp.zeros_like(q0),
+        heat_left=jnp.zeros(n_traj), heat_right=jnp.zeros(n_traj),
+        step=jnp.asarray(0, dtype=jnp.int64), sum_q2=profile0, sum_e=profile0,
+        sum_m=jnp.zeros(n_traj), sum_m2=jnp.zeros(n_traj), sums=sums0)
+
+
+def _run_chunk_impl(p: _Params, state: LangevinState, stop, *, length: int, model: _Model,
                     unroll: int):
     """``length`` scan iterations; iterations with ``state.step >= stop`` leave the state alone.
 
@@ -234,9 +390,16 @@ def _run_chunk_impl(p: _Params, state: LangevinState, stop, *, length: int, dens
     def advance(s: LangevinState, xi) -> LangevinState:
         # accumulate only after burn-in (weight 0/1: one multiply, no branch)
         weight = (s.step >= p.burn_in).astype(s.q.dtype)
-        q, v, a, v2, hl, hr = step_batch(p, dense, s.q, s.v, s.accel, xi, weight)
-        return LangevinState(q, v, a, s.key, s.sum_v2 + v2, s.heat_left + hl,
-                             s.heat_right + hr, s.step + 1)
+        q, v, a, v2, hl, hr, prof = step_batch(p, model, s.q, s.v,
+                                               s.sums if model.lean else s.accel, xi, weight)
+        sums = [s.sum_q2, s.sum_e, s.sum_m, s.sum_m2]
+        if model.profiles:
+            sums[0], sums[1] = sums[0] + prof[0], sums[1] + prof[1]
+        if model.rotors:
+            sums[2], sums[3] = sums[2] + prof[-2], sums[3] + prof[-1]
+        accel, lean_sums = (s.accel, a) if model.lean else (a, s.sums)
+        return LangevinState(q, v, accel, s.key, s.sum_v2 + v2, s.heat_left + hl,
+                             s.heat_right + hr, s.step + 1, *sums, lean_sums)
 
     def body(s: LangevinState, xi):
         return lax.cond(s.step < stop, advance, lambda s, _: s, s, xi), None
@@ -245,7 +408,7 @@ def _run_chunk_impl(p: _Params, state: LangevinState, stop, *, length: int, dens
     return state._replace(key=next_key)
 
 
-_STATIC = ("length", "dense", "unroll")
+_STATIC = ("length", "model", "unroll")
 _run_chunk_donating = _config.jit(_run_chunk_impl, static_argnames=_STATIC,
                                   donate_argnames=("state",))
 _run_chunk_plain = _config.jit(_run_chunk_impl, static_argnames=_STATIC)
@@ -268,12 +431,15 @@ def relaxation_time(system) -> float:
     Nearly identical masses relax very slowly (δ = 0.1, N = 16, k = 0.1: τ ~ 10⁵–10⁶ graded,
     ~10⁷–10⁸ random), far beyond any practical burn-in.
     Cost O(N³) (dense eigenvalues of a 2N × 2N matrix): meant for N up to a few hundred.
+    A nonlinear system (``nonlinear``) gets the value of its harmonic part (rotors: of small
+    angles): an estimate only; nonlinear studies should check it against measured
+    relaxation (e.g. J against the burn-in).
 
     >>> import meanfield_jax as mf
     >>> round(relaxation_time(mf.MeanFieldChain([1.0, 1.0], k=1.0, gamma=1.0)), 6)
     2.0
     """
-    check_single_system(system, "relaxation_time")
+    check_single_system(_harmonic(system), "relaxation_time")
     m = np.asarray(system.masses, dtype=np.float64)
     n = m.size
     w, u = np.linalg.eigh(_dense_stiffness(system))
@@ -363,6 +529,18 @@ class LangevinResult:
       integrator: "BAOAB".
       wall_time: seconds spent stepping (excludes setup); 0 when loaded from a checkpoint
         of a finished run.
+      nonlinearity: "" (harmonic), "fput" or "rotors"; ``nonlinear_params`` holds β, λ or h
+        and the couplings' structure.
+      positions_sq, positions_sq_stderr: (N,) ⟨q_n²⟩ (rotors: ⟨cos θ_n⟩), or None when the
+        profiles were not kept (``simulate(..., profiles=False)``).
+      energies, energies_stderr: (N,) the energy profile ⟨e_n⟩ = ½ m_n⟨v_n²⟩ + ⟨local
+        potential⟩ (each pair's potential shared half-and-half), or None.
+      magnetisation, magnetisation_stderr: rotors: ⟨|m|⟩, m = (1/N) Σ e^{iθ_n}; else None.
+      magnetisation_sq, magnetisation_sq_stderr: rotors: ⟨|m|²⟩ (N⟨|m|²⟩ → 1/(1 − k/(2T))
+        for the HMF above T_c); else None.
+      final_positions, final_velocities: (n_trajectories, N) q and v after the last step
+        (continue a run with ``initial=(r.final_positions, r.final_velocities)`` and a new
+        key; not part of the netCDF file).
     """
 
     flux_left: float
@@ -385,6 +563,18 @@ class LangevinResult:
     initial: str
     integrator: str = _INTEGRATOR
     wall_time: float = 0.0
+    nonlinearity: str = ""
+    nonlinear_params: dict = dataclasses.field(default_factory=dict)
+    positions_sq: np.ndarray | None = None
+    positions_sq_stderr: np.ndarray | None = None
+    energies: np.ndarray | None = None
+    energies_stderr: np.ndarray | None = None
+    magnetisation: float | None = None
+    magnetisation_stderr: float | None = None
+    magnetisation_sq: float | None = None
+    magnetisation_sq_stderr: float | None = None
+    final_positions: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    final_velocities: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -421,7 +611,7 @@ def _fingerprint(system, dt, n_steps, burn_in, n_traj, chunk_size, unroll, initi
 _FINGERPRINTED = ("system, dt, n_steps, burn_in, n_trajectories, chunk_size, initial or key")
 
 
-_PER_PARTICLE = ("q", "v", "accel", "sum_v2")
+_PER_PARTICLE = ("q", "v", "accel", "sum_v2", "sum_q2", "sum_e")
 
 
 def _resized(state: LangevinState, size: int) -> LangevinState:
@@ -429,6 +619,8 @@ def _resized(state: LangevinState, size: int) -> LangevinState:
     ``size`` particles (host arrays; O(n_traj · size))."""
     def resize(x):
         x = np.asarray(x)
+        if x.shape[-1] == 0:  # a profile that is not kept
+            return x
         return (pad_particles(x, size) if size >= x.shape[-1]
                 else np.asarray(trim_particles(x, size)))
 
@@ -473,7 +665,7 @@ def _check_int(name, value, minimum):
 def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in: int,
              initial="rest", *, t_initial: float | None = None, chunk_size: int = 1000,
              checkpoint=None, checkpoint_interval: float = 60.0, progress: bool | None = None,
-             unroll: int = 4, log=None) -> LangevinResult:
+             unroll: int = 4, log=None, profiles: bool | None = None) -> LangevinResult:
     """Simulate an ensemble of independent Langevin trajectories and return stationary averages.
 
     Integrates Eqs. (2)–(5) (plus wall springs k') with BAOAB (module docstring) for
@@ -482,13 +674,22 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
     carry). Averages use steps ``burn_in + 1 … n_steps``: the heat flux of Eq. (15) as the
     exact O-step energy exchange per unit time, and T_n = m_n ⟨v_n²⟩ (Eq. 31).
 
+    Nonlinear systems (:mod:`meanfield_jax.nonlinear`: FPUT-β with quartic pinning, XY
+    rotors) run on the same engine with their forces; the result adds the per-site
+    profiles ⟨q_n²⟩ (rotors ⟨cos θ_n⟩), the energy profile and, for rotors, the
+    magnetisation. An FPUT system with β = λ = 0 runs the harmonic force: its J and T_n are
+    bit-identical to those of the harmonic system for the same key and settings.
+
     Cost: O(N) per particle-step for a :class:`MeanFieldChain`, O(N²) for a
-    :class:`HarmonicNetwork`; memory O(n_trajectories · N). Bias O(dt²) (module docstring).
+    :class:`HarmonicNetwork`; nonlinear: O(N) mean field and nearest neighbour, O(N log N)
+    power law (Toeplitz), O(N²) other networks; memory O(n_trajectories · N). Bias O(dt²)
+    (module docstring; the nonlinear forces keep BAOAB's order: use :func:`richardson`).
     Identical masses: N − 3 modes never couple to the baths (Sec. III B), so the result
     depends on ``initial`` ("rest" reproduces the paper's particular solution).
 
     Args:
-      system: a :class:`MeanFieldChain` or :class:`HarmonicNetwork` (one system, not a batch).
+      system: a :class:`MeanFieldChain` or :class:`HarmonicNetwork` (one system, not a batch),
+        or a nonlinear system from ``nonlinear.fput`` / ``nonlinear.rotors``.
       key: ``jax.random.PRNGKey(seed)`` or ``jax.random.key(seed)``.
       n_trajectories: number of independent trajectories, >= 2 (standard errors need two).
       dt: time step h > 0, with h ω_max < 2 (Verlet stability; checked).
@@ -512,6 +713,9 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
       log: callable for one-line messages (default: print to stderr). Resuming from a
         checkpoint says so, and a checkpoint of a *finished* run says that its stored result
         is returned without stepping (it is the result a fresh run would give, bit for bit).
+      profiles: accumulate ⟨q_n²⟩ (rotors ⟨cos θ_n⟩) and the energy profile (one more
+        force-sized evaluation per step for harmonic systems). Default: True for nonlinear
+        systems, False for harmonic ones (their exact solvers give these).
 
     Returns:
       :class:`LangevinResult`.
@@ -527,7 +731,15 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
     >>> res.temperatures.shape
     (4,)
     """
-    check_single_system(system, "simulate")
+    if not isinstance(system, (FPUTSystem, RotorSystem)):
+        check_single_system(system, "simulate")
+    else:
+        check_single_system(system.system, "simulate")
+    if profiles is None:
+        profiles = isinstance(system, (FPUTSystem, RotorSystem))
+    if not isinstance(profiles, (bool, np.bool_)):
+        raise ValueError(f"profiles must be True or False, got {profiles!r}")
+    model = _model(system, bool(profiles))
     n_traj = _check_int("n_trajectories", n_trajectories, 2)
     n_steps = _check_int("n_steps", n_steps, 1)
     burn_in = _check_int("burn_in", burn_in, 0)
@@ -560,11 +772,13 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
         initial_desc = "state:" + hashlib.sha256(blob).hexdigest()[:16]
 
     size = _step_size(system)
-    params, dense = _make_params(system, dt, burn_in, size)
+    params = _make_params(system, dt, burn_in, size, model)
     k_init, k_traj = jax.random.split(jnp.asarray(key_data))
     q0, v0 = (pad_particles(x, size)
               for x in _initial_qv(system, initial, k_init, n_traj, t_initial))
-    fp = _fingerprint(system, dt, n_steps, burn_in, n_traj, chunk_size, unroll, initial_desc, key_data)
+    fp = _fingerprint(system, dt, n_steps, burn_in, n_traj, chunk_size, unroll,
+                      initial_desc if not model.profiles else initial_desc + "+profiles",
+                      key_data)
 
     state = None
     if checkpoint is not None and os.path.exists(os.fspath(checkpoint)):
@@ -577,12 +791,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
         else:
             log(f"resuming from checkpoint {os.fspath(checkpoint)} at step {step} of {n_steps}")
     if state is None:
-        q0 = jnp.asarray(q0)
-        accel0 = jax.vmap(lambda q: _accel(params, q, dense))(q0)
-        state = LangevinState(
-            q=q0, v=jnp.asarray(v0), accel=accel0, key=jax.random.split(k_traj, n_traj),
-            sum_v2=jnp.zeros_like(q0), heat_left=jnp.zeros(n_traj), heat_right=jnp.zeros(n_traj),
-            step=jnp.asarray(0, dtype=jnp.int64))
+        state = initial_state(params, model, q0, v0, jax.random.split(k_traj, n_traj))
 
     done = int(state.step)
     stepped = done < n_steps  # False: a finished run restored from its checkpoint
@@ -598,7 +807,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
     try:
         while done < n_steps:
             stop = min(done + chunk_size, n_steps)
-            state = _run_chunk(params, state, stop, length=chunk_size, dense=dense,
+            state = _run_chunk(params, state, stop, length=chunk_size, model=model,
                                unroll=min(unroll, chunk_size))
             if bar is not None or checkpoint is not None:
                 jax.block_until_ready(state)
@@ -615,14 +824,16 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
             bar.close()
     wall = time.perf_counter() - t0 if stepped else 0.0
     state = _resized(state, system.n)
-    return _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall)
+    return _summarise(system, model, state, dt, n_steps, burn_in, n_traj, initial_desc, wall)
 
 
 def _mean_stderr(x: np.ndarray):
     return x.mean(axis=0), x.std(axis=0, ddof=1) / math.sqrt(x.shape[0])
 
 
-def _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall) -> LangevinResult:
+def _summarise(system, model, state, dt, n_steps, burn_in, n_traj, initial_desc,
+               wall) -> LangevinResult:
+    wrapper, system = system, _harmonic(system)
     n_prod = n_steps - burn_in
     m = np.asarray(system.masses, dtype=np.float64)
     t_traj = np.asarray(state.sum_v2) * m[None, :] / n_prod  # per-trajectory time averages
@@ -636,10 +847,30 @@ def _summarise(system, state, dt, n_steps, burn_in, n_traj, initial_desc, wall) 
               "n_tilde": float(np.asarray(system.n_tilde))}
     else:
         sp = {}
+    extra = {}
+    if isinstance(wrapper, FPUTSystem):
+        extra["nonlinearity"] = "fput"
+        extra["nonlinear_params"] = {"beta": float(np.asarray(wrapper.beta)),
+                                     "lam": float(np.asarray(wrapper.lam)),
+                                     "structure": wrapper.structure}
+    elif isinstance(wrapper, RotorSystem):
+        extra["nonlinearity"] = "rotors"
+        extra["nonlinear_params"] = {"field": float(np.asarray(wrapper.field)),
+                                     "structure": wrapper.structure}
+    if model.profiles:
+        extra["positions_sq"], extra["positions_sq_stderr"] = _mean_stderr(
+            np.asarray(state.sum_q2) / n_prod)
+        e_traj = 0.5 * t_traj + np.asarray(state.sum_e) / n_prod
+        extra["energies"], extra["energies_stderr"] = _mean_stderr(e_traj)
+    if model.rotors:
+        for name, field in (("magnetisation", state.sum_m), ("magnetisation_sq", state.sum_m2)):
+            mean, err = _mean_stderr(np.asarray(field) / n_prod)
+            extra[name], extra[name + "_stderr"] = float(mean), float(err)
     return LangevinResult(
         flux_left=float(jl), flux_right=float(jr), temperatures=t_mean,
         flux_left_stderr=float(jl_err), flux_right_stderr=float(jr_err), temperatures_stderr=t_err,
         masses=m, gamma=float(np.asarray(system.gamma)), t_left=float(np.asarray(system.t_left)),
         t_right=float(np.asarray(system.t_right)), k_prime=float(np.asarray(system.k_prime)),
         system_kind=type(system).__name__, system_params=sp, dt=dt, n_steps=n_steps,
-        burn_in=burn_in, n_trajectories=n_traj, initial=initial_desc, wall_time=wall)
+        burn_in=burn_in, n_trajectories=n_traj, initial=initial_desc, wall_time=wall,
+        final_positions=np.asarray(state.q), final_velocities=np.asarray(state.v), **extra)

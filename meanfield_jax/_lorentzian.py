@@ -21,7 +21,7 @@ import optax.tree_utils as otu
 from . import _config
 from ._buckets import buckets_enabled, pad_chain
 from ._green import chain_transmittance
-from ._model import MeanFieldChain, check_single_system, conserves_momentum
+from ._model import MeanFieldChain, check_finite_omega, check_single_system, conserves_momentum
 from ._resonances import (
     MAX_NEWTON_ITERATIONS,
     chain_pole_seeds,
@@ -193,7 +193,7 @@ def fit_resonance_lorentzians(system, *, omega_guess=None, window=3.0, num=201):
         raise ValueError(f"num must be >= 5, got {num}")
     if not window > 0:
         raise ValueError(f"window must be > 0, got {window}")
-    guess = jnp.nan if omega_guess is None else omega_guess
+    guess = jnp.nan if omega_guess is None else check_finite_omega(omega_guess, "omega_guess")
     grid = jnp.linspace(-1.0, 1.0, int(num))
     args = (jnp.asarray(guess, jnp.float64), jnp.asarray(window, jnp.float64), grid,
             omega_guess is None)
@@ -240,14 +240,16 @@ def fit_lorentzian_curve(omega, T, *, n=1):
     Returns:
       :class:`LorentzianCurveFit`.
 
+    Raises:
+      ValueError: unless ``omega`` and ``T`` are 1-d arrays of equal length >= 4.
+
     >>> import jax.numpy as jnp, meanfield_jax as mf
     >>> w = jnp.linspace(0.9, 1.1, 101)
     >>> fit = mf.fit_lorentzian_curve(w, 0.8 / (1 + ((w - 1.01) / 0.02) ** 2))
     >>> round(float(fit.center), 9), round(float(fit.hwhm), 9), round(float(fit.height), 9)
     (1.01, 0.02, 0.8)
     """
-    omega = jnp.asarray(omega, jnp.float64)
-    T = jnp.asarray(T, jnp.float64)
+    omega, T = check_finite_omega(omega), check_finite_omega(T, "T")
     if omega.shape != T.shape or omega.ndim != 1 or omega.shape[0] < 4:
         raise ValueError(f"omega and T must be 1-d arrays of equal length >= 4, got "
                          f"{omega.shape}, {T.shape}")

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64  # (importing _config turns x64 on before any array)
+from ._configfile import plain
 
 __all__ = ["MeanFieldChain", "HarmonicNetwork", "stack_systems"]
 
@@ -75,11 +76,11 @@ def checked_scalar(name: str, value: Any, *, positive: bool = False, nonnegative
     if arr.ndim != want:
         raise ValueError(_shape_message(name, arr.shape, batched, scalar=True))
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {plain(value)}")
     if positive and not np.all(arr > 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(f"{name} must be > 0, got {plain(value)}")
     if nonnegative and not np.all(arr >= 0):
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+        raise ValueError(f"{name} must be >= 0, got {plain(value)}")
     return jnp.asarray(arr)
 
 
@@ -110,7 +111,7 @@ def checked_masses(value: Any, *, batched: bool = False):
     if not np.all(np.isfinite(arr)):
         raise ValueError("masses must be finite (found NaN or inf)")
     if not np.all(arr > 0):
-        raise ValueError(f"masses must be > 0 (smallest is {arr.min()!r})")
+        raise ValueError(f"masses must be > 0 (smallest is {plain(arr.min())})")
     return jnp.asarray(arr)
 
 
@@ -121,7 +122,7 @@ def parse_n_tilde(n_tilde: Any, n):
     """
     if isinstance(n_tilde, str):
         if n_tilde.lower() != "kac":
-            raise ValueError(f"n_tilde must be 'kac' or a positive number, got {n_tilde!r}")
+            raise ValueError(f"n_tilde must be 'kac' or a positive number, got {plain(n_tilde)}")
         return float(n - 1) if isinstance(n, (int, np.integer)) else n - 1.0
     return n_tilde
 
@@ -256,6 +257,12 @@ class HarmonicNetwork(_System):
 
     The heat-transport functions also look at K's graph (K_ij ≠ 0): particles 1 and N in
     separate components give J = 0 exactly; a component reaching neither is refused.
+
+    >>> import meanfield_jax as mf
+    >>> K = [[1.0, -1.0], [-1.0, 1.0]]  # two particles, one spring k = 1
+    >>> net = mf.HarmonicNetwork([1.0, 1.0], K, gamma=1.0, t_left=1.0, t_right=0.0)
+    >>> net.stiffness.shape, float(net.t_left)
+    ((2, 2), 1.0)
     """
 
     _fields = ("masses", "stiffness", "gamma", "t_left", "t_right", "k_prime")
@@ -303,6 +310,13 @@ def stack_systems(systems):
     The batch is the same class with a leading axis R on every leaf. It bypasses the
     constructor (no re-validation) and is meant for ``jax.vmap`` (or the ensemble
     functions): the public per-system functions reject it when passed directly.
+
+    Args:
+      systems: a non-empty sequence of MeanFieldChain (or of HarmonicNetwork), all with
+        the same N.
+
+    Returns:
+      one system of the same class whose leaves have a leading axis R = len(systems).
 
     Raises:
       TypeError: if an element is not a MeanFieldChain or HarmonicNetwork.
@@ -372,7 +386,8 @@ def check_single_system(system, what: str) -> None:
     require_x64(what)
     if not isinstance(system, (MeanFieldChain, HarmonicNetwork)):
         raise TypeError(f"system must be a MeanFieldChain or HarmonicNetwork, "
-                        f"got {type(system).__name__}")
+                        f"got {type(system).__name__} ({what})"
+                        + getattr(type(system), "exact_hint", ""))  # nonlinear: names simulate
     shape = jnp.shape(system.masses)
     if len(shape) > 1:
         raise ValueError(
@@ -478,12 +493,21 @@ def connected_components(stiffness) -> list[np.ndarray]:
     return comps
 
 
-def check_finite_omega(omega):
-    """``omega`` as a float64 array; ValueError for NaN or inf (concrete values only)."""
+def check_finite_omega(omega, name: str = "omega"):
+    """Real frequencies ``omega`` as a float64 array (the check of every function taking ω).
+
+    Raises:
+      TypeError: naming ``name``, for complex, bool or non-numeric values (also traced:
+        the dtype is static). ω is a real frequency; NumPy would drop an imaginary part
+        with only a warning.
+      ValueError: naming ``name``, for NaN or inf (concrete values only).
+    """
     if is_concrete(omega):
-        arr = np.asarray(omega)
+        arr = _real_array(name, omega)
         if not np.all(np.isfinite(arr)):
-            raise ValueError("omega must be finite (found NaN or inf)")
+            raise ValueError(f"{name} must be finite (found NaN or inf)")
+    else:
+        _check_real_dtype(name, omega)
     return jnp.asarray(omega, dtype=jnp.float64)
 
 

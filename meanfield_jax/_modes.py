@@ -65,6 +65,13 @@ def normal_modes(system) -> NormalModes:
     difference in the bulk couples every mode, through resonances of width ~ coupling rate.
     O(N³) (dense symmetric eigendecomposition, CPU or GPU); vmappable over systems.
 
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system).
+
+    Returns:
+      :class:`NormalModes` (eigenfrequencies, mode shapes and each mode's coupling rates to
+      the left and right bath), modes sorted by frequency.
+
     Raises:
       ValueError: for a stacked batch passed without ``jax.vmap``.
       TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.

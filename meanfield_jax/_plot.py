@@ -19,7 +19,7 @@ import numpy as np
 
 from ._io import atomic_write
 
-__all__ = ["plot_fig4"]
+__all__ = ["plot_fig4", "plot_conductance"]
 
 _MARKERS = {"identical": "o", "graded": "s", "random": "^", "alternating": "D"}
 _COLORS = ["#3b0f70", "#f4a261", "#2a9d8f", "#e76f51", "#264653"]
@@ -83,6 +83,22 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
     Raises:
       ValueError: if ``ds`` is not a sweep dataset (e.g. a simulation result), or for a bad
         ``y`` or image format.
+
+    A dataset with the sweep's variables, filled from the closed form (``run_sweep``
+    writes such datasets; its example runs one):
+
+    >>> import numpy as np, xarray as xr
+    >>> import meanfield_jax as mf
+    >>> n = np.array([4, 8, 16])
+    >>> j = np.asarray(mf.analytic.flux_identical_exact(n, 1.0, 0.1, 0.0, "kac", 1.0))
+    >>> dims = ("masses", "k0", "n_tilde", "N")
+    >>> ds = xr.Dataset({"flux_mean": (dims, j.reshape(1, 1, 1, 3)),
+    ...                  "flux_stderr": (dims, np.zeros((1, 1, 1, 3))),
+    ...                  "flux_asymptotic": (dims[1:], (0.5 / n).reshape(1, 1, 3))},  # Eq. 25
+    ...                 coords={"masses": ["identical"], "k0": [0.0], "n_tilde": ["kac"], "N": n})
+    >>> fig = mf.plot_fig4(ds, y="nflux")
+    >>> len(fig.axes)
+    1
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -109,5 +125,35 @@ def plot_fig4(ds, path: str | None = None, *, y: str = "flux"):
         inset.tick_params(labelsize=6)
     if path is not None:
         fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or None
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=150, format=fmt))
+    return fig
+
+
+def plot_conductance(ds, path: str | None = None):
+    """κ/κ₀ against T, log-log, from :func:`meanfield_jax._dataset.conductance_dataset`
+    (κ₀ = πT/(6ħ); non-converged points hollow). Written atomically to ``path`` (format
+    from its suffix) when given; returns the Figure (its own Agg canvas, as
+    :func:`plot_fig4`). O(number of temperatures)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    t = ds["temperature"].values
+    ratio = ds["kappa_over_kappa0"].values
+    ok = ds["converged"].values.astype(bool)
+    ax.loglog(t, ratio, "-", color=_COLORS[0], lw=1.2)
+    ax.loglog(t[ok], ratio[ok], "o", color=_COLORS[0], ms=3, label="converged")
+    if not np.all(ok):
+        ax.loglog(t[~ok], ratio[~ok], "o", mfc="none", color=_COLORS[1], ms=4,
+                  label="not converged")
+    ax.axhline(1.0, color="gray", lw=0.8, ls="--")
+    ax.set_xlabel("T")
+    ax.set_ylabel(r"$\kappa/\kappa_0$,  $\kappa_0 = \pi T/(6\hbar)$")
+    ax.set_title(f"thermal conductance, hbar = {ds.attrs.get('hbar', float('nan')):g}")
+    ax.legend(fontsize=8)
+    if path is not None:
+        fmt = os.path.splitext(path)[1].lstrip(".") or "png"
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=150, format=fmt))
     return fig

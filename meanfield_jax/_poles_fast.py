@@ -21,7 +21,7 @@ c_n = weight_n ω_n/(2κ_b) (partial fractions of 1/(m_n(ω_n − ω)(ω_n + ω)
   (1 + p(r_k + |Im ω|/a_k)) for M' (r_k = b_k/a_k, the panel's ratio); Σ c_n/|ω + ω_n|^j is
   bounded by its value at the panel's left end a_k.
 
-Gap zeros. The iteration of ``_poles.secular_step`` runs over all gaps in lock-step: one
+Gap zeros. The iteration of ``_gap_zeros.gap_step`` runs over all gaps in lock-step: one
 round evaluates S, S' (all, left part) at every gap's iterate (one O(N) tree pass); converged
 gaps keep their τ (masked); the loop ends when every gap has converged (typically 5–7
 rounds) or after _MAX_ROUNDS. A last pass at the converged τ gives F, F' for one Newton step
@@ -37,7 +37,7 @@ allowance) move the zero by at most δω = δF/|F'| and the term by
 |dt/dω| ≤ |∂t/∂ω| + |∂t/∂h||h'| + |∂t/∂h'||h''|, with |h''| ≤ 2 Σ c_n/|ω_n − ω|³ bounded by
 2 (Σ c_n/|ω_n − ω|²)/min_n |ω_n − ω| (the tree's magnitude; the nearest pole is a gap end)
 plus the mirror's 2 M2_k/(a_k + ω_min). The partial derivatives come from forward-mode
-derivatives of ``_poles.term_from_sums`` (O(1) per zero). A gap counts as converged when
+derivatives of ``_pole_chain.term_from_sums`` (O(1) per zero). A gap counts as converged when
 its last step, its Newton step and δω are below 1e-7 |τ| and it lies inside its gap; the
 flux is converged when its total error estimate is below CONVERGED_RTOL |J|, as on the
 O(N²) path — a far-field bound too large for the requested accuracy makes it False.
@@ -54,7 +54,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import _config  # noqa: F401
 from ._cauchy import (
@@ -63,42 +62,37 @@ from ._cauchy import (
     build_tree,
     double_pole_sums,
     evaluate_tree,
-    lebesgue_bound,
 )
+from ._collective_zeros import poles_from_gaps
+from ._gap_zeros import gap_step
 from ._green import bulk_frequencies
+from ._pole_chain import PoleChain, end_terms, term_from_sums
 from ._poles import (
-    PoleChain,
-    blocked_sum,
     bulk_temperature_sums,
+    chain_pole_sum,
     collective_factors,
-    end_terms,
     flux_by_residues,
     flux_from_poles,
-    poles_from_gaps,
-    secular_step,
-    sum_levels,
+    pole_sum_from_poles,
     temperature_weights,
     temperatures_by_residues,
     temperatures_from_bulk,
-    term_from_sums,
+)
+from ._solver_base import (
+    EPS,
+    bernstein_log_rho,
+    blocked_sum,
+    chebyshev_nodes,
+    chebyshev_to_coefficients,
+    clenshaw,
+    lebesgue_bound,
+    sum_levels,
 )
 
-_EPS = float(np.finfo(np.float64).eps)
 _MAX_ROUNDS = 40
 _MIRROR_PANELS = 16
 _MIRROR_DEGREE = 24
-_STEP_RTOL = 1e-7  # as _poles._solve_gap: quadratic convergence below this step size
-
-
-def _chebyshev_nodes(p):
-    return np.cos(np.pi * (np.arange(p) + 0.5) / p)
-
-
-def _to_coefficients(p):
-    theta = np.pi * (np.arange(p) + 0.5) / p
-    m = 2.0 / p * np.cos(np.outer(np.arange(p), theta))
-    m[0] *= 0.5
-    return m
+_STEP_RTOL = 1e-7  # as _gap_zeros._solve_gap: quadratic convergence below this step size
 
 
 class _Mirror(NamedTuple):
@@ -119,7 +113,7 @@ def _mirror_table(w, c, lo, hi) -> _Mirror:
     edges = edges.at[0].set(lo).at[-1].set(hi)
     a, b = edges[:-1], edges[1:]
     mid, half = 0.5 * (a + b), 0.5 * (b - a)
-    x = mid[:, None] + half[:, None] * jnp.asarray(_chebyshev_nodes(p))  # (K, p)
+    x = mid[:, None] + half[:, None] * jnp.asarray(chebyshev_nodes(p))  # (K, p)
     points = jnp.concatenate([x, a[:, None]], axis=1)  # + the left ends (bounds)
 
     def sums(xs):  # blocked: rounding ≤ sum_levels(N) ε Σ|·| (added in _mirror_eval)
@@ -128,10 +122,10 @@ def _mirror_table(w, c, lo, hi) -> _Mirror:
         return blocked_sum(ci), -blocked_sum(ci * inv)
 
     val, der = jax.lax.map(sums, points)  # (K, p + 1)
-    to_coef = jnp.asarray(_to_coefficients(p))
+    to_coef = jnp.asarray(chebyshev_to_coefficients(p))
     coef = jnp.stack([val[:, :p] @ to_coef.T, der[:, :p] @ to_coef.T], axis=1)
     t_s = (lo + mid) / half  # |t| of the mirror pole −lo (real, beyond −1)
-    log_rho_s = jnp.log(t_s + jnp.sqrt((t_s - 1.0) * (t_s + 1.0)))
+    log_rho_s = bernstein_log_rho(t_s)
     return _Mirror(edges, coef, val[:, p], -der[:, p], log_rho_s,
                    jnp.asarray(float(sum_levels(w.shape[0]))))
 
@@ -145,17 +139,8 @@ def _mirror_eval(mirror: _Mirror, omega, lo):
     mid, half = 0.5 * (a + b), 0.5 * (b - a)
     t = (omega - mid) / half
 
-    def clenshaw(coef):
-        def step(j, state):
-            b1, b2 = state
-            return coef[..., p - 1 - j] + 2.0 * t * b1 - b2, b1
-
-        zero = jnp.zeros_like(t)
-        b1, b2 = jax.lax.fori_loop(0, p - 1, step, (zero, zero))
-        return coef[..., 0] + t * b1 - b2
-
-    value = clenshaw(mirror.coef[panel, 0])
-    deriv = clenshaw(mirror.coef[panel, 1])
+    value = clenshaw(mirror.coef[panel, 0], t)
+    deriv = clenshaw(mirror.coef[panel, 1], t)
     a_x = 0.5 * (jnp.abs(t - 1.0) + jnp.abs(t + 1.0))
     log_rho_x = jnp.log(a_x + jnp.sqrt(jnp.maximum((a_x - 1.0) * (a_x + 1.0), 0.0)))
     factor = 2.0 * jnp.exp(p * (log_rho_x - mirror.log_rho_s[panel]))
@@ -164,7 +149,7 @@ def _mirror_eval(mirror: _Mirror, omega, lo):
     mag, mag2 = mirror.mag[panel], mirror.mag2[panel]
     growth = jnp.exp((p - 1) * log_rho_x)  # |T_q(t)| ≤ ρ_x^(p−1): rounding of the coefficients
     # and of the node values (blocked sums of N positive terms, interpolated: × Lebesgue)
-    rounding = (16.0 + mirror.sum_levels) * _EPS * lebesgue_bound(p) * growth
+    rounding = (16.0 + mirror.sum_levels) * EPS * lebesgue_bound(p) * growth
     err = factor * mag + rounding * mag
     derr = factor * (1.0 + p * (b / a + jnp.abs(omega.imag) / a)) * mag2 + rounding * mag2
     err = jnp.where(inside, err, jnp.inf)
@@ -200,8 +185,8 @@ def _sums(c: PoleChain, tree, mirror, lo, origin_index, tau, split, dmin) -> _Su
 
 
 class FastGapRoots(NamedTuple):
-    """Result of :func:`fast_gap_roots`, one entry per gap (fields as ``_poles.gap_roots(...,
-    with_offsets=True)`` returns them, then the tree's bounds)."""
+    """Result of :func:`fast_gap_roots`, one entry per gap (fields as
+    ``_gap_zeros.GapRoots``, then the tree's bounds)."""
 
     roots: jax.Array  # origin + τ (0 for invalid gaps)
     terms: jax.Array  # residue terms
@@ -258,7 +243,7 @@ def fast_gap_roots(c: PoleChain) -> FastGapRoots:
     def body(state):
         it, tau, active, rounds = state
         s = _sums(c, tree, mirror, lo, o_index, tau, split, dmin_of(tau))
-        new = secular_step((s.f, s.dfl, s.dfr), dl, dr, lo_t, hi_t, tau)
+        new = gap_step((s.f, s.dfl, s.dfr), dl, dr, lo_t, hi_t, tau)
         step = jnp.abs(new - tau)
         tau = jnp.where(active, new, tau)
         rounds = rounds + active.astype(jnp.int32)
@@ -305,7 +290,7 @@ def fast_gap_roots(c: PoleChain) -> FastGapRoots:
 
 def flux_by_residues_fast(chain, n=None):
     """J (ΔT included), error estimate and status for a MeanFieldChain in O(N) time and
-    memory (module docstring): the same result dict as ``_poles.flux_by_residues``, with the
+    memory (module docstring): the same ResidueResult as ``_poles.flux_by_residues``, with the
     far-field bounds' effect on every gap term added to ``error_estimate``.
 
     ``n``: the true N of a chain padded to a size bucket (``_buckets``); default chain.n.
@@ -320,38 +305,50 @@ def flux_by_residues_fast(chain, n=None):
     return _fast_padded(chain, n)
 
 
-def _derivative_by_quadratic_path(primals, tangents):
-    """custom_jvp rule: values and tangents of the O(N²) residue flux (same result dict)."""
-    return jax.jvp(flux_by_residues, primals, tangents)
+def _with_quadratic_derivatives(fast, quadratic):
+    """(plain, padded): ``fast(chain, n)`` as two custom-JVP functions, of (chain) and of
+    (chain, n), whose values and tangents under differentiation are those of
+    ``quadratic(chain, n=None)``, the O(N²) path (same result type): a differentiated call
+    costs O(N²), an undifferentiated one stays O(N)."""
+    def rule(primals, tangents):
+        return jax.jvp(quadratic, primals, tangents)
 
-
-@jax.custom_jvp
-def _fast_plain(chain):
-    return _flux_fast(chain, None)
-
-
-@jax.custom_jvp
-def _fast_padded(chain, n):
-    return _flux_fast(chain, n)
-
-
-_fast_plain.defjvp(_derivative_by_quadratic_path)
-_fast_padded.defjvp(_derivative_by_quadratic_path)
+    plain = jax.custom_jvp(lambda chain: fast(chain, None))
+    padded = jax.custom_jvp(lambda chain, n: fast(chain, n))
+    plain.defjvp(rule)
+    padded.defjvp(rule)
+    return plain, padded
 
 
 def _flux_fast(chain, n):
-    c = PoleChain(chain, n)
+    c = PoleChain.from_chain(chain, n)
     if c.nb < 2:  # no gaps: nothing for the tree to do
         return flux_by_residues(chain, n)
     return _fast_poles_and_flux(chain, c)[2]
 
 
 def _fast_poles_and_flux(chain, c: PoleChain):
-    """(FastGapRoots, ChainPoles, flux result dict) on the O(N) path."""
+    """(FastGapRoots, ChainPoles, flux ResidueResult) on the O(N) path."""
     g = fast_gap_roots(c)
     poles = poles_from_gaps(c, c, g.roots, g.terms, g.ok, g.valid, g.rounds, g.origins, g.taus)
     extra = 2.0 * jnp.sum(g.term_error)  # each gap term stands for itself and its mirror
     return g, poles, flux_from_poles(chain, poles, c=c, extra_error=extra, terms_bounded=True)
+
+
+_fast_plain, _fast_padded = _with_quadratic_derivatives(_flux_fast, flux_by_residues)
+
+
+def chain_pole_sum_fast(chain, n=None):
+    """The chain's :class:`~meanfield_jax._quantum.PoleSum` from the O(N) path: the same
+    poles, terms and bounds as :func:`flux_by_residues_fast` (the far-field bounds as the
+    extra error). O(N); not differentiable (the callers differentiate the O(N²) path)."""
+    c = PoleChain.from_chain(chain, n)
+    if c.nb < 2:  # no gaps: nothing for the tree to do
+        return chain_pole_sum(chain, n)
+    g = fast_gap_roots(c)
+    poles = poles_from_gaps(c, c, g.roots, g.terms, g.ok, g.valid, g.rounds, g.origins, g.taus)
+    return pole_sum_from_poles(c, poles, extra_error=2.0 * jnp.sum(g.term_error),
+                               terms_bounded=True)
 
 
 # ---------------------------------------------------------------------- local temperatures
@@ -375,7 +372,7 @@ def temperatures_by_residues_fast(chain, n=None):
     poles' own errors carried to first order, Σ_p [δF_p + 2|F_p| |δ(ω_p²)|/d_k]/|α_kp|²
     (δF_p from each term's and zero's bounds, δ(ω_p²) = 2|ω_p| δω_p; the second part from
     the tree's bound on Σ a_p/|α_kp|³, exact in the near field), plus the O(N²) path's
-    collective-zero bound. Same result triple as the O(N²) path, which is the reference
+    collective-zero bound. Same ResidueResult as the O(N²) path, which is the reference
     (tests/test_poles_fast.py) and gives the derivatives (a custom JVP, as the flux's).
 
     ``n``: the true N of a chain padded to a size bucket (``_buckets``); default chain.n.
@@ -385,31 +382,8 @@ def temperatures_by_residues_fast(chain, n=None):
     return _temperatures_padded(chain, n)
 
 
-def _temperatures_quadratic(chain, n=None):
-    return temperatures_by_residues(chain, n=n)
-
-
-def _temperatures_by_quadratic_path(primals, tangents):
-    """custom_jvp rule: values and tangents of the O(N²) residue temperatures."""
-    return jax.jvp(_temperatures_quadratic, primals, tangents)
-
-
-@jax.custom_jvp
-def _temperatures_plain(chain):
-    return _temperatures_fast(chain, None)
-
-
-@jax.custom_jvp
-def _temperatures_padded(chain, n):
-    return _temperatures_fast(chain, n)
-
-
-_temperatures_plain.defjvp(_temperatures_by_quadratic_path)
-_temperatures_padded.defjvp(_temperatures_by_quadratic_path)
-
-
 def _temperatures_fast(chain, n):
-    c = PoleChain(chain, n)
+    c = PoleChain.from_chain(chain, n)
     if c.nb < 2:
         return temperatures_by_residues(chain, n=n)
     g, poles, flux = _fast_poles_and_flux(chain, c)
@@ -454,5 +428,9 @@ def _temperatures_fast(chain, n):
     real = c.bulk_real
     bulk_t = jnp.where(real, gap_t[index] + coll_t, 0.0)
     bulk_err = (jnp.where(real, gap_err[index], 0.0)
-                + 16.0 * _EPS * (coll_nodes.shape[0] + 4) * coll_size + coll_err)
+                + 16.0 * EPS * (coll_nodes.shape[0] + 4) * coll_size + coll_err)
     return temperatures_from_bulk(chain, c, flux, bulk_t, bulk_err)
+
+
+_temperatures_plain, _temperatures_padded = _with_quadratic_derivatives(
+    _temperatures_fast, lambda chain, n=None: temperatures_by_residues(chain, n=n))

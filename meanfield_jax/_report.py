@@ -88,6 +88,15 @@ def simulation_report(result, exact_flux, exact_temps, reason, out, wall_note) -
             z = (t[i] - exact_temps[i]) / dt_err[i] if dt_err[i] > 0 else float("nan")
             row += f"   {exact_temps[i]:.6e}      {z:+.1f}"
         lines.append(row)
+    if result.positions_sq is not None:
+        what = "<cos θ_n>" if result.nonlinearity == "rotors" else "<q_n²>"
+        q2, e = np.asarray(result.positions_sq), np.asarray(result.energies)
+        lines.append(f"{what} and energy profile <e_n>: " + ", ".join(
+            f"{q2[i]:.4g}/{e[i]:.4g}" for i in (range(n) if n <= 8 else [0, n // 2, n - 1])))
+    if result.magnetisation is not None:
+        lines.append(f"magnetisation <|m|> = {result.magnetisation:.4e} ± "
+                     f"{result.magnetisation_stderr:.1e}, <|m|²> = {result.magnetisation_sq:.4e}"
+                     f" ± {result.magnetisation_sq_stderr:.1e}")
     if exact_temps is not None:
         masses = np.asarray(result.masses)
         lines.append("(simulated values carry an O(dt²) time-step bias and, from a "

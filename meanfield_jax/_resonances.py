@@ -50,12 +50,15 @@ from ._buckets import buckets_enabled, pad_chain
 from ._green import bulk_frequencies, chain_kappa_bar, chain_q, network_transmittance
 from ._model import (
     MeanFieldChain,
+    check_finite_omega,
     conserves_momentum,
     is_concrete,
     state_matrix,
     check_single_system,
 )
-from ._poles import PoleChain, collective_roots, gap_roots
+from ._collective_zeros import collective_roots
+from ._gap_zeros import gap_roots
+from ._pole_chain import PoleChain
 
 __all__ = [
     "ResonanceResult",
@@ -288,7 +291,7 @@ def resonance_frequency_with_error(system, omega_guess, *, max_step=None, rtol=1
 def _resonance_with_error(system, omega_guess, max_step, rtol, what):
     check_single_system(system, what)
     max_step = jnp.nan if max_step is None else max_step
-    args = (jnp.asarray(omega_guess, jnp.float64), jnp.asarray(max_step, jnp.float64),
+    args = (check_finite_omega(omega_guess, "omega_guess"), jnp.asarray(max_step, jnp.float64),
             jnp.asarray(rtol, jnp.float64))
     if isinstance(system, MeanFieldChain) and buckets_enabled():
         padded, n = pad_chain(system)
@@ -300,6 +303,14 @@ def resonance_frequency(system, omega_guess, *, max_step=None, rtol=1e-14, throw
     """Position ω_c and height T(ω_c) of the peak of T(ω) nearest ``omega_guess``.
 
     See :func:`resonance_frequency_with_error` for the method and options.
+
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      omega_guess: start of Newton's search (1/time), near the wanted peak.
+      max_step: trust radius of a Newton step; default as in
+        :func:`resonance_frequency_with_error`.
+      rtol: relative tolerance on ω_c.
+      throw: raise on non-convergence (default); ``False`` skips the check.
 
     Returns:
       (omega_c, T_max), float64 arrays.
@@ -419,9 +430,9 @@ def chain_pole_seeds(chain, include_gaps: bool, n=None):
     """Upper-half-plane poles of G_1N with Re >= 0 (``_poles``): (poles, gap_index or −1,
     valid, distinct bulk frequencies). Gap poles only with ``include_gaps``. ``n``: the true
     N of a chain padded to a size bucket (its padded gaps are not valid)."""
-    c = PoleChain(jax.lax.stop_gradient(chain), n)
+    c = PoleChain.from_chain(jax.lax.stop_gradient(chain), n)
     out = gap_roots(c)
-    gap_z, gap_valid = out[0], out[3]
+    gap_z, gap_valid = out.roots, out.valid
     coll, _, _ = collective_roots(c, gap_z, gap_valid)
     scale = jnp.max(jnp.abs(coll))
     zero_mode = (jnp.abs(coll) <= 1e3 * _EPS * scale) & conserves_momentum(c)

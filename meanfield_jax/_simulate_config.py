@@ -1,7 +1,8 @@
 """Simulation configuration: the schema of a ``simulate`` TOML file and its validation.
 
 ``meanfield-jax simulate RUN.toml`` runs what :func:`config_to_run` returns; the keys are
-documented in the README ("simulate configuration"); ``configs/simulate_example.toml`` is a
+below (the documentation's configuration reference is generated from them and ``_KEYS``);
+``configs/simulate_example.toml`` is a
 complete example. The masses of a profile are :func:`meanfield_jax.masses.from_kind`'s (the
 same as a sweep's for the same kind, m, δ, seed and N, realization 0).
 
@@ -17,6 +18,11 @@ Config keys (numbers must be TOML numbers; a quoted number is an error naming th
   chunk_size = 1000: steps per compiled call (and checkpoint granularity),
   checkpoint = "OUT.partial.npz": checkpoint file, removed once OUT is written,
   checkpoint_interval = 60: seconds between checkpoint writes (0: after every chunk).
+  alpha: power-law couplings k/(Ñ |i − j|^α) (``networks.power_law``; Ñ = "kac" is then
+    the power law's Kac factor) instead of the mean field; "inf" for nearest neighbours.
+  nonlinearity = "fput" | "rotors" (``meanfield_jax.nonlinear``): with "fput", beta
+    (required, >= 0) and lam = 0 (quartic pinning); with "rotors", field = 0 (k0 and
+    k_prime must be 0). beta, lam and field are errors without their nonlinearity.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import numpy as np
 
 from ._configfile import fail, number
 from .masses import KINDS, from_kind
+from .networks import power_law
+from .nonlinear import fput, rotors
 
 __all__ = ["config_to_run", "WHAT"]
 
@@ -33,7 +41,8 @@ _MASS_TABLE_KEYS = ("kind", "m", "delta", "seed")
 _REQUIRED = ("masses", "dt", "n_steps", "burn_in", "n_trajectories")
 _KEYS = ("masses", "n", "k", "k0", "n_tilde", "gamma", "t_left", "t_right", "k_prime", "dt",
          "n_steps", "burn_in", "n_trajectories", "seed", "initial", "t_initial", "chunk_size",
-         "checkpoint", "checkpoint_interval")
+         "checkpoint", "checkpoint_interval", "alpha", "nonlinearity", "beta", "lam", "field")
+_NONLINEAR_KEYS = {"fput": ("beta", "lam"), "rotors": ("field",)}
 
 
 def _num(key, value, **checks):
@@ -75,6 +84,36 @@ def _masses(config):
     return values
 
 
+def _alpha(value):
+    if isinstance(value, str):
+        if value.lower() not in ("inf", "infinity"):
+            fail(WHAT, "alpha", f"must be a number >= 0 or \"inf\", got {value!r}")
+        return float("inf")
+    return _num("alpha", value, nonnegative=True)
+
+
+def _nonlinear(config: dict, system):
+    """The system wrapped by ``nonlinear.fput`` / ``rotors`` as the config asks."""
+    kind = config.get("nonlinearity")
+    if kind is not None and kind not in _NONLINEAR_KEYS:
+        fail(WHAT, "nonlinearity", f"must be \"fput\" or \"rotors\", got {kind!r}")
+    for other, keys in _NONLINEAR_KEYS.items():
+        for key in keys:
+            if key in config and kind != other:
+                fail(WHAT, key, f"is used only with nonlinearity = \"{other}\"")
+    if kind is None:
+        return system
+    if kind == "rotors":
+        for key in ("k0", "k_prime"):
+            if config.get(key, 0) != 0:
+                fail(WHAT, key, "must be 0 for rotors (the field pins the angles)")
+        return rotors(system, field=_num("field", config.get("field", 0.0), nonnegative=True))
+    if "beta" not in config:
+        fail(WHAT, "beta", "is required with nonlinearity = \"fput\"")
+    return fput(system, beta=_num("beta", config["beta"], nonnegative=True),
+                lam=_num("lam", config.get("lam", 0.0), nonnegative=True))
+
+
 def config_to_run(config: dict):
     """Validate a parsed ``simulate`` config; return ``(system, simulate_kwargs)``.
 
@@ -112,9 +151,13 @@ def config_to_run(config: dict):
     else:
         n_tilde = _num("n_tilde", n_tilde, positive=True)
     try:
-        system = MeanFieldChain(masses, n_tilde=n_tilde, **chain)
+        if "alpha" in config:
+            system = power_law(masses, _alpha(config["alpha"]), n_tilde=n_tilde, **chain)
+        else:
+            system = MeanFieldChain(masses, n_tilde=n_tilde, **chain)
     except ValueError as exc:
         raise ValueError(f"{WHAT}: {exc}") from None
+    system = _nonlinear(config, system)
 
     n_steps = _num("n_steps", config["n_steps"], integer=True, positive=True)
     burn_in = _num("burn_in", config["burn_in"], integer=True, nonnegative=True)

@@ -23,6 +23,7 @@ import numpy as np
 from ._configfile import fail
 from ._io import check_writable, write_netcdf
 from ._simulate_config import WHAT, config_to_run
+from .nonlinear import FPUTSystem, RotorSystem
 
 __all__ = ["prepare_simulation", "run_simulation", "SimulationRun", "EXACT_MAX_N"]
 
@@ -63,6 +64,8 @@ def _exact(system):
     """(J, T_n, None) from the exact solvers, or (None, None, reason)."""
     from ._transport import heat_flux_with_error, local_temperatures_with_error
 
+    if isinstance(system, (FPUTSystem, RotorSystem)):
+        return None, None, "none for a nonlinear system (meanfield_jax.nonlinear)"
     if system.n > EXACT_MAX_N:
         return None, None, f"skipped for N > {EXACT_MAX_N} (O(N²); --no-exact to silence)"
     flux = heat_flux_with_error(system)

@@ -25,6 +25,24 @@ def ensemble_mean(values, axis: int = -1) -> EnsembleMean:
     """Mean, standard error and count over an axis, ignoring NaN (unfilled realizations).
 
     The standard error is 0 for a single value (deterministic masses), NaN for none.
+    O(size of ``values``).
+
+    Args:
+      values: array of realizations (NaN where a realization is missing).
+      axis: the realization axis (default: the last).
+
+    Returns:
+      :class:`EnsembleMean` (mean, stderr = std/√count with ddof = 1, count), NumPy arrays
+      with ``axis`` removed.
+
+    Raises:
+      ValueError: for values that are not numbers, or an ``axis`` out of range (NumPy's
+        ``AxisError``).
+
+    >>> import meanfield_jax as mf
+    >>> m = mf.ensemble_mean([1.0, 2.0, 3.0, float("nan")])
+    >>> float(m.mean), round(float(m.stderr), 12), int(m.count)
+    (2.0, 0.57735026919, 3)
     """
     values = np.asarray(values, dtype=np.float64)
     count = np.sum(np.isfinite(values), axis=axis)
@@ -46,8 +64,18 @@ def fit_power_law(n, mean, stderr=None, *, min_n=0.0, max_n=math.inf):
     standard error of α is scaled by the residuals (reduced χ²), so it also reflects
     curvature of log J(log N). O(number of sizes).
 
+    Args:
+      n: sizes N (1-d array).
+      mean: J at each size (mean over realizations); non-positive or NaN entries are
+        skipped.
+      stderr: standard errors of ``mean`` (optional weights).
+      min_n, max_n: the range of N fitted.
+
     Returns:
       (alpha, alpha_stderr, c, points); NaN where fewer than 2 (stderr: 3) points are usable.
+
+    Raises:
+      ValueError: if ``n``, ``mean`` (and ``stderr``) do not have the same shape.
 
     >>> import numpy as np
     >>> n = np.array([10.0, 100.0, 1000.0])

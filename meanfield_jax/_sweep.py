@@ -23,19 +23,21 @@ Models
   (``power_law`` for each exponent of ``alpha``, ``nearest_neighbour``, ``random_springs``)
   from the task's masses, stack a chunk with ``stack_systems`` and evaluate it with the
   secular normal-mode solver (``_secular``: one ``eigh``, O(N³), then the residue flux,
-  O(N²)) through the same :func:`map_ensemble` programs; sizes that share a step bucket
-  (``_buckets.step_bucket_size``, 4 per octave: the eigh is O(N³)) run padded to the
-  group's largest size (``pad_network``: free particles, exactly decoupled), one program
-  per group; a size alone in its bucket runs unpadded. Random springs depend on the
+  O(N²)) through the same :func:`map_ensemble` programs; sizes run padded to a larger
+  size of the sweep where the rule below allows it (``pad_network``: free particles,
+  exactly decoupled; cost model O(N³)), else unpadded. Random springs depend on the
   realization for every mass configuration (key ``masses.realization_key(seed, N, r)``).
 
 Size buckets
-  With the residue method the sizes are grouped by size bucket and every chain runs padded
-  to the largest size of its group (``_buckets``: inert padding, results equal to the
-  unpadded ones to rounding), the groups chosen by
-  :func:`meanfield_jax._buckets.merged_buckets`: fig4-quick (6 sizes) compiles 2 programs,
-  fig4 (12 sizes) 6. The programs of all buckets are compiled at once, in threads, before
-  the first chunk runs. The buckets are part of the checkpoint's key (a resumed run uses
+  With the residue method a size may run padded to a larger size of the sweep, so that
+  the two share one compiled program (``_buckets``: inert padding, results equal to the
+  unpadded ones to rounding), where the padding adds at most 0.1 s or 10% of that size's
+  warm work, never more than one compilation
+  (:func:`meanfield_jax._buckets.merged_buckets`, the batch rule of
+  ``_buckets.batch_bucket_size``): small sizes share a program, sizes whose work is worth
+  it run at their exact N. fig4-quick (6 sizes, 72 chains each) compiles 4 programs, fig4
+  (12 sizes, 408 each) 10. The programs are compiled at once, in threads, before the
+  first chunk runs. The program sizes are part of the checkpoint's key (a resumed run uses
   the same programs) and stored in the dataset (attribute ``size_buckets``).
 
 Checkpoints and atomic writes
@@ -69,9 +71,8 @@ Several processes / nodes (``jax.distributed``)
   resumes its own.
 
 Cost: Σ over tasks of O(B²) (residues, B the size bucket of N; O(B) for B > 4096, where
-the chains run the FMM flux; measured per chain on a
-2-core CPU: scripts/bench_sweep.py and the README) plus one compilation (~3–10 s on that CPU)
-per size bucket and device layout. Compiled programs go to JAX's persistent compilation
+the chains run the FMM flux) plus one compilation per size bucket and device layout
+(timings: ``scripts/bench_sweep.py`` and the documentation's Performance page). Compiled programs go to JAX's persistent compilation
 cache (the CLI enables it in ``~/.cache/meanfield_jax/xla`` unless
 ``JAX_COMPILATION_CACHE_DIR`` is set or ``--no-compile-cache`` is given), so reruns and
 resumed runs skip most compilation.
@@ -90,11 +91,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._buckets import (ENV_VAR, active_ladder, buckets_enabled, merged_buckets, pad_chain,
-                       pad_network, step_bucket_size)
+                       pad_network)
 from ._dataset import sweep_dataset
 from ._io import (CheckpointMismatch, TaskResults, atomic_write_bytes, check_writable,
                   checkpoint_paths, process_checkpoint, write_netcdf)
 from ._sweep_config import SweepConfig
+from ._transport import FMM_ABOVE
 
 __all__ = ["run_sweep", "plan_tasks", "Plan"]
 
@@ -128,8 +130,8 @@ class Plan:
 
 def plan_tasks(cfg: SweepConfig) -> Plan:
     """The tasks of ``cfg`` ordered by N, cut into chunks of ``chunk_size`` at each N, and
-    the size buckets (``_buckets.merged_buckets`` for the residue flux of mean-field
-    chains; networks run at their own N). O(tasks)."""
+    the program size of every N (``_buckets.merged_buckets`` for the residue flux of
+    chains and networks; the Lyapunov method runs at each N). O(tasks)."""
     rows = []
     chunks = []
     random_kinds = cfg.random_kinds()
@@ -148,13 +150,13 @@ def plan_tasks(cfg: SweepConfig) -> Plan:
             chunks.append((lo, min(lo + cfg.chunk_size, len(rows))))
     cols = np.array(rows, dtype=np.int64).reshape(-1, 6).T
     padded = tuple(cfg.sizes)
-    if cfg.model == "mean_field" and cfg.method == "residues" and buckets_enabled():
+    if cfg.method == "residues" and buckets_enabled():
         counts = np.bincount(cols[4], minlength=len(cfg.sizes))
-        padded = tuple(merged_buckets(cfg.sizes, counts, active_ladder()))
-    elif cfg.method == "residues" and buckets_enabled():  # networks: sizes sharing a step
-        # bucket (pad_network's ladder) run padded to the group's largest size
-        key = [step_bucket_size(n) for n in cfg.sizes]
-        padded = tuple(max(m for m, b in zip(cfg.sizes, key) if b == k) for k in key)
+        if cfg.model == "mean_field":  # (the O(N) flux above FMM_ABOVE, as "auto")
+            kinds = ["residues-fmm" if n > FMM_ABOVE else "residues" for n in cfg.sizes]
+        else:
+            kinds = "network"
+        padded = tuple(merged_buckets(cfg.sizes, counts, active_ladder(), kinds))
     return Plan(*cols, chunks=tuple(chunks), padded=padded)
 
 
@@ -301,6 +303,20 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
 
     Cost: Σ_tasks O(B²) (O(B) above 4096) flux evaluations (see the module docstring) plus
     one compilation per size bucket; checkpoints O(tasks) bytes after every chunk.
+
+    >>> import os, tempfile
+    >>> import meanfield_jax as mf
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "sweep.toml")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('sizes = [4, 6]\\nmasses = ["identical"]\\nk0 = [0.0]\\nn_tilde = ["kac"]\\n')
+    >>> ds = mf.run_sweep(mf.load_config(path), os.path.join(folder, "sweep.nc"),
+    ...                   log=lambda message: None)
+    >>> exact = mf.analytic.flux_identical_exact(4, 1.0, 0.1, 0.0, "kac", 1.0)  # closed form
+    >>> abs(float(ds.flux_mean.sel(N=4).squeeze()) - float(exact)) < 1e-12 * float(exact)
+    True
+    >>> ds.flux.dims
+    ('masses', 'k0', 'n_tilde', 'N', 'realization')
     """
     import jax
 
@@ -335,6 +351,12 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
 
     mesh = device_mesh(devices)
     fn = flux_fn("auto" if cfg.method == "residues" else cfg.method)  # O(N) above 4096
+    quantum = ()
+    if cfg.hbar > 0:  # Landauer: the quantum per-system program, ħ as an unbatched argument
+        from ._landauer import quantum_flux_fn
+
+        fn = quantum_flux_fn("auto")  # O(N) above 4096, as the classical flux_fn("auto")
+        quantum = (np.float64(cfg.hbar),)
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
     work = lambda c: (c[1] - c[0]) * plan.padded[plan.size[c[0]]] ** 2  # noqa: E731
@@ -359,7 +381,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     programs = {}
     for bucket, (lo, hi) in first.items():
         systems, args = _padded_chunk(cfg, plan, lo, hi, table)
-        programs[bucket] = pool.submit(compile_ensemble, fn, systems, *args, **options)
+        programs[bucket] = pool.submit(compile_ensemble, fn, systems, *quantum, *args, **options)
     try:
         for lo, hi in todo:
             n = cfg.sizes[plan.size[lo]]
@@ -367,7 +389,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             tick = time.perf_counter()
             programs[plan.padded[plan.size[lo]]].result()  # compiled (or raises its error)
             systems, args = _padded_chunk(cfg, plan, lo, hi, table)
-            flux, err, ok = map_ensemble(fn, systems, *args, **options)
+            flux, err, ok = map_ensemble(fn, systems, *quantum, *args, **options)
             sl = slice(lo, hi)
             new = ~res.done[sl]
             res.flux[sl] = np.where(new, flux[: hi - lo], res.flux[sl])

@@ -75,6 +75,8 @@ class SweepConfig:
         ``heat_flux(method="auto")``), ``lyapunov`` (O(N³)) or, for
         ``model = "nearest_neighbour"``, ``transfer`` (``_transfer``, ~O(N^1.5) per chain).
       fit_min_n, fit_max_n: size range of the power-law fit J ∝ N^−α.
+      hbar: ħ ≥ 0; ħ > 0 sweeps the Landauer current with quantum baths (``heat_flux(...,
+        hbar=ħ)``, method ``residues``); 0 (the default) the classical J.
     """
 
     sizes: tuple[int, ...]
@@ -97,6 +99,7 @@ class SweepConfig:
     method: str = "residues"
     fit_min_n: float = 50.0
     fit_max_n: float = math.inf
+    hbar: float = 0.0
 
     # -- derived ------------------------------------------------------------------------------
     def physics(self) -> dict:
@@ -108,16 +111,17 @@ class SweepConfig:
     def _model_keys(self) -> tuple[str, ...]:
         # absent for the mean-field chain: its hash, checkpoints and dataset attributes stay
         # those of sweeps written before networks existed
+        quantum = ("hbar",) if self.hbar > 0 else ()  # classical sweeps keep their hash
         if self.model == "mean_field":
-            return ()
-        return ("model", "alpha") if self.model == "power_law" else ("model",)
+            return quantum
+        return (("model", "alpha") if self.model == "power_law" else ("model",)) + quantum
 
     def config_hash(self) -> str:
         text = json.dumps(self.physics(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        skip = {"model", "alpha"} - set(self._model_keys())
+        skip = {"model", "alpha", "hbar"} - set(self._model_keys())
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.name not in skip}
 
@@ -226,7 +230,7 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
     for key in ("m", "gamma"):
         if key in raw:
             out[key] = _number(key, raw[key], positive=True)
-    for key in ("k", "t_left", "t_right", "k_prime"):
+    for key in ("k", "t_left", "t_right", "k_prime", "hbar"):
         if key in raw:
             out[key] = _number(key, raw[key], nonnegative=True)
     m = out.get("m", SweepConfig.m)
@@ -278,6 +282,8 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
         if raw["method"] == "transfer" and out["model"] != "nearest_neighbour":
             _fail("method", "'transfer' needs model = 'nearest_neighbour' (tridiagonal K)")
         out["method"] = raw["method"]
+    if out.get("hbar", 0.0) > 0 and out.get("method", SweepConfig.method) == "lyapunov":
+        _fail("hbar", "> 0 needs method = 'residues' (the Lyapunov solver is classical)")
     for key in ("fit_min_n", "fit_max_n"):
         if key in raw:
             out[key] = _number(key, raw[key], nonnegative=True, allow_inf=True)
@@ -285,7 +291,32 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
 
 
 def load_config(path: str, **overrides) -> SweepConfig:
-    """Read a TOML sweep configuration (keys as :class:`SweepConfig`) and validate it."""
+    """Read a TOML sweep configuration (keys as :class:`SweepConfig`) and validate it.
+
+    The keys, their defaults and meanings: the documentation's configuration reference
+    (generated from :class:`SweepConfig`). Nothing is computed.
+
+    Args:
+      path: the TOML file.
+      **overrides: keys that replace the file's (as the command line's flags do).
+
+    Returns:
+      a validated, frozen :class:`SweepConfig`.
+
+    Raises:
+      ValueError: ``sweep config: '<key>' ...`` for an unreadable file, an unknown or
+        missing key, or a bad value, naming the key.
+
+    >>> import os, tempfile
+    >>> import meanfield_jax as mf
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "sweep.toml")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('sizes = [4, 6]\\nmasses = ["identical"]\\nk0 = [0.0]\\nn_tilde = ["kac"]\\n')
+    >>> cfg = mf.load_config(path, k=0.2)
+    >>> cfg.sizes, cfg.masses, cfg.k, cfg.n_tilde
+    ((4, 6), ('identical',), 0.2, ('kac',))
+    """
     return make_config(read_toml(path, "sweep config"), **overrides)
 
 

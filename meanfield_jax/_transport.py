@@ -32,6 +32,7 @@ from ._green import (
     network_transmittance,
     network_z,
 )
+from ._landauer import checked_hbar, quantum_flux_with_error, quantum_temperatures_with_error
 from ._lyapunov import flux_lyapunov, temperatures_lyapunov
 from ._model import (
     HarmonicNetwork,
@@ -44,18 +45,14 @@ from ._model import (
 )
 from ._poles import flux_by_residues, temperatures_by_residues
 from ._poles_fast import flux_by_residues_fast, temperatures_by_residues_fast
+from ._secular import network_modes, secular_transmittance
+from ._secular_residues import flux_by_secular, temperatures_by_secular
 from ._transfer import (
     flux_transfer,
     from_network,
     is_tridiagonal,
     temperatures_transfer,
     transmittance_transfer,
-)
-from ._secular import (
-    flux_by_secular,
-    network_modes,
-    secular_transmittance,
-    temperatures_by_secular,
 )
 
 __all__ = [
@@ -141,11 +138,23 @@ def greens_function(system, omega):
     frequency (the size of the output; single elements cost O(N)). Networks: dense LU,
     O(N³). Singular at ω = 0 for a momentum-conserving system (the zero mode).
 
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system).
+      omega: real frequency, scalar or array of any shape.
+
     Returns:
       complex array of shape ``omega.shape + (N, N)``.
 
     Raises:
-      ValueError, TypeError: as :func:`transmittance`.
+      ValueError: if ``omega`` holds NaN or inf, or ``system`` is a stacked batch.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
+
+    >>> import numpy as np
+    >>> import meanfield_jax as mf
+    >>> chain = mf.MeanFieldChain([1.0, 2.0, 1.5], k=1.0, k0=0.1)
+    >>> G = mf.greens_function(chain, 0.5)
+    >>> bool(np.allclose(G @ mf.dynamical_matrix(chain, 0.5), np.eye(3), atol=1e-12))
+    True
     """
     check_single_system(system, "greens_function")
     return _greens_function(system, check_finite_omega(omega))
@@ -227,7 +236,7 @@ def flux_residues(system, n=None) -> FluxResult:
     """The residue flux (``_poles``) as a FluxResult, jitted; ``n``: the true N of a chain
     padded to a size bucket. The per-system program of the ensembles."""
     out = flux_by_residues(system, n)
-    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+    return FluxResult(out.value, out.error_estimate, out.converged)
 
 
 @_config.jit
@@ -235,7 +244,7 @@ def flux_residues_fmm(system, n=None) -> FluxResult:
     """The O(N) residue flux (``_poles_fast``: bulk sums from the hierarchical Cauchy tree)
     as a FluxResult, jitted; ``n`` as in :func:`flux_residues`. Not differentiable."""
     out = flux_by_residues_fast(system, n)
-    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+    return FluxResult(out.value, out.error_estimate, out.converged)
 
 
 def _bucketed(program, system):
@@ -254,7 +263,7 @@ METHODS = ("auto", "residues", "residues-fmm", "lyapunov", "transfer")
 
 # "auto" takes the O(N) flux for chains longer than this; 4096 is a size bucket (_buckets),
 # so every bucket runs one of the two programs. Measured (scripts/bench_flux_fast.py
-# --crossover, README "Large N"): the O(N) path is slower up to N ~ 2000, level in the
+# --crossover; docs/performance.md): the O(N) path is slower up to N ~ 2000, level in the
 # bucket 4096, and faster in every larger bucket.
 FMM_ABOVE = 4096
 
@@ -355,7 +364,7 @@ def flux_secular(network, n=None):
     """The secular flux as a FluxResult, jitted; ``n``: the true N of a network padded to
     a size bucket (``_buckets.pad_network``)."""
     out = flux_by_secular(network, n=n)
-    return FluxResult(out["flux"], out["error_estimate"], out["converged"])
+    return FluxResult(out.value, out.error_estimate, out.converged)
 
 
 @_config.jit(compiler_options=False)
@@ -365,7 +374,7 @@ def _secular_flux_data(network, n=None):
 
 @_config.jit(compiler_options=False)
 def _temperatures_from_flux(network, flux, n=None):
-    return TemperatureResult(*temperatures_by_secular(network, flux=flux, n=n))
+    return TemperatureResult(*temperatures_by_secular(network, flux=flux, n=n)[:3])
 
 
 def temperatures_secular(network, n=None):
@@ -415,11 +424,16 @@ def _flux_with_error(system, method, what):
     return flux_lyapunov(system), method
 
 
-def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
+def heat_flux_with_error(system, method: str = "auto", *, hbar=0.0) -> FluxResult:
     """Heat flux J (Eq. 16) with an error estimate and a convergence flag.
 
-    Methods:
-      ``"residues"`` (MeanFieldChain; the default for it): exact residue sum of Eq. (16)
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; map over a batch with
+        ``jax.vmap`` or use ``ensemble_flux``).
+      method: ``"auto"`` (default: ``"residues"``, or ``"residues-fmm"`` for chains with
+        N > 4096), or one of the solvers below.
+
+        ``"residues"`` (MeanFieldChain; the default for it): exact residue sum of Eq. (16)
         over the poles of G_1N, found from the secular equation of the diagonal-plus-rank-one
         Z(ω): one pole per gap between bulk frequencies (dlaed4-style iteration with exact
         pole offsets) plus six collective poles (deflated Aberth). Resonances of any width
@@ -439,27 +453,36 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
         sum Re Σ_p −γω_p S_1N²/(Δ′ tr S), O(N²). Modes without amplitude at particles 1
         and N are deflated. Error estimate: each pole's position error times its term's
         derivative, plus rounding.
-      ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096,
-        :data:`FMM_ABOVE`): the same poles and residue terms with every bulk sum from a
+
+        ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096,
+        ``FMM_ABOVE``): the same poles and residue terms with every bulk sum from a
         hierarchical Chebyshev FMM (``_cauchy``: exact near field, a-priori far-field
-        bound) and a panel interpolant of the mirror poles: O(N) time and memory (measured
-        5.9 s at N = 10⁵ against 189 s for ``"residues"``, loaded 2-core CPU; 38.7 s and
-        3.5 GB at N = 10⁶; scripts/bench_flux_fast.py). The bounds' first-order effect on every gap zero and
-        term is added to the error estimate; a bound too large for 1e-9 makes
-        ``converged`` False. Agrees with ``"residues"`` to ~1e-16 relative
-        (tests/test_poles_fast.py). Derivatives (jax.grad, jvp) are those of
-        ``"residues"`` (a custom JVP rule): O(N²) when differentiated, values included.
-      ``"lyapunov"`` (any system): steady-state covariance
-        from the Lyapunov equation solved by eigendecomposition, J = γ(T_L − T_1)/m_1.
-        O(N³); a reference for moderate N. Error estimate: |J_left − J_right|.
-      ``"transfer"`` (nearest-neighbour networks: tridiagonal K, concrete values; what
-        ``"auto"`` runs for them from N = 1024, :data:`TRANSFER_FROM`):
-        J = ΔT∫T dω/2π with T(ω) from an O(N) ratio recurrence, integrated peak by peak
-        (tanh-sinh on the half-intervals around each undamped mode, adaptive Gauss 8/16
-        with the |G8 − G16| estimate, early stop once the band's transmission has died
-        out): no eigenvectors, no poles; ~O(N^1.5) for disordered chains, O(N²) ordered
-        (``_transfer``). For chains too long for a dense K:
-        ``nearest_neighbour_flux_with_error``.
+        bound) and a panel interpolant of the mirror poles: O(N) time and memory (timings:
+        the documentation's Performance page, ``scripts/bench_flux_fast.py``). The bounds'
+        first-order effect on every gap zero and term is added to the error estimate; a
+        bound too large for 1e-9 makes ``converged`` False. Agrees with ``"residues"`` to
+        ~1e-16 relative (tests/test_poles_fast.py). Derivatives (jax.grad, jvp) are those
+        of ``"residues"`` (a custom JVP rule): O(N²) when differentiated, values included.
+
+        ``"lyapunov"`` (any system): steady-state covariance from the Lyapunov equation
+        solved by eigendecomposition, J = γ(T_L − T_1)/m_1. O(N³); a reference for
+        moderate N. Error estimate: |J_left − J_right|.
+
+        ``"transfer"`` (nearest-neighbour networks: tridiagonal K, concrete values; what
+        ``"auto"`` runs for them from N = 1024, :data:`TRANSFER_FROM`): J = ΔT∫T dω/2π
+        with T(ω) from an O(N) ratio recurrence, integrated peak by peak (tanh-sinh on the
+        half-intervals around each undamped mode, adaptive Gauss 8/16 with the |G8 − G16|
+        estimate, early stop once the band's transmission has died out): no eigenvectors,
+        no poles; ~O(N^1.5) for disordered chains, O(N²) ordered (``_transfer``). For
+        chains too long for a dense K: ``nearest_neighbour_flux_with_error``.
+
+    Quantum baths (``hbar`` > 0, k_B = 1): Landauer's current
+    J = ∫_0^∞ (dω/2π) ħω T(ω)[n_L(ω) − n_R(ω)], n_a = 1/(exp(ħω/T_a) − 1), exactly, from
+    the same poles: each residue term (and each contour node of a near-degenerate cluster)
+    carries the Binet weight T_a·G(−iħω_p/(2πT_a)) per bath instead of T_a (DLMF 5.9.16;
+    docs/quantum.md). Methods ``"auto"``/``"residues"``/``"residues-fmm"`` (not
+    ``"lyapunov"``); T_L or T_R = 0 allowed; same cost as the classical flux plus O(N).
+    ``hbar=0`` (the default) runs the classical program unchanged; ħ → 0 gives it back.
 
     Networks whose baths sit in separate connected components of the graph K_ij ≠ 0 carry
     no heat: J = 0 exactly (error 0, converged) without solving anything. This check runs on
@@ -470,7 +493,7 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
       FluxResult(flux, error_estimate, converged); never raises for non-convergence.
 
     Raises:
-      ValueError: for an unknown ``method``, a stacked batch
+      ValueError: for an unknown ``method``, ħ < 0 or not finite, a stacked batch
         passed without ``jax.vmap``, or (concrete K) a network with a component coupled to
         neither bath, whose steady state depends on the initial state.
       TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
@@ -481,16 +504,29 @@ def heat_flux_with_error(system, method: str = "auto") -> FluxResult:
     >>> round(float(r.flux), 12), bool(r.converged)
     (0.041666666667, True)
     """
+    h = checked_hbar(hbar)
+    if h is not None:
+        return quantum_flux_with_error(system, method, h, "heat_flux_with_error")
     return _flux_with_error(system, method, "heat_flux_with_error")[0]
 
 
-def heat_flux(system, method: str = "auto", *, throw: bool = True):
+def heat_flux(system, method: str = "auto", *, hbar=0.0, throw: bool = True):
     """Heat flux J = (T_L − T_R)/(4π) ∫ T(ω) dω (Eq. 16), exactly.
 
-    See :func:`heat_flux_with_error` for the methods, their cost and the ``ValueError`` /
-    ``TypeError`` raised for bad input.
+    See :func:`heat_flux_with_error` for the methods, their cost and accuracy.
+
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      method: as in :func:`heat_flux_with_error` (default ``"auto"``).
+      throw: raise on non-convergence (default); ``False`` skips the check.
+
+    Returns:
+      float64 scalar J (energy per time, k_B = 1), linear in T_L − T_R.
 
     Raises:
+      ValueError: for an unknown ``method``, a stacked batch passed without ``jax.vmap``,
+        or a network with a component coupled to neither bath.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
       NotConvergedError: (``throw=True``) when the method reports non-convergence; under
         ``jit``/``vmap`` as a JAX runtime error naming it (package docstring).
         ``throw=False`` returns the value unchecked; :func:`heat_flux_with_error` returns
@@ -500,7 +536,12 @@ def heat_flux(system, method: str = "auto", *, throw: bool = True):
     >>> round(float(mf.heat_flux(mf.MeanFieldChain([1.0, 1.0, 1.0], k=0.1))), 12)
     0.041666666667
     """
-    result, method = _flux_with_error(system, method, "heat_flux")
+    h = checked_hbar(hbar)
+    if h is not None:
+        result = quantum_flux_with_error(system, method, h, "heat_flux")
+        method = f"{method}, hbar > 0"
+    else:
+        result, method = _flux_with_error(system, method, "heat_flux")
     if throw:
         result = _raise_unless_converged(result, "heat_flux", method)
     return result.flux
@@ -512,7 +553,7 @@ def heat_flux(system, method: str = "auto", *, throw: bool = True):
 
 @_config.jit
 def _temperatures_residues(system, n=None):
-    return TemperatureResult(*temperatures_by_residues(system, n=n))
+    return TemperatureResult(*temperatures_by_residues(system, n=n)[:3])
 
 
 @_config.jit
@@ -520,7 +561,7 @@ def temperatures_residues_fmm(system, n=None):
     """The O(N) residue temperatures (``_poles_fast``: the poles of the O(N) flux, every
     bulk sum from the hierarchical trees) as a TemperatureResult, jitted; ``n`` as in
     :func:`flux_residues`. Derivatives: the O(N²) path's."""
-    return TemperatureResult(*temperatures_by_residues_fast(system, n))
+    return TemperatureResult(*temperatures_by_residues_fast(system, n)[:3])
 
 
 def _temperatures_bucketed(program, system):
@@ -552,11 +593,16 @@ def _temperatures_with_error(system, method, what):
     return temperatures_lyapunov(system), method
 
 
-def local_temperatures_with_error(system, method: str = "auto") -> TemperatureResult:
+def local_temperatures_with_error(system, method: str = "auto", *, hbar=0.0
+                                  ) -> TemperatureResult:
     """Local temperatures T_n = m_n⟨q̇_n²⟩ (Eq. 31) with error estimates and a status.
 
-    Methods:
-      ``"residues"`` (MeanFieldChain; its default): Eq. (31) closed over the same poles as
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      method: ``"auto"`` (default: ``"residues"``, or ``"residues-fmm"`` for chains with
+        N > 4096), or one of the solvers below.
+
+        ``"residues"`` (MeanFieldChain; its default): Eq. (31) closed over the same poles as
         the flux (one per gap between bulk frequencies plus six collective ones). For a
         bulk particle ω G_n1 = κ̄ A_N/(α_n Q), so each pole contributes
         m_n c_p [T_L |A_N|² + T_R |A_1|²]_p / α_n(ω_p)² with α_n formed from exact pole
@@ -569,20 +615,33 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
         HarmonicNetwork (its default too): the same poles as ``heat_flux`` (secular form),
         T_n = 2γ m_n Re i Σ_p ω_p² Σ_b T_b [Res_p G_{:,b}]_n G_{nb}(−ω_p), with the columns
         of G from one product U·W over all poles: O(N³) (a GEMM), like the ``eigh``.
-      ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096): the same
+
+        ``"residues-fmm"`` (MeanFieldChain; what ``"auto"`` runs for N > 4096): the same
         poles (from the O(N) flux) and the same sum, taken for every bulk frequency at once
         by a transposed hierarchical FMM in ω² (``_cauchy.double_pole_sums``: exact near
         field, a-priori far-field bound), the poles' own error bounds carried into each
         T_n's estimate. O(N) time and memory; derivatives are the O(N²) path's.
-      ``"lyapunov"`` (any system): the steady-state covariance
-        by eigendecomposition (see ``heat_flux``), O(N³), for moderate N.
-      ``"transfer"`` (nearest-neighbour networks, concrete values; ``"auto"`` from
-        N = 1024, :data:`TRANSFER_FROM`): the stationary
-        Lyapunov equations in normal modes with each mode's end amplitudes to full
-        relative accuracy (twisted factorisation) and each mode's equations scaled by
-        them: exact also for modes localised deep inside a disordered chain (end
-        amplitudes 1e-17 and far below), which float64 ``eigh`` cannot resolve and the
-        other methods flag. O(N³) (``_transfer.temperatures_transfer``).
+
+        ``"lyapunov"`` (any system): the steady-state covariance by eigendecomposition
+        (see ``heat_flux``), O(N³), for moderate N.
+
+        ``"transfer"`` (nearest-neighbour networks, concrete values; ``"auto"`` from
+        N = 1024, :data:`TRANSFER_FROM`): the stationary Lyapunov equations in normal modes
+        with each mode's end amplitudes to full relative accuracy (twisted factorisation)
+        and each mode's equations scaled by them: exact also for modes localised deep
+        inside a disordered chain (end amplitudes 1e-17 and far below), which float64
+        ``eigh`` cannot resolve and the other methods flag. O(N³)
+        (``_transfer.temperatures_transfer``).
+
+    Quantum baths (``hbar`` > 0): the kinetic temperatures T*_n, the temperature of both
+    baths at which particle n has the steady state's m_n⟨v_n²⟩:
+    Σ_b ∫_0^∞ dω ω²|G_nb|²[n(ω, T_b) − n(ω, T*_n)] = 0 (zero-point parts cancel), solved by
+    safeguarded Newton over the same poles with Binet weights (``_quantum``; docs/quantum.md).
+    Networks, and chains through their network form (O(N³)); every particle, the ends
+    included, from its own residue sum. Equilibrium gives T*_n = T exactly; at high T,
+    T*_n → Eq. (31)'s T_n where every mode couples to the baths (for identical masses
+    T*_n is measured against the system's own equilibrium, so it differs from Eq. 31).
+    Weakly coupled (deflated) modes are left out; their classical share enters the error.
 
     A network whose baths sit in separate connected components (graph K_ij ≠ 0) is answered
     exactly: every particle at the temperature of the bath in its component (T_L for
@@ -602,16 +661,29 @@ def local_temperatures_with_error(system, method: str = "auto") -> TemperatureRe
     >>> r.temperatures.tolist(), bool(r.converged)
     ([2.0, 2.0, 0.0], True)
     """
+    h = checked_hbar(hbar)
+    if h is not None:
+        return quantum_temperatures_with_error(system, method, h, "local_temperatures_with_error")
     return _temperatures_with_error(system, method, "local_temperatures_with_error")[0]
 
 
-def local_temperatures(system, method: str = "auto", *, throw: bool = True):
+def local_temperatures(system, method: str = "auto", *, hbar=0.0, throw: bool = True):
     """Local temperatures T_n = m_n⟨q̇_n²⟩ of Eq. (31), shape (N,).
 
-    See :func:`local_temperatures_with_error` for methods, cost, accuracy and the
-    ``ValueError``/``TypeError`` raised for bad input.
+    See :func:`local_temperatures_with_error` for methods, cost and accuracy.
+
+    Args:
+      system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
+      method: as in :func:`local_temperatures_with_error` (default ``"auto"``).
+      throw: raise on non-convergence (default); ``False`` skips the check.
+
+    Returns:
+      float64 array of shape (N,), k_B = 1.
 
     Raises:
+      ValueError: for an unknown ``method``, a stacked batch passed without ``jax.vmap``,
+        or a network with a component coupled to neither bath.
+      TypeError: if ``system`` is not a MeanFieldChain or HarmonicNetwork.
       NotConvergedError: (``throw=True``) as :func:`heat_flux`; ``throw=False`` returns
         the value unchecked, :func:`local_temperatures_with_error` the status.
 
@@ -620,7 +692,12 @@ def local_temperatures(system, method: str = "auto", *, throw: bool = True):
     >>> [round(float(x), 6) for x in t[:3]]  # bulk: (T_L + T_R)/(2(N − 2)), the particular solution
     [1.475, 0.055556, 0.055556]
     """
-    result, method = _temperatures_with_error(system, method, "local_temperatures")
+    h = checked_hbar(hbar)
+    if h is not None:
+        result = quantum_temperatures_with_error(system, method, h, "local_temperatures")
+        method = f"{method}, hbar > 0"
+    else:
+        result, method = _temperatures_with_error(system, method, "local_temperatures")
     if throw:
         result = _raise_unless_converged(result, "local_temperatures", method)
     return result.temperatures

@@ -42,7 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import require_x64  # (importing _config turns x64 on before any array)
-from ._model import parse_n_tilde
+from ._configfile import plain
+from ._model import check_finite_omega, parse_n_tilde
 
 __all__ = [
     "greens_1n_identical",
@@ -64,6 +65,13 @@ def _f64(*xs):
     return tuple(jnp.asarray(x, dtype=jnp.float64) for x in xs)
 
 
+def _with_omega(omega, *xs):
+    """``_f64(omega, *xs)`` with ω checked first (``_model.check_finite_omega``: TypeError
+    for a complex ω, which would otherwise lose its imaginary part silently)."""
+    require_x64("meanfield_jax.analytic")
+    return (check_finite_omega(omega),) + _f64(*xs)
+
+
 def _n_tilde_value(n_tilde, n):
     """Ñ as a number: ``"kac"`` → N − 1 (:func:`parse_n_tilde`, shared with the systems)."""
     require_x64("meanfield_jax.analytic")
@@ -76,7 +84,7 @@ def _is_kac(n_tilde, what: str, gamma=None) -> bool:
     A bool ``gamma`` is refused (TypeError): it is a call in the former argument order,
     which ended with the ``kac`` flag after ``gamma``."""
     if isinstance(gamma, (bool, np.bool_)):
-        raise TypeError(f"{what}: gamma must be a number, got {gamma!r}; the arguments are "
+        raise TypeError(f"{what}: gamma must be a number, got {plain(gamma)}; the arguments are "
                         f"(..., k0, n_tilde, gamma) with n_tilde='kac' or 1")
     if isinstance(n_tilde, str):
         if n_tilde.lower() == "kac":
@@ -88,7 +96,7 @@ def _is_kac(n_tilde, what: str, gamma=None) -> bool:
         except TypeError:  # a tracer: the switch is static
             pass
     raise ValueError(f"{what}: n_tilde must be 'kac' (Ñ = N − 1) or 1 (Ñ = 1), the two cases "
-                     f"of the paper's large-N formula, got {n_tilde!r}")
+                     f"of the paper's large-N formula, got {plain(n_tilde)}")
 
 
 def greens_1n_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
@@ -119,13 +127,17 @@ def greens_1n_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     like 1/ω; the result there is not finite (use :func:`transmittance_identical`, for
     which 4γ²ω²|G_1N|² has a finite limit).
 
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
+
     Example:
         >>> import meanfield_jax.analytic as an
         >>> g = an.greens_1n_identical(0.5, 4, 1.0, 1.0, 0.2, 3.0, 1.0)
         >>> round(float(g.real), 10), round(float(g.imag), 10)
         (-0.5377325844, -0.8266979305)
     """
-    omega, n, m, k, k0, n_tilde, gamma, k_prime = _f64(
+    omega, n, m, k, k0, n_tilde, gamma, k_prime = _with_omega(
         omega, n, m, k, k0, _n_tilde_value(n_tilde, n), gamma, k_prime)
     kappa = k / n_tilde                          # -b, Eq. 9
     d = n * kappa + k0 - m * omega**2            # a - b
@@ -158,6 +170,10 @@ def transmittance_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
     Returns:
         float64 array, dimensionless, 0 <= T <= 1.
 
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
+
     Example:
         >>> import meanfield_jax.analytic as an
         >>> float(an.transmittance_identical(0.0, 10, 1.0, 1.0, 0.0, 9.0, 1.0))
@@ -165,7 +181,7 @@ def transmittance_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         >>> round(float(an.transmittance_identical(0.5, 4, 1.0, 1.0, 0.2, 3.0, 1.0)), 10)
         0.9725858006
     """
-    omega, n, m, k, k0, n_tilde, gamma, k_prime = _f64(
+    omega, n, m, k, k0, n_tilde, gamma, k_prime = _with_omega(
         omega, n, m, k, k0, _n_tilde_value(n_tilde, n), gamma, k_prime)
     kappa = k / n_tilde
     w2 = omega * omega
@@ -226,13 +242,17 @@ def eigenvalues_identical(omega, n, m, k, k0, n_tilde, gamma, k_prime=0.0):
         :class:`IdenticalEigenvalues` of complex128 arrays (plus, minus, end, bulk).
         det Z = λ+ λ- (a-b+c) (a-b)^(N-3) for N >= 3.
 
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
+
     Example:
         >>> import meanfield_jax.analytic as an
         >>> ev = an.eigenvalues_identical(0.0, 3, 1.0, 1.0, 0.0, 2.0, 1.0)
         >>> [round(float(v.real), 12) for v in ev]
         [1.5, 0.0, 1.5, 1.5]
     """
-    omega, n, m, k, k0, n_tilde, gamma, k_prime = _f64(
+    omega, n, m, k, k0, n_tilde, gamma, k_prime = _with_omega(
         omega, n, m, k, k0, _n_tilde_value(n_tilde, n), gamma, k_prime)
     b = -k / n_tilde                                       # Eq. 9
     a = (n - 1.0) * k / n_tilde + k0 - m * omega**2        # Eq. 8
@@ -261,12 +281,16 @@ def lorentzian_k0_zero(omega, n, m, gamma):
     Returns:
         float64 array, dimensionless.
 
+    Raises:
+        RuntimeError: if JAX's float64 mode has been turned off (no other check: the
+            formula is evaluated as given).
+
     Example:
         >>> import meanfield_jax.analytic as an
         >>> float(an.lorentzian_k0_zero(0.02, 100, 1.0, 1.0))
         0.5
     """
-    omega, n, m, gamma = _f64(omega, n, m, gamma)
+    omega, n, m, gamma = _with_omega(omega, n, m, gamma)
     return 1.0 / (1.0 + (n * m / (2.0 * gamma) * omega) ** 2)
 
 
@@ -280,6 +304,9 @@ def amplitude_A(m, k, k0, n_tilde, gamma):
     Args:
         m, k, k0, gamma: mass, coupling, pinning, friction.
         n_tilde: ``"kac"`` for Ñ = N-1, ``1`` for Ñ = 1.
+
+    Returns:
+        float64 array 𝒜 (time).
 
     Raises:
         ValueError: for another ``n_tilde``.
@@ -305,6 +332,9 @@ def omega_c_asymptotic(n, m, k, k0, n_tilde, gamma):
 
     Args:
         n: N.  m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Returns:
+        float64 array ω_c (1/time).
 
     Raises:
         ValueError: for another ``n_tilde``.
@@ -344,7 +374,7 @@ def lorentzian_pinned(omega, n, m, k, k0, n_tilde, gamma):
         >>> round(float(an.lorentzian_pinned(wc, 100, 1.0, 1.0, 1.0, "kac", 1.0)), 6)
         1.000006
     """
-    omega, n = _f64(omega, n)
+    omega, n = _with_omega(omega, n)
     wc = omega_c_asymptotic(n, m, k, k0, n_tilde, gamma)
     na = n * amplitude_A(m, k, k0, n_tilde, gamma)
     return 1.0 / (1.0 + (na * (omega - wc)) ** 2) + 1.0 / (1.0 + (na * (omega + wc)) ** 2)
@@ -359,6 +389,9 @@ def flux_asymptotic(n, m, k, k0, n_tilde, gamma):
 
     Args:
         n: N.  m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Returns:
+        float64 array J/ΔT (1/time, k_B = 1).
 
     Raises:
         ValueError: for another ``n_tilde``.
@@ -385,6 +418,9 @@ def validity_condition(m, k, k0, n_tilde, gamma):
 
     Args:
         m, k, k0, gamma: as above.  n_tilde: ``"kac"`` (Ñ = N-1) or ``1``.
+
+    Returns:
+        float64 array: the dimensionless bound on N (Kac) or on N² (Ñ = 1).
 
     Raises:
         ValueError: for another ``n_tilde``.
@@ -430,6 +466,10 @@ def flux_identical_exact(n, m, k, k0, n_tilde, gamma, k_prime=0.0):
 
     Returns:
         float64 array J/ΔT (1/time, k_B = 1).
+
+    Raises:
+        ValueError: for a string ``n_tilde`` other than ``"kac"``.
+        RuntimeError: if JAX's float64 mode has been turned off.
 
     Example:
         >>> import meanfield_jax.analytic as an

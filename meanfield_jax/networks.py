@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
+from ._configfile import plain
 from ._model import HarmonicNetwork, checked_masses, checked_scalar
 
 __all__ = ["power_law", "nearest_neighbour", "random_springs", "from_springs"]
@@ -36,6 +37,16 @@ def from_springs(masses, springs, *, k0=0.0, gamma=1.0, t_left=1.0, t_right=0.0,
 
     K = diag(k0 + Σ_{j≠i} k_ij) − [k_ij]. O(N²). Concrete springs are checked (finite,
     symmetric, non-negative); traced ones are trusted.
+
+    Args:
+      masses: length-N array of masses > 0, N >= 2.
+      springs: (N, N) symmetric array of springs k_ij >= 0 (the diagonal is ignored).
+      k0: pinning stiffness of every particle.
+      gamma, t_left, t_right, k_prime: bath friction γ, bath temperatures T_L (particle 1)
+        and T_R (particle N), wall springs k' on particles 1 and N.
+
+    Returns:
+      :class:`meanfield_jax.HarmonicNetwork`.
 
     Raises:
       ValueError: naming the parameter, as :class:`MeanFieldChain`, and for springs that are
@@ -83,9 +94,24 @@ def _distance_weights(n, alpha):
 def kac_factor(n: int, alpha) -> jax.Array:
     """Ñ = (1/N) Σ_i Σ_{j≠i} |i − j|^−α (α = 0: Ñ = N − 1; α = inf: 2(N − 1)/N). O(N²).
 
+    The Kac factor of :func:`power_law` (``n_tilde="kac"``): the mean total coupling per
+    particle is then k.
+
+    Args:
+      n: number of particles N (an integer >= 2; not checked here, :func:`power_law` does).
+      alpha: exponent α >= 0, or ``inf`` (nearest neighbours).
+
+    Returns:
+      float64 scalar array Ñ.
+
+    Raises:
+      ValueError: from JAX for a non-numeric ``alpha`` (values are not range-checked here).
+
     >>> from meanfield_jax import networks
     >>> float(networks.kac_factor(5, 0.0))
     4.0
+    >>> float(networks.kac_factor(4, float("inf")))  # 2(N − 1)/N
+    1.5
     """
     return jnp.sum(_distance_weights(n, alpha)) / n
 
@@ -123,7 +149,7 @@ def power_law(masses, alpha, *, k=1.0, k0=0.0, n_tilde="kac", gamma=1.0, t_left=
     if not isinstance(alpha, jax.core.Tracer):
         a = float(alpha)
         if np.isnan(a) or a < 0:
-            raise ValueError(f"alpha must be >= 0 (or inf), got {alpha!r}")
+            raise ValueError(f"alpha must be >= 0 (or inf), got {plain(alpha)}")
     weights = _distance_weights(n, alpha)
     if isinstance(n_tilde, str):
         if n_tilde.lower() != "kac":
@@ -143,6 +169,20 @@ def nearest_neighbour(masses, *, k=1.0, k0=0.0, gamma=1.0, t_left=1.0, t_right=0
     Free ends for k' = 0; fixed ends (springs k' to walls) for k' > 0, e.g. k' = k for the
     Rieder–Lebowitz–Lieb / Casher–Lebowitz chain. For identical masses m and free ends,
     J = k γ ΔT / (2 (k m + γ²)) at every N (transmittance of the ordered chain).
+
+    Args:
+      masses: length-N array of masses > 0, N >= 2.
+      k: spring between neighbours (>= 0).
+      k0: pinning stiffness of every particle.
+      gamma, t_left, t_right, k_prime: bath friction γ, bath temperatures, wall springs k'
+        (fixed ends for k' > 0), as in :func:`from_springs`.
+
+    Returns:
+      :class:`meanfield_jax.HarmonicNetwork` with a tridiagonal stiffness matrix.
+
+    Raises:
+      ValueError: naming the parameter, as :class:`meanfield_jax.MeanFieldChain` (masses,
+        k, k0, gamma, temperatures, k_prime).
 
     >>> from meanfield_jax import networks
     >>> networks.nearest_neighbour([1.0, 1.0, 1.0]).stiffness.tolist()
@@ -171,6 +211,13 @@ def random_springs(key, masses, *, k=1.0, k0=0.0, n_tilde=1.0, gamma=1.0, t_left
       key: a ``jax.random`` key (typed or raw), e.g. ``masses.realization_key(seed, N, r)``.
       masses: length-N array of masses > 0, N >= 2.
       k, k0, n_tilde, gamma, t_left, t_right, k_prime: as in :func:`power_law`.
+
+    Returns:
+      :class:`meanfield_jax.HarmonicNetwork` (momentum conserving for k0 = k' = 0).
+
+    Raises:
+      ValueError: for ``n_tilde`` neither ``"kac"`` nor a positive number, and naming the
+        parameter as :class:`meanfield_jax.MeanFieldChain` (masses, k, k0, gamma, …).
 
     >>> import jax
     >>> from meanfield_jax import networks

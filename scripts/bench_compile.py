@@ -137,7 +137,7 @@ def _child_options(n, with_options):
     from meanfield_jax import _config, _poles
 
     def flux(chain):
-        return _poles.flux_by_residues(chain)["flux"]
+        return _poles.flux_by_residues(chain).value
 
     rng = np.random.default_rng(0)
     chain = mf.MeanFieldChain(1.0 + 0.1 * (rng.random(n) - 0.5), k=1.0, k0=0.02)

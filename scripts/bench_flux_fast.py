@@ -56,14 +56,14 @@ def main():
         if args.temperatures:
             value_f, est, converged = np.asarray(out_f[0]), float(np.max(out_f[1])), out_f[2]
         else:
-            value_f = float(out_f["flux"])
-            est, converged = float(out_f["error_estimate"]) / abs(value_f), out_f["converged"]
+            value_f = float(out_f.value)
+            est, converged = float(out_f.error_estimate) / abs(value_f), out_f.converged
         if n <= args.no_reference_above:
             t_r, out_r = _best(ref, chain, args.reference_repeat)
             if args.temperatures:
                 diff = float(np.max(np.abs(np.asarray(out_r[0]) - value_f)))
             else:
-                diff = abs(value_f - float(out_r["flux"])) / abs(float(out_r["flux"]))
+                diff = abs(value_f - float(out_r.value)) / abs(float(out_r.value))
         else:
             t_r, diff = float("nan"), float("nan")
         rows.append((n, t_f, t_r))

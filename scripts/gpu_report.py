@@ -10,9 +10,13 @@ It measures, on `jax.devices()[0]` (warm calls, best of several; compilation rep
      the largest N (doubling from 10⁴) whose single warm call finishes within 60 s;
   3. T_n (Eq. 31) at N = 10⁵;
   4. Langevin (BAOAB, Eqs. 2–5): particle-steps per second, N = 1000 × 10⁴ trajectories;
+  5. nonlinear Langevin steps (``meanfield_jax.nonlinear``): FPUT-β mean field (O(N) power
+     sums), N = 1000 × 10⁴ trajectories, and power law α = 1.5 (O(N log N) FFT forces),
+     N = 4096 × 256 trajectories;
 and checks each against the same computation on the CPU (`jax.devices("cpu")`): |ΔT| ≤ 1e-12
 max T, |ΔJ| ≤ 1e-12 |J|, |ΔT_n| ≤ 1e-12 max(T_L, T_R), Langevin averages of the same
-trajectories (threefry streams are backend-independent) to 1e-12 relative. Each line says
+trajectories (threefry streams are backend-independent) to 1e-12 relative (also for a short
+FPUT-β run: 100 steps are too few for chaos to amplify rounding). Each line says
 PASS or FAIL. On a CPU-only machine the "device" is the CPU and the check compares a CPU run
 with itself (still exercising every path); `--toy` shrinks every size so that the test
 suite runs it in seconds (tests/test_gpu_report.py) and the script never rots.
@@ -41,6 +45,9 @@ SIZES = {  # full report, and --toy (seconds on a CPU)
     "temperatures": (100_000, 40),
     "langevin": ((1_000, 10_000, 2_000), (8, 16, 200)),     # (N, trajectories, steps)
     "langevin_check": ((1_000, 64, 200), (8, 8, 100)),
+    "fput_mean_field": ((1_000, 10_000, 2_000), (8, 16, 200)),
+    "fput_power_law": ((4_096, 256, 500), (32, 4, 50)),
+    "fput_check": ((1_000, 64, 100), (8, 8, 100)),
 }
 TOL = 1e-12
 
@@ -177,6 +184,36 @@ def langevin(rows, toy):
             cpu_deviation=deviation, check=_verdict(deviation))
 
 
+def nonlinear(rows, toy):
+    key = jax.random.PRNGKey(0)
+    for name, builder in (
+            ("FPUT mean field", lambda n: _one(_chains(1, n, seed=6), 0)),
+            ("FPUT power law", lambda n: mf.networks.power_law(np.ones(n), 1.5, k=0.1, k0=0.02))):
+        n, trajectories, steps = SIZES["fput_mean_field" if "mean" in name else
+                                       "fput_power_law"][toy]
+        system = mf.nonlinear.fput(builder(n), beta=1.0)
+        run = lambda s: mf.simulate(system, key, trajectories, 0.1, s, s // 2,  # noqa: E731
+                                    chunk_size=min(s, 100), progress=False, profiles=False)
+        _, first = _timed(lambda: run(steps // 2).flux_left)
+        _, warm = _best(lambda: run(steps).flux_left, 2)
+        _report(rows, name, N=n, trajectories=trajectories, steps=steps,
+                structure=system.structure, first_call_s=first, warm_s=warm,
+                particle_steps_per_s=n * trajectories * steps / warm)
+    n, trajectories, steps = SIZES["fput_check"][toy]
+    system = mf.nonlinear.fput(_one(_chains(1, n, seed=7), 0), beta=1.0, lam=0.5)
+    short = lambda: mf.simulate(system, key, trajectories, 0.1, steps, steps // 2,  # noqa: E731
+                                chunk_size=50, progress=False)
+    dev = short()
+    cpu = _on_cpu(short)
+    deviation = max(
+        float(np.max(np.abs(dev.temperatures - cpu.temperatures)
+                     / np.max(np.abs(cpu.temperatures)))),
+        float(np.max(np.abs(dev.energies - cpu.energies) / np.max(np.abs(cpu.energies)))),
+        abs(dev.flux_left - cpu.flux_left) / max(abs(cpu.flux_left), 1e-300))
+    _report(rows, "FPUT vs CPU", N=n, trajectories=trajectories, steps=steps,
+            cpu_deviation=deviation, check=_verdict(deviation))
+
+
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--toy", action="store_true", help="tiny sizes (the test suite's run)")
@@ -196,6 +233,7 @@ def main(argv=None) -> list:
     largest_flux(rows, toy, args.budget)
     temperatures(rows, toy)
     langevin(rows, toy)
+    nonlinear(rows, toy)
     failed = [r["measurement"] for r in rows if r.get("check") == "FAIL"]
     print(f"total {time.perf_counter() - start:.1f} s; "
           f"{'all checks PASS' if not failed else 'FAILED: ' + ', '.join(failed)}")

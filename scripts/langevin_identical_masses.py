@@ -1,6 +1,6 @@
 """Identical masses: the bulk keeps its initial energy (paper, Sec. III B), and the dt² bias.
 
-Runs ``meanfield_jax._langevin.simulate`` for a mean-field chain of identical masses
+Runs ``meanfield_jax.simulate`` for a mean-field chain of identical masses
 (k = 0.1, k0 = 0.02, γ = m = 1, Kac factor, T_L = 1, T_R = 0):
 
 1. from rest: reproduces the paper's particular solution (bulk T_n = 1/(2(N − 2)) ~ 1/N here,
@@ -22,7 +22,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import meanfield_jax as mf  # noqa: E402
-from meanfield_jax._langevin import relaxation_time, simulate  # noqa: E402
 from test_langevin import exact_discrete, particular_solution  # noqa: E402
 
 
@@ -34,7 +33,7 @@ def main():
     n, t0 = a.n, 0.5
     chain = mf.MeanFieldChain(np.ones(n), k=0.1, k0=0.02, t_left=1.0, t_right=0.0)
     dt = 0.1
-    tau = relaxation_time(chain)
+    tau = mf.relaxation_time(chain)
     burn = int(8 * tau / dt)
     n_traj = 256 if a.quick else 1024
     temps, jl, _ = particular_solution(chain)
@@ -42,7 +41,7 @@ def main():
     print(f"particular solution: T_1 = {temps[0]:.4f}, bulk T_n = {temps[1]:.5f} "
           f"(1/(2(N-2)) = {1 / (2 * (n - 2)):.5f}), T_N = {temps[-1]:.4f}, J = {jl:.5f}")
     for initial in ("rest", "thermal"):
-        res = simulate(chain, jax.random.PRNGKey(0), n_traj, dt, burn + 20_000, burn,
+        res = mf.simulate(chain, jax.random.PRNGKey(0), n_traj, dt, burn + 20_000, burn,
                        initial=initial, t_initial=t0)
         expect = temps.copy()
         if initial == "thermal":

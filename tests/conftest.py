@@ -88,7 +88,7 @@ _GROUPS = (
     ("fast", ("tests/test_fast_gaps.py", "tests/test_poles_fast.py", "tests/test_cauchy.py",
               "meanfield_jax/_cauchy.py", "meanfield_jax/_poles_fast.py")),
     ("networks", ("tests/test_networks.py", "meanfield_jax/networks.py",
-                  "meanfield_jax/_secular.py")),
+                  "meanfield_jax/_secular.py", "meanfield_jax/_secular_residues.py")),
 )
 _GROUP_OF = {path: (rank, name) for rank, (name, paths) in enumerate(_GROUPS) for path in paths}
 

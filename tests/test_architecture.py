@@ -6,7 +6,8 @@
   name, or reaches one through ``module._name``;
 * no `importlib` indirection between the package's modules, and no import of the package
   itself (``from . import __version__``) from inside it;
-* README's layout section names every module, in the same order as ``LAYERS``;
+* the docs' layout section (``docs/architecture.md``) names every module, in the same order
+  as ``LAYERS``;
 * every program is compiled through ``_config.jit`` (one place for the compiler options).
 """
 
@@ -18,22 +19,26 @@ import re
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "meanfield_jax"
-README = PACKAGE.parent / "README.md"
+LAYOUT = PACKAGE.parent / "docs" / "architecture.md"  # the site's Architecture page
 
 # Bottom to top. Modules on one line form one layer; within a layer a module may import
 # the modules listed before it.
 LAYERS = [
     ["_interrupt", "_version", "_config", "_configfile", "_stats", "_report"],  # stdlib/NumPy
     ["_io", "_cache"],                                         # files, compile cache
+    ["_special", "_quantum"],                                  # ψ, ψ′; quantum bath weights
     ["_model"],                                                # systems
-    ["masses", "analytic", "networks", "_cauchy", "_contour", "_secular"],  # constructors, forms
-    ["_green", "_buckets", "_failure", "_modes"],               # kernels, padding, results
-    ["_poles", "_poles_fast", "_lyapunov", "_transfer"],       # exact solvers
+    ["masses", "analytic", "networks", "nonlinear"],           # constructors, closed forms
+    ["_solver_base", "_cauchy", "_contour", "_secular", "_secular_residues"],  # network solver
+    ["_green", "_pole_chain", "_gap_zeros", "_collective_zeros", "_poles",     # kernels, chain
+     "_poles_fast"],                                                          # solvers
+    ["_buckets", "_failure", "_modes", "_lyapunov", "_landauer", "_transfer"],  # padding,
+                                  # results, reference; quantum J, κ, T*; tridiagonal chains
     ["_transport"],                                            # public T, J, T_n
     ["_resonances", "_lorentzian"],                            # peaks and their fits
     ["_ensemble"],                                             # batches over devices
     ["_sweep_config", "_simulate_config", "_dataset"],         # pipeline schemas, datasets
-    ["_langevin"],                                             # simulation
+    ["_langevin", "_langevin_analysis"],                       # simulation
     ["_plot", "_sweep", "_simulation"],                        # pipelines
     ["_cli"],                                                  # command line
     ["__init__"],                                              # public API
@@ -142,14 +147,14 @@ def test_programs_compile_through_config_jit():
     assert _bare_jits(ast.parse("@functools.partial(jax.jit, static_argnums=1)\ndef f(): pass"))
 
 
-def test_readme_layout_is_the_import_graph():
-    text = README.read_text()
+def test_docs_layout_is_the_import_graph():
+    text = LAYOUT.read_text()
     match = re.search(r"^## Layout\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
-    assert match, "README has no '## Layout' section"
+    assert match, "docs/architecture.md has no '## Layout' section"
     listed = re.findall(r"^- `([\w.]+)`", match.group(1), flags=re.M)
     listed = [name.removesuffix(".py") for name in listed]
     order = [name for layer in LAYERS for name in layer if name != "__init__"]
-    assert listed == order, f"README layout lists {listed}, the import graph is {order}"
+    assert listed == order, f"docs/architecture.md lists {listed}, the import graph is {order}"
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in PACKAGE.glob("*.py")))
@@ -168,3 +173,16 @@ def test_the_checks_see_violations():
     assert ("__version__", None, 2) in found and ("_sweep", None, 3) in found
     rank = _rank()
     assert rank["_cli"] > rank["_poles"] and _is_private("_Chain") and not _is_private("__all__")
+
+
+def test_conftest_groups_name_existing_files():
+    """Every path that ``tests/conftest.py`` groups for xdist names a file that exists (a
+    renamed file would silently leave its group)."""
+    source = (PACKAGE.parent / "tests" / "conftest.py").read_text()
+    groups = next(node.value for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", None) == "_GROUPS" for t in node.targets))
+    paths = [name for _, files in ast.literal_eval(groups) for name in files]
+    assert len(paths) > 20
+    missing = [p for p in paths if not (PACKAGE.parent / p).is_file()]
+    assert not missing, f"conftest groups name missing files: {missing}"

@@ -23,8 +23,8 @@ from meanfield_jax._poles import flux_from_poles, chain_poles, temperatures_by_r
 def _flux_and_temperatures(chain, n=None):
     poles = chain_poles(chain, n)
     flux = flux_from_poles(chain, poles, n)
-    temps, err, ok = temperatures_by_residues(chain, poles, n)
-    return (flux["flux"], flux["error_estimate"], flux["converged"], flux["sum_rule_error"],
+    temps, err, ok = temperatures_by_residues(chain, poles, n)[:3]
+    return (flux.value, flux.error_estimate, flux.converged, flux.diagnostics.sum_rule_error,
             temps, err, ok)
 
 
@@ -121,6 +121,47 @@ def test_transmittance_padded_equals_unpadded(monkeypatch):
         assert np.mean(np.abs(out - ref) <= 1e-14 * ref) > 0.9
         assert mf.transmittance(chain, 0.0) == pytest.approx(
             float(_transport.transmittance_grid(chain, jnp.zeros(()))), rel=1e-14, abs=1e-300)
+
+
+def test_padded_transmittance_edge_frequencies(monkeypatch):
+    """The padded T(ω) (weight-0 entries of mass −1, ``_green.chain_q``) at the points
+    where a term is not finite: ω = 0 pinned (every real term +inf; T(0) = 0) and free
+    (T(0) of Eq. 23), at a bulk resonance (T ≈ 0), k = 0 (T = 0) and
+    k = k0 = 0 (T = 0; terms 0/0 at ω = 0): equal to the unpadded values, never NaN."""
+    rng = np.random.default_rng(12)
+    masses = 1.0 + rng.random(6)
+    for k, k0 in ((1.0, 0.3), (1.0, 0.0), (0.0, 0.4), (0.0, 0.0)):
+        chain = mf.MeanFieldChain(masses, k=k, k0=k0, k_prime=0.2 if k0 else 0.0)
+        resonance = float(np.sqrt((float(chain.kappa_bar) + k0) / masses[2]))
+        omega = jnp.array([0.0, resonance, 0.3, 1.7, 40.0])
+        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+        ref = np.asarray(mf.transmittance(chain, omega))
+        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+        out = np.asarray(mf.transmittance(chain, omega))
+        assert np.all(np.isfinite(out)) and np.all(np.isfinite(ref)), (k, k0, out, ref)
+        np.testing.assert_allclose(out, ref, rtol=1e-13, atol=1e-300, err_msg=str((k, k0)))
+        assert out[1] < 1e-20 and (k0 == 0 or out[0] == 0)  # a bulk resonance; pinned ω = 0
+        if k == 0:
+            assert np.all(out == 0)
+
+
+def test_padded_vmapped_transmittance_keeps_one_fused_sum(monkeypatch):
+    """jit(vmap(transmittance)) padded to the bucket sums the O(N) terms of every frequency
+    in one fused reduction, as the unpadded program does: its temporary memory is not the
+    (chains × frequencies × N) array of terms that a per-element mask made XLA write out
+    (the 3–4× padding tax of issue 27: 200 ms against 63 ms at 16 × 4096 × N = 1000)."""
+    rng = np.random.default_rng(13)
+    r, n, n_omega = 2, 40, 500  # bucket 64: the padded program sums 62 bulk terms
+    batch = mf.stack_systems([mf.MeanFieldChain(1.0 + 0.1 * rng.random(n), k=1.0, k0=0.05)
+                              for _ in range(r)])
+    omega = jnp.linspace(0.01, 3.0, n_omega)
+    temp = {}
+    for mode in ("0", "1"):
+        monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", mode)
+        program = jax.jit(jax.vmap(mf.transmittance, in_axes=(0, None)))
+        temp[mode] = program.lower(batch, omega).compile().memory_analysis().temp_size_in_bytes
+    terms = r * n_omega * 62 * 8
+    assert temp["1"] <= 2 * temp["0"] + terms // 4, (temp, terms)
 
 
 @pytest.mark.slow  # ~35 s of compilation (reverse mode, padded and unpadded); padded values stay default
@@ -243,21 +284,79 @@ def test_ensembles_of_one_bucket_compile_once(monkeypatch):
 
 
 def test_sweep_buckets():
-    """The sweep's programs: fig4-quick (6 sizes) 2, fig4 (12 sizes) 6; no group straddles
-    the fast gap path; each group runs at its largest size."""
+    """The sweep's programs (``merged_buckets``): fig4-quick (6 sizes, 72 chains each) 4,
+    fig4 (12 sizes, 408 each) 10; every size padded only to a larger size of the job, on
+    its side of the fast gap path, within the padding allowance of its work."""
     from meanfield_jax import _sweep, _sweep_config
 
-    quick = _sweep.plan_tasks(_sweep_config.builtin_config("fig4-quick")).padded
+    quick_cfg = _sweep_config.builtin_config("fig4-quick")
     full_cfg = _sweep_config.builtin_config("fig4")
+    quick = _sweep.plan_tasks(quick_cfg).padded
     full = _sweep.plan_tasks(full_cfg).padded
-    assert len(set(quick)) == 2 and len(set(full)) == 6
-    for sizes, padded in ((_sweep_config.builtin_config("fig4-quick").sizes, quick),
-                          (full_cfg.sizes, full)):
-        assert all(b >= n and (b >= 259) == (n >= 259) for n, b in zip(sizes, padded))
-    assert quick == (158, 158, 158, 158, 1000, 1000) and full[-1] == 10_000
-    # many chains per size: the padded work outweighs a compilation, no groups merged
-    assert _buckets.merged_buckets([10, 25, 63], [10**5] * 3) == [10, 63, 63]
+    assert quick == (63, 63, 63, 158, 398, 1000)  # 398: its own program, not 1000's
+    assert len(set(full)) == 10 and full[:3] == (35, 35, 35) and full[-1] == 10_000
+    for cfg, padded, count in ((quick_cfg, quick, 72), (full_cfg, full, 408)):
+        for n, b in zip(cfg.sizes, padded):
+            assert b in cfg.sizes and b >= n and (b >= 259) == (n >= 259)
+            extra = count * (_buckets.warm_cost(b) - _buckets.warm_cost(n))
+            assert extra <= _buckets.padding_allowance(count * _buckets.warm_cost(n))
+    # many chains per size: the padded work outweighs a compilation, nothing merged
+    assert _buckets.merged_buckets([10, 25, 63], [10**5] * 3) == [10, 25, 63]
     assert _buckets.merged_buckets([10, 25], [72, 72], ladder=None) == [10, 25]
+    # one chain each: everything below the fast gap path shares one program
+    assert _buckets.merged_buckets([10, 25, 63, 158], [1] * 4) == [158] * 4
+    # kinds never share a program (the O(N) FMM flux above 4096, networks: O(N³))
+    assert _buckets.merged_buckets([4000, 5000], [1, 1], kinds=["residues", "residues-fmm"]) \
+        == [4000, 5000]
+    assert _buckets.merged_buckets([9, 10], [2, 2], kinds="network") == [10, 10]
+
+
+def test_batch_rule():
+    """``batch_bucket_size``: the interactive bucket while its padding costs a batch at
+    most max(0.1 s, 10% of its work), then the coarsest finer ladder that does, then N; never
+    more than one compilation of padding; no N changes its code path (258, 4096 are rungs
+    of every ladder)."""
+    b = _buckets
+    assert [b.batch_bucket_size(400, r) for r in (1, 4, 64, 10**4, 10**5)] == \
+        [1024, 431, 413, 404, 400]
+    for kind in ("residues", "residues-fmm", "network"):
+        for n in (3, 17, 100, 258, 259, 400, 1000, 4096, 4097, 6000, 20000):
+            for count in (1, 2, 16, 64, 1000, 10**5):
+                if kind == "residues-fmm" and n <= 4096:
+                    continue
+                size = b.batch_bucket_size(n, count, kind)
+                work = count * b.warm_cost(n, kind)
+                extra = count * (b.warm_cost(size, kind) - b.warm_cost(n, kind))
+                what = (kind, n, count, size)
+                assert size >= n and extra <= b.padding_allowance(work), what
+                assert extra <= b.COMPILE_S and extra <= max(0.1, 0.1 * work), what
+                assert (size >= 259) == (n >= 259) and (size > 4096) == (n > 4096), what
+                if extra and work > 1.0:  # worth a finer ladder: within 10% (model)
+                    assert extra <= 0.1 * work, what
+    # small batches share the single calls' buckets (chains) / step buckets (networks)
+    assert b.batch_bucket_size(10, 64) == b.bucket_size(10) == 16
+    assert b.batch_bucket_size(9, 2, "network") == b.step_bucket_size(9) == 16
+
+
+def test_ensemble_program_size(monkeypatch):
+    """ensemble_flux's padding (no compilation here): a small batch pads to its bucket with
+    the true N passed on; 64 chains of N = 400 run at 413 (16 per octave: ≤ 7% more work
+    than the exact size, against 6.6× in the bucket 1024); 10⁵ chains at N = 400 exactly,
+    unpadded; buckets off: always exact."""
+    from meanfield_jax._ensemble import _pad_to_bucket
+
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "1")
+    for r, n, want in ((2, 5, 16), (64, 400, 413)):
+        padded, args = _pad_to_bucket(mf.batch_chains(np.ones((r, n)), k=1.0), "residues")
+        assert padded.masses.shape == (r, want) and int(args[0]) == n
+    batch = mf.batch_chains(np.ones((3, 400)), k=1.0)
+    monkeypatch.setattr(_buckets, "warm_cost", lambda n, kind="residues": 5e4 * 8e-8 * n**2)
+    padded, args = _pad_to_bucket(batch, "residues")  # (as if 10⁵ chains)
+    assert padded is batch and args == ()
+    monkeypatch.undo()
+    monkeypatch.setenv("MEANFIELD_JAX_BUCKETS", "0")
+    from meanfield_jax._ensemble import pads_to_buckets
+    assert not pads_to_buckets(batch, "residues")
 
 
 @pytest.mark.slow

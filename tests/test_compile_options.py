@@ -118,7 +118,11 @@ def test_jit_without_compiler_options_is_plain_jit():
                     _config.jit(compiler_options=False, static_argnums=1)(f)):
         assert not isinstance(program, _config._Program)
         assert float(program(0.5, 3)) == float(jax.jit(f, static_argnums=1)(0.5, 3))
-        assert program.lower(0.5, 3).compile() is not None
+        # the same program as plain jit: no compiler options in its lowering, and its
+        # ahead-of-time compiled form runs and agrees
+        plain = jax.jit(f, static_argnums=1)
+        assert program.lower(0.5, 3).as_text() == plain.lower(0.5, 3).as_text()
+        assert float(program.lower(0.5, 3).compile()(0.5)) == float(plain(0.5, 3))
     from meanfield_jax import _transport
 
     for name in ("flux_secular", "temperatures_secular"):

@@ -1,4 +1,4 @@
-"""Large-N gap zeros: interpolated first guesses (``_poles._fast_evaluator``) against the
+"""Large-N gap zeros: interpolated first guesses (``_gap_zeros._interpolated_evaluator``) against the
 direct iteration, and the fallback when a guess fails its check.
 
 For N − 3 >= 256 gaps the exact iteration starts from a guess computed with the bulk sum
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import meanfield_jax as mf
-from meanfield_jax import _poles
+from meanfield_jax import _gap_zeros
+from meanfield_jax._pole_chain import PoleChain
 
 
 def _mass_cases():
@@ -36,18 +37,19 @@ MASS_CASES = list(_mass_cases())
 
 @jax.jit
 def _both_paths(chain):
-    c = _poles.PoleChain(chain)
-    return _poles.gap_roots(c, fast=True), _poles.gap_roots(c, fast=False)
+    c = PoleChain.from_chain(chain)
+    return (_gap_zeros.gap_roots(c, interpolated_guesses=True),
+            _gap_zeros.gap_roots(c, interpolated_guesses=False))
 
 
 @pytest.mark.parametrize("name, masses", MASS_CASES, ids=[c[0] for c in MASS_CASES])
 @pytest.mark.parametrize("k0, n_tilde", [(0.0, "kac"), (0.02, 1.0)])
 def test_fast_guesses_give_the_direct_zeros_and_terms(name, masses, k0, n_tilde):
     chain = mf.MeanFieldChain(masses, k=0.1, k0=k0, n_tilde=n_tilde, gamma=1.0)
-    assert chain.n - 3 >= _poles._FAST_MIN_GAPS
+    assert chain.n - 3 >= _gap_zeros.INTERPOLATED_MIN_GAPS
     fast, direct = _both_paths(chain)
-    roots_f, terms_f, ok_f, valid_f, iters_f = (np.asarray(x) for x in fast)
-    roots_d, terms_d, ok_d, valid_d, _ = (np.asarray(x) for x in direct)
+    roots_f, terms_f, ok_f, valid_f, iters_f = (np.asarray(x) for x in fast[:5])
+    roots_d, terms_d, ok_d, valid_d, _ = (np.asarray(x) for x in direct[:5])
     np.testing.assert_array_equal(valid_f, valid_d)
     assert ok_f.all() and ok_d.all()
     v = valid_f
@@ -67,13 +69,13 @@ def test_fast_guesses_give_the_direct_zeros_and_terms(name, masses, k0, n_tilde)
 def test_fast_path_flux_equals_direct_path_flux():
     masses = np.random.default_rng(7).uniform(0.9, 1.1, 600)
     chain = mf.MeanFieldChain(masses, k=0.1, k0=0.02, n_tilde=1.0, gamma=1.0)
-    c = _poles.PoleChain(chain)
+    c = PoleChain.from_chain(chain)
     for fast in (True, False):
-        roots, terms, ok, valid, _ = _poles.gap_roots(c, fast=fast)
+        roots, terms, ok, valid = _gap_zeros.gap_roots(c, interpolated_guesses=fast)[:4]
         assert bool(jnp.all(ok))
     flux = mf.heat_flux(chain)
-    _, terms_d, _, valid_d, _ = _poles.gap_roots(c, fast=False)
-    _, terms_f, _, valid_f, _ = _poles.gap_roots(c, fast=True)
+    _, terms_d, _, valid_d = _gap_zeros.gap_roots(c, interpolated_guesses=False)[:4]
+    _, terms_f, _, valid_f = _gap_zeros.gap_roots(c, interpolated_guesses=True)[:4]
     gap_sum_d = 2.0 * float(jnp.sum(jnp.where(valid_d, terms_d.real, 0.0)))
     gap_sum_f = 2.0 * float(jnp.sum(jnp.where(valid_f, terms_f.real, 0.0)))
     assert gap_sum_f == pytest.approx(gap_sum_d, rel=1e-13, abs=1e-16 * abs(float(flux)))

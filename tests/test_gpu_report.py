@@ -19,6 +19,7 @@ def test_gpu_report_runs_at_toy_sizes(tmp_path):
     assert names[0] == "T(omega)" and "Langevin" in names and "Langevin vs CPU" in names
     assert any(n.startswith("T_n") for n in names) and any(n.startswith("J ensemble") for n in names)
     checks = [r["check"] for r in rows if "check" in r]
-    assert len(checks) == 4 and all(c == "PASS" for c in checks), rows
+    assert "FPUT mean field" in names and "FPUT power law" in names and "FPUT vs CPU" in names
+    assert len(checks) == 5 and all(c == "PASS" for c in checks), rows
     assert all(r.get("converged", True) for r in rows)
     assert (tmp_path / "r.json").stat().st_size > 0

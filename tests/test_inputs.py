@@ -247,3 +247,104 @@ def test_ensemble_flux_checks_batches_and_decoupled_networks():
         ensemble_flux(connected)
     with pytest.raises(ValueError, match="batch of R systems"):
         ensemble_transmittance(connected, jnp.linspace(0, 1, 3))
+
+
+# ------------------------------------------------------------- frequencies and messages
+
+_CHAIN = mf.MeanFieldChain([1.0, 1.3, 0.8, 1.1], k=1.0, k0=0.2)
+_NETWORK = _CHAIN.to_network()
+
+#: Every public function taking a frequency, as (name of the frequency, call with ω).
+OMEGA_TAKERS = {
+    "transmittance": ("omega", lambda w: mf.transmittance(_CHAIN, w)),
+    "transmittance network": ("omega", lambda w: mf.transmittance(_NETWORK, w)),
+    "transmittance dense": ("omega", lambda w: mf.transmittance(_NETWORK, w, method="dense")),
+    "dynamical_matrix": ("omega", lambda w: mf.dynamical_matrix(_CHAIN, w)),
+    "greens_function": ("omega", lambda w: mf.greens_function(_NETWORK, w)),
+    "ensemble_transmittance": (
+        "omega", lambda w: mf.ensemble_transmittance(mf.stack_systems([_CHAIN] * 2), w)),
+    "resonance_frequency": ("omega_guess", lambda w: mf.resonance_frequency(_CHAIN, w)),
+    "resonance_frequency_with_error": (
+        "omega_guess", lambda w: mf.resonance_frequency_with_error(_CHAIN, w)),
+    "fit_resonance_lorentzians": (
+        "omega_guess", lambda w: mf.fit_resonance_lorentzians(_CHAIN, omega_guess=w)),
+    "fit_lorentzian_curve": (
+        "omega", lambda w: mf.fit_lorentzian_curve(np.resize(np.asarray(w), 5), np.ones(5))),
+    "analytic.transmittance_identical": (
+        "omega", lambda w: mf.analytic.transmittance_identical(w, 4, 1.0, 1.0, 0.2, 3.0, 1.0)),
+    "analytic.greens_1n_identical": (
+        "omega", lambda w: mf.analytic.greens_1n_identical(w, 4, 1.0, 1.0, 0.2, 3.0, 1.0)),
+    "analytic.eigenvalues_identical": (
+        "omega", lambda w: mf.analytic.eigenvalues_identical(w, 4, 1.0, 1.0, 0.2, 3.0, 1.0)),
+    "analytic.lorentzian_k0_zero": (
+        "omega", lambda w: mf.analytic.lorentzian_k0_zero(w, 4, 1.0, 1.0)),
+    "analytic.lorentzian_pinned": (
+        "omega", lambda w: mf.analytic.lorentzian_pinned(w, 4, 1.0, 1.0, 0.2, "kac", 1.0)),
+}
+
+
+@pytest.mark.parametrize("what", sorted(OMEGA_TAKERS))
+@pytest.mark.parametrize("omega", [0.3 + 0.1j, np.complex128(0.3), np.array([0.3 + 0j, 0.5]),
+                                   True, "0.3"], ids=["complex", "np.complex128",
+                                                      "complex array", "bool", "string"])
+def test_complex_or_non_numeric_frequency_raises_type_error_naming_it(what, omega):
+    """A complex ω (even with a zero imaginary part), a bool or a string is refused with a
+    TypeError naming the parameter; NumPy alone would drop the imaginary part with only a
+    warning. (Under jit the dtype is checked too: see the next test.)"""
+    name, call = OMEGA_TAKERS[what]
+    with pytest.raises(TypeError, match=rf"^{name} must be real numbers"):
+        call(omega)
+
+
+def test_complex_frequency_raises_under_jit_and_real_ones_still_work():
+    with pytest.raises(TypeError, match=r"^omega must be real numbers"):
+        jax.jit(lambda w: mf.transmittance(_CHAIN, w))(jnp.asarray(0.3 + 0.1j))
+    with pytest.raises(TypeError, match=r"^omega_guess must be real numbers"):
+        jax.jit(lambda w: mf.resonance_frequency_with_error(_CHAIN, w).omega)(
+            jnp.asarray(0.3 + 0j))
+    with pytest.raises(ValueError, match=r"^omega_guess must be finite"):
+        mf.resonance_frequency(_CHAIN, np.nan)
+    # ints, float32 and float64 arrays are real frequencies
+    for omega in (1, np.float32(0.5), np.arange(3), jnp.linspace(0.1, 1.0, 3)):
+        t = np.asarray(mf.transmittance(_CHAIN, omega))
+        assert t.dtype == np.float64 and np.all((t >= 0) & (t <= 1))
+
+
+def _raises_plain(call, pattern):
+    """The call raises ValueError/TypeError matching ``pattern`` and printing no NumPy
+    scalar repr (np.float64(…), np.int64(…), array(…))."""
+    with pytest.raises((ValueError, TypeError), match=pattern) as info:
+        call()
+    message = str(info.value)
+    assert "np." not in message and "array(" not in message, message
+
+
+@pytest.mark.parametrize("name", ["k", "k0", "gamma", "t_left", "t_right", "k_prime",
+                                  "n_tilde"])
+@pytest.mark.parametrize("scalar", [np.float64, np.float32, np.array, jnp.asarray])
+def test_messages_print_plain_numbers(name, scalar):
+    """Bad values given as NumPy/JAX scalars are printed as numbers ("got -1.0"), not as
+    np.float64(-1.0); for every parameter of both system classes."""
+    _raises_plain(lambda: mf.MeanFieldChain([1.0, 1.0], **{name: scalar(-1.0)}),
+                  rf"^{name} must be .*, got -1\.0$")
+    if name not in ("k", "k0", "n_tilde"):
+        _raises_plain(lambda: mf.HarmonicNetwork([1.0, 1.0], np.eye(2), **{name: scalar(-1.0)}),
+                      rf"^{name} must be .*, got -1\.0$")
+    _raises_plain(lambda: mf.MeanFieldChain([1.0, 1.0], **{name: scalar(np.inf)}),
+                  rf"^{name} must be finite, got inf$")
+
+
+def test_other_messages_print_plain_numbers():
+    from meanfield_jax import _configfile, _sweep_config, masses, networks
+
+    _raises_plain(lambda: mf.MeanFieldChain(np.array([1.0, -2.0])), r"smallest is -2\.0\)$")
+    _raises_plain(lambda: masses.from_kind("random", np.int64(1)), r"got 1$")
+    _raises_plain(lambda: masses.realization_key(np.int64(-3), 5, 0), r"got -3$")
+    _raises_plain(lambda: masses.alternating(5, np.float64(-1.0), 1.0), r"got -1\.0$")
+    _raises_plain(lambda: networks.power_law(np.ones(4), np.float64(-0.5)), r"got -0\.5$")
+    _raises_plain(lambda: mf.analytic.amplitude_A(1.0, 1.0, 0.0, "kac", np.bool_(True)),
+                  r"gamma must be a number, got True;")
+    _raises_plain(lambda: _configfile.number("sweep config", "n", np.float64(2.5), integer=True),
+                  r"must be an integer, got 2\.5$")
+    _raises_plain(lambda: _sweep_config.make_config({"sizes": [np.int64(1), 5]}),
+                  r"'sizes' must all be >= 2, got \[1, 5\]$")

@@ -268,16 +268,15 @@ def test_simulator_step_is_the_baoab_map():
     for _ in range(4):
         x = x @ p.T
     # the chain exact (N = 5) and padded to its step bucket (inert padding), the network
-    for system, dense, size in ((chain, False, 5), (chain, False, 16),
-                                (chain.to_network(), True, 5)):
-        params, dense_ = lg._make_params(system, dt, 0, size)
-        assert dense_ is dense
+    for system, force, size in ((chain, "chain", 5), (chain, "chain", 16),
+                                (chain.to_network(), "dense", 5)):
+        model = lg._model(system, False)
+        assert model.force == force
+        params = lg._make_params(system, dt, 0, size, model)
         q, v = (jnp.asarray(pad_particles(x, size)) for x in (q0, v0))
-        state = lg.LangevinState(
-            q=q, v=v, accel=jax.vmap(lambda q: lg._accel(params, q, dense))(q),
-            key=jax.random.split(jax.random.PRNGKey(0), 3), sum_v2=jnp.zeros((3, size)),
-            heat_left=jnp.zeros(3), heat_right=jnp.zeros(3), step=jnp.asarray(0))
-        out = lg._run_chunk(params, state, 4, length=6, dense=dense, unroll=2)  # 2 no-ops
+        state = lg.initial_state(params, model, q, v,
+                                 jax.random.split(jax.random.PRNGKey(0), 3))
+        out = lg._run_chunk(params, state, 4, length=6, model=model, unroll=2)  # 2 no-ops
         q, v = (np.asarray(trim_particles(x, 5)) for x in (out.q, out.v))
         np.testing.assert_allclose(q @ u, x[:, :r], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(v, x[:, r:], rtol=1e-12, atol=1e-12)
