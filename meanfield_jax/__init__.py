@@ -128,7 +128,7 @@ __all__ = [
     "dynamical_matrix", "greens_function", "transmittance",
     "heat_flux", "heat_flux_with_error", "FluxResult",
     "local_temperatures", "local_temperatures_with_error", "TemperatureResult",
-    "normal_modes", "NormalModes",
+    "normal_modes", "NormalModes", "nearest_neighbour_flux_with_error",
     "thermal_conductance", "thermal_conductance_with_error", "ConductanceResult",
     "resonance_frequency", "resonance_frequency_with_error", "ResonanceResult",
     "find_resonances", "Resonances",

@@ -425,6 +425,16 @@ def nearest_neighbour_flux_with_error(masses, *, k=1.0, k0=0.0, gamma=1.0, t_lef
     N − 1 springs). Method, accuracy and cost: module ``_transfer`` (peak-by-peak quadrature
     of the O(N)-per-frequency recurrence; ~O(N^1.5) for disordered chains).
 
+    Args:
+      masses: the N masses (N ≥ 2).
+      k: the nearest-neighbour spring, a scalar or the N − 1 springs.
+      k0, gamma, t_left, t_right, k_prime: pinning, bath friction and temperatures, wall
+        springs, as in :func:`meanfield_jax.networks.nearest_neighbour`.
+      rtol: the relative accuracy the quadrature aims at.
+
+    Returns:
+      A :class:`FluxResult` (flux, error_estimate, converged).
+
     Raises:
       ValueError, TypeError: naming the bad parameter.
 
