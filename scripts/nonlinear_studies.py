@@ -185,7 +185,7 @@ def figures():
         ax.set_xticks(x, [_label(r["alpha"]) for r in rect])
         ax.set_xlabel("α")
         ax.set_ylabel("R = (|J₊| − |J₋|)/|J₋|")
-        ax.set_title("FPUT-β, N = 32, masses 1 → 4 (heavy end hot in J₊)", fontsize=9)
+        ax.set_title("FPUT-β, N = 32, masses 1 → 4 (light end hot in J₊)", fontsize=9)
         fig.tight_layout()
         path = os.path.join("docs", "figures", "nonlinear_rectification.png")
         fig.savefig(path, dpi=120)
