@@ -432,8 +432,17 @@ def relaxation_time(system) -> float:
     ~10⁷–10⁸ random), far beyond any practical burn-in.
     Cost O(N³) (dense eigenvalues of a 2N × 2N matrix): meant for N up to a few hundred.
     A nonlinear system (``nonlinear``) gets the value of its harmonic part (rotors: of small
-    angles): an estimate only; nonlinear studies should check it against measured
+    angles): an estimate only; nonlinear studies should check it against the observed
     relaxation (e.g. J against the burn-in).
+
+    Args:
+      system: a MeanFieldChain, HarmonicNetwork or nonlinear system (one system).
+
+    Returns:
+      τ, the slowest relaxation time of the coupled modes, as a Python float.
+
+    Raises:
+      ValueError, TypeError: for a batch or a non-system, naming ``system``.
 
     >>> import meanfield_jax as mf
     >>> round(relaxation_time(mf.MeanFieldChain([1.0, 1.0], k=1.0, gamma=1.0)), 6)
@@ -709,7 +718,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
       checkpoint_interval: minimum seconds between checkpoint writes (0: after every chunk).
       progress: show a tqdm bar; default: only when stderr is a terminal.
       unroll: ``lax.scan`` unroll factor (speed only; part of the checkpoint fingerprint;
-        4 measured up to 1.9× faster than 1 on a 2-core CPU).
+        the Performance page of the docs compares factors).
       log: callable for one-line messages (default: print to stderr). Resuming from a
         checkpoint says so, and a checkpoint of a *finished* run says that its stored result
         is returned without stepping (it is the result a fresh run would give, bit for bit).

@@ -48,6 +48,15 @@ def richardson(coarse: LangevinResult, fine: LangevinResult) -> Extrapolated:
     """Extrapolate the observables of two runs at dt = h (``coarse``) and h/r (``fine``) to
     dt → 0, removing the O(h²) bias: X₀ = (r² X_fine − X_coarse)/(r² − 1).
 
+    Args:
+      coarse: a :class:`LangevinResult` at time step h.
+      fine: a :class:`LangevinResult` of the same system at h/r (r > 1), with an
+        independent key.
+
+    Returns:
+      An :class:`Extrapolated`: every observable both runs kept, extrapolated, with its
+      standard error propagated from the two runs' (independent) errors.
+
     Raises:
       TypeError: if either is not a :class:`LangevinResult`.
       ValueError: if ``fine.dt`` is not smaller than ``coarse.dt``, or the runs are of
@@ -130,6 +139,10 @@ def rectification(system, key, n_trajectories: int, dt: float, n_steps: int, bur
       key, n_trajectories, dt, n_steps, burn_in, simulate_kwargs: as for ``simulate``.
       checkpoint: a path prefix: the runs checkpoint to ``PREFIX.forward.npz`` and
         ``PREFIX.reverse.npz`` (each resumable as ``simulate``'s).
+
+    Returns:
+      A :class:`Rectification`: R = (|J₊| − |J₋|)/|J₋| with its standard error, both fluxes
+      and both runs. R is 0 within its error for any harmonic system.
 
     Raises:
       ValueError: for T_L = T_R (nothing to rectify), or as ``simulate``.

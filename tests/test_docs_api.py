@@ -22,14 +22,6 @@ import meanfield_jax as mf
 PACKAGE = pathlib.Path(mf.__file__).resolve().parent
 PUBLIC_MODULES = ("analytic", "masses", "networks")
 
-# TODO(lead): remove after merging; these files were being rewritten by other helpers when
-# the check was added, so their offending docstrings are listed, not yet fixed:
-#   _poles.py, module docstring: "measured 2.0 s → 0.41 s per chain at N = 10⁴ (2-core CPU)"
-#   _langevin.py, simulate: "unroll: ... 4 measured up to 1.9× faster than 1 on a 2-core CPU"
-#   _langevin.py, relaxation_time: no Args/Returns/Raises sections
-# (the numbers are already on docs/performance.md).
-TIMING_TODO = {"_langevin"}
-SECTIONS_TODO = {"relaxation_time"}
 
 DATED_TIMING = re.compile(
     r"\b20\d\d-[01]\d\b"                                                  # a date 2026-12
@@ -54,8 +46,6 @@ def _timings(path):
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in PACKAGE.glob("*.py")))
 def test_no_docstring_quotes_a_dated_timing(name):
-    if name in TIMING_TODO:
-        pytest.xfail(f"TODO(lead): {name}.py is rewritten elsewhere; fix its docstrings")
     bad = _timings(PACKAGE / f"{name}.py")
     assert not bad, ("dated timings in docstrings (move them to docs/performance.md): "
                      + "; ".join(bad))
@@ -103,8 +93,6 @@ def public_functions():
 
 @pytest.mark.parametrize("label, fn", public_functions(), ids=lambda x: x if isinstance(x, str) else "")
 def test_public_function_docstring_has_its_sections(label, fn):
-    if label in SECTIONS_TODO:
-        pytest.xfail(f"TODO(lead): {label} lives in a file rewritten elsewhere")
     doc = inspect.getdoc(fn) or ""
     missing = [s for s in ("Args:", "Returns:", "Raises:") if not re.search(rf"^{s}", doc, re.M)]
     if ">>>" not in doc:
