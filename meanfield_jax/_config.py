@@ -37,15 +37,11 @@ def require_x64(what: str) -> None:
 
 #: XLA options of every program the package compiles (:func:`jit`). On CPU, XLA's newer
 #: fusion emitters take LLVM much longer on the pole solvers' many small loop bodies than
-#: the loop emitters do, for no faster code here: the residue-flux program compiles in
-#: 2.6 s instead of 4.2 s at N = 1000 (warm run 0.019 s either way) and 3.6 s instead of
-#: 4.2 s at N = 10⁴ (warm 0.60 s instead of 0.57 s); J identical (2-core CPU, 2026-12-01,
-#: ``python scripts/bench_compile.py --options 1000 10000``). Other backends ignore
+#: the loop emitters do, for no faster code here (``python scripts/bench_compile.py
+#: --options 1000 10000``; figures on the docs' Performance page). Other backends ignore
 #: ``xla_cpu_*`` options. Programs dominated by dense linear algebra and long O(N²) passes
-#: (the network solvers: ``eigh``, Aberth sweeps, GEMMs) run faster with the fusion
-#: emitters and opt out (``jit(..., compiler_options=False)``): network J at N = 1000 in
-#: 1.13 s instead of 1.49 s, T_n 2.28 s instead of 2.68 s (random springs, 2-core CPU,
-#: 2026-12-01, ``python scripts/bench_networks.py --sizes 1000``).
+#: (the network solvers: ``eigh``, Aberth sweeps, GEMMs; the transfer recurrence) run
+#: faster with the fusion emitters and opt out (``jit(..., compiler_options=False)``).
 COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 
