@@ -7,9 +7,8 @@ Loaded by ``mkdocs.yml`` (``hooks:``), so ``mkdocs build`` alone builds the whol
   ``_simulate_config``). A schema key without a documented meaning fails the build.
 * ``reference/cli.md``: every ``meanfield-jax`` subcommand's ``--help``, generated from the
   argparse parser of ``_cli.build_parser``.
-* the stored notebooks ``notebooks/*.ipynb`` (rendered by mkdocs-jupyter, never executed)
-  and the optional pages ``docs/quantum.md`` and ``docs/nonlinear.md``, put into the nav
-  when they exist;
+* the stored notebooks ``notebooks/*.ipynb`` (rendered by mkdocs-jupyter, never executed),
+  put into the nav;
 * MathJax 3 (``es5/tex-svg-full.js``: TeX input, SVG output, every extension and the fonts
   in one file) copied into ``site/assets/mathjax``, so the site renders its math offline,
   without a CDN. It comes from the npm registry once (``npm pack mathjax@MATHJAX``, with
@@ -35,7 +34,6 @@ if str(ROOT) not in sys.path:  # document this checkout's package, not an instal
 NOTEBOOKS = ROOT / "notebooks"
 MATHJAX = "3.2.2"
 MATHJAX_FILE = "tex-svg-full.js"
-OPTIONAL_PAGES = {"quantum.md": "Quantum baths", "nonlinear.md": "Nonlinear chains"}
 GENERATED = ("reference/config.md", "reference/cli.md")
 
 
@@ -204,16 +202,11 @@ def _notebook_title(path: pathlib.Path) -> str:
 
 
 def on_config(config):
-    """Put the notebooks and the optional pages that exist into the nav."""
-    docs = pathlib.Path(config["docs_dir"])
+    """Put the stored notebooks into the nav."""
     for section in config["nav"]:
         if isinstance(section, dict) and "Notebooks" in section:
             section["Notebooks"] = [{_notebook_title(p): f"notebooks/{p.name}"}
                                     for p in _notebooks()]
-        if isinstance(section, dict) and "User guide" in section:
-            for page, title in OPTIONAL_PAGES.items():
-                if (docs / page).exists():
-                    section["User guide"].append({title: page})
     return config
 
 
