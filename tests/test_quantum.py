@@ -304,8 +304,11 @@ def test_kinetic_temperatures():
     eq = mf.local_temperatures(net.replace(t_right=2.0), hbar=0.5)
     assert np.all(np.asarray(eq) == 2.0)
     hot = net.replace(t_left=400.0, t_right=200.0)
-    np.testing.assert_allclose(mf.local_temperatures(hot, hbar=0.5),
-                               mf.local_temperatures(hot), rtol=1e-5)
+    quantum, classical = mf.local_temperatures(hot, hbar=0.5), mf.local_temperatures(hot)
+    # bulk: corrections O((ħω/T)²); the bath particles' ω²|G_11|² decays only like ω⁻², so
+    # their high-T expansion has no ħ² term and converges more slowly (6.6e-5 here)
+    np.testing.assert_allclose(quantum[1:-1], classical[1:-1], rtol=1e-6)
+    np.testing.assert_allclose(quantum, classical, rtol=2e-4)
     np.testing.assert_allclose(mf.local_temperatures(net, hbar=1e-8),
                                mf.local_temperatures(net), rtol=1e-9)
     chain = mf.MeanFieldChain(m, k=1.0, k0=0.2, t_left=1.0, t_right=0.0)
