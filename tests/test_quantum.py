@@ -309,8 +309,10 @@ def test_kinetic_temperatures():
     # their high-T expansion has no ħ² term and converges more slowly (6.6e-5 here)
     np.testing.assert_allclose(quantum[1:-1], classical[1:-1], rtol=1e-6)
     np.testing.assert_allclose(quantum, classical, rtol=2e-4)
-    np.testing.assert_allclose(mf.local_temperatures(net, hbar=1e-8),
-                               mf.local_temperatures(net), rtol=1e-9)
+    small, classical = mf.local_temperatures(net, hbar=1e-8), mf.local_temperatures(net)
+    np.testing.assert_allclose(small[1:-1], classical[1:-1], rtol=1e-9)
+    # the bath particles: −ħω/2 against ω²|G_11|² ~ ω⁻² gives an O(ħ log(T/ħ)) correction
+    np.testing.assert_allclose(small, classical, rtol=1e-7)
     chain = mf.MeanFieldChain(m, k=1.0, k0=0.2, t_left=1.0, t_right=0.0)
     ref = QuantumReference(m, chain_stiffness(5, 1.0, 0.2, "kac"), 1.0, hbar=1.0)
     want = np.array([float(x) for x in ref.kinetic_temperatures(1.0, 0.0)])
