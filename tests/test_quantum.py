@@ -311,7 +311,7 @@ def test_kinetic_temperatures():
     np.testing.assert_allclose(quantum, classical, rtol=2e-4)
     small, classical = mf.local_temperatures(net, hbar=1e-8), mf.local_temperatures(net)
     np.testing.assert_allclose(small[1:-1], classical[1:-1], rtol=1e-9)
-    # the bath particles: −ħω/2 against ω²|G_11|² ~ ω⁻² gives an O(ħ log(T/ħ)) correction
+    # the bath particles: the ħ²ω²/(12T) term against ω²|G_11|² ~ ω⁻², cut off at T/ħ: O(ħ)
     np.testing.assert_allclose(small, classical, rtol=1e-7)
     chain = mf.MeanFieldChain(m, k=1.0, k0=0.2, t_left=1.0, t_right=0.0)
     ref = QuantumReference(m, chain_stiffness(5, 1.0, 0.2, "kac"), 1.0, hbar=1.0)
