@@ -95,11 +95,17 @@ def test_reference_sweep(case):
     kappa = mf.thermal_conductance_with_error(system, temps, hbar=1.0)
     assert bool(jnp.all(kappa.converged[1:]))
     for t, k, e, ok in zip(temps, kappa.conductance, kappa.error_estimate, kappa.converged):
-        want = ref.conductance(t)
         if ok:
-            _check(k, want)
-        else:  # pinned at T ≪ ħω_min: the pole sum cancels; the estimate must say by how much
-            assert abs(float(k) - float(want)) <= float(e), (t, float(k), float(want), float(e))
+            _check(k, ref.conductance(t))
+            continue
+        # pinned at T ≪ ħω_min: the pole sum cancels, and the estimate must say by how much;
+        # where κ ~ exp(−ħω_min/T) is below ~1e-20 the reference quadrature cannot reach
+        # 1e-15 either (it raises): then only the flag is checked
+        try:
+            want = ref.conductance(t)
+        except RuntimeError:
+            continue
+        assert abs(float(k) - float(want)) <= float(e), (t, float(k), float(want), float(e))
 
 
 def _systems():
