@@ -93,9 +93,19 @@ def test_reference_sweep(case):
         _check(r.flux, ref.flux(tl, tr))
     temps = np.array([0.01, 0.1, 1.0, 10.0])
     kappa = mf.thermal_conductance_with_error(system, temps, hbar=1.0)
-    assert bool(jnp.all(kappa.converged))
-    for t, k in zip(temps, kappa.conductance):
-        _check(k, ref.conductance(t))
+    assert bool(jnp.all(kappa.converged[1:]))
+    for t, k, e, ok in zip(temps, kappa.conductance, kappa.error_estimate, kappa.converged):
+        if ok:
+            _check(k, ref.conductance(t))
+            continue
+        # pinned at T ≪ ħω_min: the pole sum cancels, and the estimate must say by how much;
+        # where κ ~ exp(−ħω_min/T) is below ~1e-20 the reference quadrature cannot reach
+        # 1e-15 either (it raises): then only the flag is checked
+        try:
+            want = ref.conductance(t)
+        except RuntimeError:
+            continue
+        assert abs(float(k) - float(want)) <= float(e), (t, float(k), float(want), float(e))
 
 
 def _systems():
@@ -304,10 +314,15 @@ def test_kinetic_temperatures():
     eq = mf.local_temperatures(net.replace(t_right=2.0), hbar=0.5)
     assert np.all(np.asarray(eq) == 2.0)
     hot = net.replace(t_left=400.0, t_right=200.0)
-    np.testing.assert_allclose(mf.local_temperatures(hot, hbar=0.5),
-                               mf.local_temperatures(hot), rtol=1e-5)
-    np.testing.assert_allclose(mf.local_temperatures(net, hbar=1e-8),
-                               mf.local_temperatures(net), rtol=1e-9)
+    quantum, classical = mf.local_temperatures(hot, hbar=0.5), mf.local_temperatures(hot)
+    # bulk: corrections O((ħω/T)²); the bath particles' ω²|G_11|² decays only like ω⁻², so
+    # their high-T expansion has no ħ² term and converges more slowly (6.6e-5 here)
+    np.testing.assert_allclose(quantum[1:-1], classical[1:-1], rtol=1e-6)
+    np.testing.assert_allclose(quantum, classical, rtol=2e-4)
+    small, classical = mf.local_temperatures(net, hbar=1e-8), mf.local_temperatures(net)
+    np.testing.assert_allclose(small[1:-1], classical[1:-1], rtol=1e-9)
+    # the bath particles: the ħ²ω²/(12T) term against ω²|G_11|² ~ ω⁻², cut off at T/ħ: O(ħ)
+    np.testing.assert_allclose(small, classical, rtol=1e-7)
     chain = mf.MeanFieldChain(m, k=1.0, k0=0.2, t_left=1.0, t_right=0.0)
     ref = QuantumReference(m, chain_stiffness(5, 1.0, 0.2, "kac"), 1.0, hbar=1.0)
     want = np.array([float(x) for x in ref.kinetic_temperatures(1.0, 0.0)])
