@@ -108,8 +108,8 @@ def digamma(z):
     zero x₀ (module docstring). Accuracy 1e-14 relative for 1e-8 ≤ |z| ≤ 1e8.
     Re z ≤ 0 is outside the contract (not checked: callers guarantee it).
 
-    >>> complex(digamma(1.0))  # −γ_E
-    (-0.5772156649015329+0j)
+    >>> round(complex(digamma(1.0)).real, 13)  # −γ_E
+    -0.5772156649015
     """
     z = _complex(z)
     large, zl, zs = _split(z)
@@ -129,8 +129,8 @@ def trigamma(z):
     Asymptotic series above |z| = 10, upward recurrence below (module docstring).
     Accuracy 1e-14 relative for 1e-8 ≤ |z| ≤ 1e8.
 
-    >>> round(complex(trigamma(1.0)).real, 15)  # π²/6
-    1.644934066848226
+    >>> round(complex(trigamma(1.0)).real, 13)  # π²/6
+    1.6449340668482
     """
     z = _complex(z)
     large, zl, zs = _split(z)
@@ -171,8 +171,8 @@ def binet_remainder(z):
     (DLMF 5.9.16): φ(z) = 2∫_0^∞ t dt/((t² + z²)(e^{2πt} − 1)).
     Accuracy 1e-14 relative for 1e-8 ≤ |z| ≤ 1e8.
 
-    >>> round(float(binet_remainder(1e3).real * 12e6), 9)  # ≈ 1/(12 z²)
-    1.0
+    >>> round(float(binet_remainder(1e3).real * 12e6), 9)  # 1/(12 z²) − 1/(120 z⁴) + …
+    0.9999999
     """
     z = _complex(z)
     large, zl, zs = _split(z)
@@ -192,8 +192,8 @@ def trigamma_remainder(z):
     |z| = 10 by the exact increments χ(z) − χ(z+1) = 1/(2z²(z+1)²) (module docstring).
     Accuracy 1e-14 relative for 1e-8 ≤ |z| ≤ 1e8.
 
-    >>> round(float(trigamma_remainder(1e3).real * 6e9), 9)  # ≈ 1/(6 z³)
-    1.0
+    >>> round(float(trigamma_remainder(1e3).real * 6e9), 9)  # 1/(6 z³) − 1/(30 z⁵) + …
+    0.9999998
     """
     z = _complex(z)
     large, zl, zs = _split(z)
