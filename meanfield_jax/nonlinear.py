@@ -51,6 +51,7 @@ __all__ = ["FPUTSystem", "RotorSystem", "fput", "rotors", "couplings", "Coupling
            "forces", "potential", "local_potential", "STRUCTURES"]
 
 STRUCTURES = ("mean_field", "toeplitz", "nearest", "dense")
+"""The coupling structures of the force kernels: O(N), O(N log N), O(N) and O(N²) per step."""
 
 _EXACT_HINT = ("; it is nonlinear and has no exact solution: simulate it with "
                "meanfield_jax.simulate")
@@ -139,7 +140,25 @@ def _springs_onsite(system) -> tuple[np.ndarray, np.ndarray]:
 
 
 def couplings(system, structure: str) -> Couplings:
-    """The :class:`Couplings` of a harmonic (or wrapped) system for ``structure``. O(N²) setup."""
+    """The :class:`Couplings` of a harmonic (or wrapped) system for ``structure``. O(N²) setup.
+
+    Args:
+      system: a MeanFieldChain, HarmonicNetwork, or a nonlinear system wrapping one.
+      structure: one of :data:`STRUCTURES` (``system.structure`` for a nonlinear system,
+        which :func:`fput` and :func:`rotors` read from the springs; a structure the springs
+        do not have is not detected here and gives wrong forces).
+
+    Returns:
+      The :class:`Couplings` arrays that the structure's force kernel reads.
+
+    Raises:
+      ValueError: for an unknown ``structure``.
+
+    >>> import meanfield_jax as mf
+    >>> cp = mf.nonlinear.couplings(mf.MeanFieldChain([1.0] * 3, k=1.0), "mean_field")
+    >>> float(cp.coupling)  # k/Ñ, Ñ = N − 1
+    0.5
+    """
     inner = system.system if isinstance(system, (FPUTSystem, RotorSystem)) else system
     springs, onsite = _springs_onsite(inner)
     n = springs.shape[0]
@@ -266,6 +285,9 @@ def fput(system, *, beta, lam=0.0) -> FPUTSystem:
       beta: quartic pair coefficient β >= 0.
       lam: quartic pinning λ >= 0.
 
+    Returns:
+      An immutable :class:`FPUTSystem` pytree that :func:`meanfield_jax.simulate` takes.
+
     Raises:
       TypeError: for a system that is not a MeanFieldChain or HarmonicNetwork, or a
         non-numeric ``beta``/``lam``.
@@ -288,6 +310,13 @@ def rotors(system, *, field=0.0) -> RotorSystem:
     A MeanFieldChain gives the HMF model (k_ij = k/Ñ; critical temperature T_c = k N/(2Ñ)
     for N → ∞, 1/2 at k = 1 with Ñ = N). The harmonic pinning and walls have no meaning for
     angles and must be 0 (the field h pins instead).
+
+    Args:
+      system: a MeanFieldChain or HarmonicNetwork without pinning or walls (one system).
+      field: the field h >= 0.
+
+    Returns:
+      An immutable :class:`RotorSystem` pytree that :func:`meanfield_jax.simulate` takes.
 
     Raises:
       TypeError: for a system that is not a MeanFieldChain or HarmonicNetwork, or a
@@ -472,6 +501,16 @@ def _check_nonlinear(system, what):
 def forces(system, q):
     """F = −∇V at positions (angles) ``q`` of shape (N,), in the structure's cost (module doc).
 
+    Args:
+      system: an :class:`FPUTSystem` or :class:`RotorSystem`.
+      q: (N,) positions (rotors: angles).
+
+    Returns:
+      (N,) float64 forces, equal to −∇ :func:`potential` to rounding.
+
+    Raises:
+      TypeError: if ``system`` is not a nonlinear system.
+
     >>> import meanfield_jax as mf, numpy as np
     >>> s = mf.nonlinear.fput(mf.MeanFieldChain([1.0, 1.0]), beta=1.0)
     >>> np.asarray(mf.nonlinear.forces(s, np.array([1.0, 0.0]))).tolist()
@@ -486,7 +525,23 @@ def forces(system, q):
 
 
 def local_potential(system, q):
-    """(N,) local potential energies e_i (each pair's energy shared half-and-half; Σ e_i = V)."""
+    """(N,) local potential energies e_i (each pair's energy shared half-and-half; Σ e_i = V).
+
+    Args:
+      system: an :class:`FPUTSystem` or :class:`RotorSystem`.
+      q: (N,) positions (rotors: angles).
+
+    Returns:
+      (N,) float64 energies e_i, in the structure's cost.
+
+    Raises:
+      TypeError: if ``system`` is not a nonlinear system.
+
+    >>> import meanfield_jax as mf, numpy as np
+    >>> s = mf.nonlinear.fput(mf.MeanFieldChain([1.0, 1.0]), beta=1.0)
+    >>> np.asarray(mf.nonlinear.local_potential(s, np.array([1.0, 0.0]))).tolist()
+    [0.375, 0.375]
+    """
     _check_nonlinear(system, "local_potential")
     cp = couplings(system, system.structure)
     q = jnp.asarray(q, dtype=jnp.float64)
@@ -497,7 +552,23 @@ def local_potential(system, q):
 
 def potential(system, q):
     """V(q) by the dense O(N²) double sum (the reference the structured forces are checked
-    against; differentiable: ``jax.grad(lambda q: potential(s, q))``)."""
+    against; differentiable: ``jax.grad(lambda q: potential(s, q))``).
+
+    Args:
+      system: an :class:`FPUTSystem` or :class:`RotorSystem`.
+      q: (N,) positions (rotors: angles).
+
+    Returns:
+      V as a 0-d float64 array.
+
+    Raises:
+      TypeError: if ``system`` is not a nonlinear system.
+
+    >>> import meanfield_jax as mf, numpy as np
+    >>> s = mf.nonlinear.fput(mf.MeanFieldChain([1.0, 1.0]), beta=1.0)
+    >>> float(mf.nonlinear.potential(s, np.array([1.0, 0.0])))  # k (x²/2 + β x⁴/4), x = 1
+    0.75
+    """
     _check_nonlinear(system, "potential")
     springs, onsite = _springs_onsite(system.system)
     springs, onsite = jnp.asarray(springs), jnp.asarray(onsite)
