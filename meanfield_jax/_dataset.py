@@ -7,7 +7,9 @@ per-realization fluxes ``flux`` (Eq. 16), error estimates and convergence flags,
 deterministic masses, stored at realization 0 only), ``n_realizations``, the large-N
 prediction ``flux_asymptotic`` (Eqs. 25/30, times ΔT; mean-field chains only) and a power-law fit J ∝ N^−α per curve
 (:func:`add_fits`: ``alpha``, ``alpha_stderr``, ``fit_prefactor``, ``fit_points``); the
-configuration and provenance are attributes. Simulation (:func:`langevin_dataset`):
+configuration and provenance are attributes. Nonlinear sweeps
+(:func:`langevin_sweep_dataset`): the same grid with the Langevin observables (J at both
+baths, T_n, standard errors over trajectories). Simulation (:func:`langevin_dataset`):
 fluxes and temperatures of a Langevin run. Cost: O(size of the results).
 """
 
@@ -24,7 +26,8 @@ from ._stats import ensemble_mean, fit_power_law
 from ._sweep_config import SweepConfig
 from ._version import __version__
 
-__all__ = ["sweep_dataset", "add_fits", "langevin_dataset", "conductance_dataset"]
+__all__ = ["sweep_dataset", "langevin_sweep_dataset", "add_fits", "langevin_dataset",
+           "conductance_dataset"]
 
 
 def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict):
@@ -86,18 +89,7 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
             ("k0", "n_tilde", "N"), asym,
             {"long_name": "large-N prediction, Eq. 25 (k0 = 0 or Ñ = 1) or Eq. 30, times "
                           "ΔT, at mean mass m"})
-    coords = {"masses": list(cfg.masses)}
-    if power_law:  # named apart from the fitted exponent ``alpha`` of J ∝ N^-α
-        coords["coupling_alpha"] = ("coupling_alpha", np.asarray(cfg.alpha, dtype=np.float64),
-                                    {"long_name": "α of the springs k_ij = k/(Ñ|i − j|^α) "
-                                                  "(config key alpha; inf: nearest "
-                                                  "neighbours)"})
-    coords.update({
-        "k0": np.asarray(cfg.k0, dtype=np.float64),
-        "n_tilde": cfg.n_tilde_labels(),
-        "N": sizes.astype(np.int64),
-        "realization": np.arange(cfg.max_realizations, dtype=np.int64),
-    })
+    coords = _sweep_coords(cfg)
     ds = xr.Dataset(variables, coords=coords)
     attrs = {
         "title": "meanfield_jax heat-flux sweep (PRE 105, 054149, Fig. 4)",
@@ -131,6 +123,32 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
         attrs["deterministic_masses"] = ("random springs: every mass configuration has "
                                          "realizations (springs from realization_key(seed, N, "
                                          "r), independent of the masses drawn from it)")
+    attrs.update(_config_attrs(cfg))
+    ds.attrs.update(attrs)
+    return add_fits(ds, cfg.fit_min_n, cfg.fit_max_n)
+
+
+def _sweep_coords(cfg: SweepConfig) -> dict:
+    """The coordinates of a sweep's grid: masses, (coupling_alpha,) k0, n_tilde, N,
+    realization."""
+    coords = {"masses": list(cfg.masses)}
+    if cfg.model == "power_law":  # named apart from the fitted exponent ``alpha`` of J ∝ N^-α
+        coords["coupling_alpha"] = ("coupling_alpha", np.asarray(cfg.alpha, dtype=np.float64),
+                                    {"long_name": "α of the springs k_ij = k/(Ñ|i − j|^α) "
+                                                  "(config key alpha; inf: nearest "
+                                                  "neighbours)"})
+    coords.update({
+        "k0": np.asarray(cfg.k0, dtype=np.float64),
+        "n_tilde": cfg.n_tilde_labels(),
+        "N": np.asarray(cfg.sizes).astype(np.int64),
+        "realization": np.arange(cfg.max_realizations, dtype=np.int64),
+    })
+    return coords
+
+
+def _config_attrs(cfg: SweepConfig) -> dict:
+    """The configuration's keys as netCDF attributes (lists as arrays or joined text)."""
+    attrs = {}
     for key, value in cfg.to_dict().items():
         if key in ("n_tilde",):
             attrs[key] = ", ".join(cfg.n_tilde_labels())
@@ -138,8 +156,146 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
             attrs[key] = np.asarray(cfg.alpha, dtype=np.float64)
         elif isinstance(value, list):
             attrs[key] = np.asarray(value) if not isinstance(value[0], str) else ", ".join(value)
+        elif value is None:  # netCDF has no None (t_initial unset: (T_L + T_R)/2)
+            attrs[key] = "default"
         else:
             attrs[key] = value
+    return attrs
+
+
+def _run_attrs(info: dict) -> dict:
+    import jax
+
+    return {"meanfield_jax_version": __version__, "jax_version": jax.__version__,
+            "numpy_version": np.__version__, "devices": ", ".join(info["devices"]),
+            "process_count": info["process_count"], "elapsed_s": info["elapsed_s"],
+            "seconds_per_size": np.asarray(info["seconds_per_size"]),
+            "seconds_per_size_note": "process 0's wall time per size in the last run, "
+                                     "compilation included (0 for sizes restored from "
+                                     "checkpoints)",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+_LANGEVIN_LONG_NAMES = {
+    "flux_left": "left bath -> system energy flux (stochastic energetics)",
+    "flux_right": "system -> right bath energy flux",
+    "flux_left_stderr": "standard error of flux_left over trajectories",
+    "flux_right_stderr": "standard error of flux_right over trajectories",
+    "temperatures": "kinetic temperature T_n = m_n <v_n^2> (k_B = 1; NaN beyond N)",
+    "temperatures_stderr": "standard error of T_n over trajectories",
+    "magnetisation": "<|m|>, m = (1/N) sum exp(i theta_n)",
+    "magnetisation_stderr": "standard error of <|m|> over trajectories",
+    "magnetisation_sq": "<|m|^2>",
+    "magnetisation_sq_stderr": "standard error of <|m|^2> over trajectories",
+}
+
+
+def _realization_mean(values, errors, axis):
+    """Mean over realizations with its standard error: the sample standard error over
+    R >= 2 realizations (disorder and noise together); for one realization, its own
+    statistical error (over trajectories)."""
+    stats = ensemble_mean(values, axis=axis)
+    single = np.sum(np.where(np.isfinite(values), errors, 0.0), axis=axis)  # the one, if one
+    stderr = np.where(stats.count == 1, single, stats.stderr)
+    return stats.mean, stderr
+
+
+def langevin_sweep_dataset(cfg: SweepConfig, tasks, res: TaskResults, info: dict):
+    """The dataset of a nonlinear (Langevin) sweep from its per-task results.
+
+    Dimensions as :func:`sweep_dataset`'s (``particle`` added for T_n, 1 … max N, NaN
+    beyond each N). Per realization: ``flux`` = (J_L + J_R)/2, ``flux_error`` = (s_L +
+    s_R)/2 (a bound on its standard error over trajectories: exact if the two baths'
+    estimates are fully correlated), ``converged`` (1 where computed), ``flux_left``,
+    ``flux_right``, ``temperatures`` and their standard errors over trajectories (rotors:
+    the magnetisation too). Over realizations: ``flux_mean``, ``flux_stderr`` (sample
+    standard error over R >= 2 realizations, else the realization's ``flux_error``),
+    ``temperatures_mean``, ``temperatures_mean_stderr``, ``n_realizations``; the fit
+    J ∝ N^−α (:func:`add_fits`). Attributes: the configuration, ``method = "langevin"``,
+    the integrator and the run settings. No ``flux_asymptotic`` (a harmonic prediction).
+    """
+    import xarray as xr
+
+    n_max = max(cfg.sizes)
+    shape = (len(cfg.masses), len(cfg.alphas), len(cfg.k0), len(cfg.n_tilde), len(cfg.sizes),
+             cfg.max_realizations)
+    where = tuple(tasks)
+    power_law = cfg.model == "power_law"
+    dims = ("masses", "k0", "n_tilde", "N", "realization")
+    if power_law:
+        dims = ("masses", "coupling_alpha") + dims[1:]
+
+    def grid(values, extra=()):
+        out = np.full(shape + extra, np.nan)
+        out[where] = values
+        return out if power_law else out[:, 0]
+
+    flux, err = grid(res.flux), grid(res.error)
+    conv = np.zeros(shape, dtype=np.int8)
+    conv[where] = res.converged
+    conv = conv if power_law else conv[:, 0]
+    good = np.where(conv.astype(bool), flux, np.nan)
+    mean, stderr = _realization_mean(good, err, -1)
+    variables = {
+        "flux": (dims, flux, {"long_name": "heat flux J = (J_left + J_right)/2 (Langevin)",
+                              "units": "energy/time"}),
+        "flux_error": (dims, err, {"long_name": "statistical error of J over trajectories",
+                                   "note": "(s_left + s_right)/2: a bound on the standard "
+                                           "error of the mean of the two baths' estimates"}),
+        "converged": (dims, conv, {"long_name": "1 where the system was simulated"}),
+        "flux_mean": (dims[:-1], mean, {"long_name": "mean of J over realizations"}),
+        "flux_stderr": (dims[:-1], stderr,
+                        {"long_name": "standard error of flux_mean",
+                         "note": "sample standard error over realizations (disorder and "
+                                 "noise) for R >= 2, else the one realization's flux_error"}),
+    }
+    pdims = dims + ("particle",)
+    for name, value in res.extra.items():
+        per_site = value.ndim == 2
+        variables[name] = (pdims if per_site else dims,
+                           grid(value, (n_max,) if per_site else ()),
+                           {"long_name": _LANGEVIN_LONG_NAMES[name]})
+    temps = np.where(conv.astype(bool)[..., None], variables["temperatures"][1], np.nan)
+    t_mean, t_err = _realization_mean(np.moveaxis(temps, -1, -2),
+                                      np.moveaxis(variables["temperatures_stderr"][1], -1, -2),
+                                      -1)
+    variables["temperatures_mean"] = (dims[:-2] + ("N", "particle"), t_mean,
+                                      {"long_name": "mean of T_n over realizations"})
+    variables["temperatures_mean_stderr"] = (dims[:-2] + ("N", "particle"), t_err,
+                                             {"long_name": "standard error of "
+                                                           "temperatures_mean (as flux_stderr)"})
+    nrep = np.zeros((len(cfg.masses), len(cfg.sizes)), dtype=np.int64)
+    for i, kind in enumerate(cfg.masses):
+        nrep[i] = cfg.realizations if kind in cfg.random_kinds() else 1
+    variables["n_realizations"] = (("masses", "N"), nrep,
+                                   {"long_name": "realizations computed per (masses, N)"})
+    coords = _sweep_coords(cfg)
+    coords["particle"] = np.arange(1, n_max + 1, dtype=np.int64)
+    ds = xr.Dataset(variables, coords=coords)
+    attrs = {
+        "title": f"meanfield_jax Langevin heat-flux sweep ({cfg.nonlinearity} chains)",
+        "model": cfg.model,
+        "complete": 1,
+        "config_json": json.dumps(cfg.to_dict(), sort_keys=True),
+        "config_hash": cfg.config_hash(),
+        "method": "langevin",
+        "integrator": "BAOAB",
+        "steps_per_call": info["steps_per_call"],
+        "noise_key": "realization r at size N: jax.random.fold_in(masses.realization_key(seed, "
+                     "N, r), 2), shared by every masses, alpha, k0 and n_tilde of (N, r)",
+        "deterministic_masses": "identical/graded/alternating masses do not depend on the "
+                                "realization: simulated once, stored at realization 0 "
+                                "(other entries NaN; flux_stderr is the run's own error)",
+        "random_masses": "realization r uses masses.realization_key(seed, N, r); "
+                         "the same masses for every k0 and n_tilde",
+        "n_tilde_kac_means": _KAC_MEANS[cfg.model],
+    }
+    if cfg.model == "random_springs":
+        attrs["deterministic_masses"] = ("random springs: every mass configuration has "
+                                         "realizations (springs from realization_key(seed, N, "
+                                         "r), independent of the masses drawn from it)")
+    attrs.update(_run_attrs(info))
+    attrs.update(_config_attrs(cfg))
     ds.attrs.update(attrs)
     return add_fits(ds, cfg.fit_min_n, cfg.fit_max_n)
 

@@ -33,7 +33,8 @@ from . import _interrupt
 
 __all__ = ["atomic_write", "atomic_write_bytes", "check_writable", "default_file_mode",
            "netcdf_engine", "write_netcdf", "TaskResults", "CheckpointMismatch",
-           "checkpoint_paths", "process_checkpoint", "save_state", "load_state"]
+           "checkpoint_paths", "process_checkpoint", "task_checkpoint", "save_state",
+           "load_state"]
 
 
 def _umask() -> int:
@@ -145,21 +146,27 @@ def write_netcdf(ds, path) -> None:
 class TaskResults:
     """Per-task results of a sweep with a done mask; serialised to / from npz bytes.
 
-    The bytes carry ``config_hash``: merging bytes of another configuration (or another
-    number of tasks) raises :class:`CheckpointMismatch`. O(tasks).
+    ``flux``, ``error``, ``converged`` per task, plus the named float arrays ``extra``
+    (name → per-task shape, e.g. ``{"temperatures": (N_max,)}``: a Langevin sweep's
+    observables; NaN until computed). The bytes carry ``config_hash``: merging bytes of
+    another configuration (or another number of tasks or other extras) raises
+    :class:`CheckpointMismatch`. O(tasks × extra sizes).
     """
 
-    def __init__(self, n_tasks: int, config_hash: str):
+    def __init__(self, n_tasks: int, config_hash: str, extra: dict | None = None):
         self.config_hash = config_hash
         self.flux = np.full(n_tasks, np.nan)
         self.error = np.full(n_tasks, np.nan)
         self.converged = np.zeros(n_tasks, dtype=bool)
         self.done = np.zeros(n_tasks, dtype=bool)
+        self.extra = {name: np.full((n_tasks, *shape), np.nan)
+                      for name, shape in (extra or {}).items()}
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         np.savez(buf, flux=self.flux, error=self.error, converged=self.converged,
-                 done=self.done, config_hash=np.array(self.config_hash))
+                 done=self.done, config_hash=np.array(self.config_hash),
+                 **{"extra_" + name: value for name, value in self.extra.items()})
         return buf.getvalue()
 
     def merge_bytes(self, data: bytes, source: str) -> None:
@@ -168,10 +175,17 @@ class TaskResults:
                 raise CheckpointMismatch(source)
             if f["done"].shape != self.done.shape:
                 raise CheckpointMismatch(source)
+            stored = {name[6:] for name in f.files if name.startswith("extra_")}
+            if stored != set(self.extra) or any(
+                    f["extra_" + name].shape != value.shape
+                    for name, value in self.extra.items()):
+                raise CheckpointMismatch(source)
             new = f["done"] & ~self.done
             self.flux[new] = f["flux"][new]
             self.error[new] = f["error"][new]
             self.converged[new] = f["converged"][new]
+            for name, value in self.extra.items():
+                value[new] = f["extra_" + name][new]
             self.done |= new
 
 
@@ -187,6 +201,12 @@ def checkpoint_paths(out: str) -> list[str]:
 def process_checkpoint(out: str, rank: int, count: int) -> str:
     """The checkpoint file of process ``rank`` of ``count`` for the sweep writing ``out``."""
     return out + (".partial.npz" if count == 1 else f".partial.p{rank}.npz")
+
+
+def task_checkpoint(out: str, task: int) -> str:
+    """The state checkpoint (:func:`save_state`) of a running Langevin task of the sweep
+    writing ``out``: ``OUT.task<t>.npz`` (not a :func:`checkpoint_paths` file)."""
+    return f"{out}.task{int(task)}.npz"
 
 
 # ----------------------------------------------------------------------------- state checkpoints

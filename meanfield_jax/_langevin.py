@@ -62,6 +62,7 @@ __all__ = [
     "LangevinState",
     "simulate",
     "relaxation_time",
+    "check_time_step",
 ]
 
 _INTEGRATOR = "BAOAB"
@@ -197,6 +198,20 @@ def _omega_max(system) -> tuple[float, bool]:
         kmat = _dense_stiffness(system)
         rows = np.abs(kmat).sum(axis=1)
     return float(np.sqrt(np.max(rows / m))), False
+
+
+def check_time_step(system, dt: float, *, stacklevel: int = 2) -> None:
+    """Raise ``ValueError`` if BAOAB with step ``dt`` is unstable for ``system``:
+    dt·ω_max >= 2 with ω_max the largest normal-mode frequency of K_w (exact for N <= 2048;
+    above, a Gershgorin bound, which only warns). Nonlinear systems: that of their harmonic
+    part (small angles for rotors). O(N³) for N <= 2048, else O(N) (chains) or O(N²)."""
+    omega_max, exact = _omega_max(system)
+    if dt * omega_max >= 2.0:
+        msg = (f"dt = {dt} is unstable for this system: dt * omega_max = {dt * omega_max:.4g} "
+               f"must be < 2 (omega_max = {omega_max:.4g})")
+        if exact:
+            raise ValueError(msg)
+        warnings.warn(msg + " [Gershgorin bound: may be pessimistic]", stacklevel=stacklevel)
 
 
 def _step_size(system) -> int:
@@ -762,13 +777,7 @@ def simulate(system, key, n_trajectories: int, dt: float, n_steps: int, burn_in:
         raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
     unroll = _check_int("unroll", unroll, 1)
     chunk_size = _check_int("chunk_size", chunk_size, 1)
-    omega_max, exact = _omega_max(system)
-    if dt * omega_max >= 2.0:
-        msg = (f"dt = {dt} is unstable for this system: dt * omega_max = {dt * omega_max:.4g} "
-               f"must be < 2 (omega_max = {omega_max:.4g})")
-        if exact:
-            raise ValueError(msg)
-        warnings.warn(msg + " [Gershgorin bound: may be pessimistic]", stacklevel=2)
+    check_time_step(system, dt, stacklevel=3)
     key_data = _key_data(key)
     if isinstance(initial, str):
         initial_desc = initial if initial != "thermal" else f"thermal(T={t_initial!r})"

@@ -92,13 +92,14 @@ import numpy as np
 
 from ._buckets import (ENV_VAR, active_ladder, buckets_enabled, merged_buckets, pad_chain,
                        pad_network)
-from ._dataset import sweep_dataset
+from ._dataset import langevin_sweep_dataset, sweep_dataset
 from ._io import (CheckpointMismatch, TaskResults, atomic_write_bytes, check_writable,
-                  checkpoint_paths, process_checkpoint, write_netcdf)
+                  checkpoint_paths, process_checkpoint, task_checkpoint, write_netcdf)
 from ._sweep_config import SweepConfig
 from ._transport import FMM_ABOVE
 
-__all__ = ["run_sweep", "plan_tasks", "Plan"]
+__all__ = ["run_sweep", "plan_tasks", "Plan", "noise_key", "langevin_fields",
+           "STEPS_PER_CALL"]
 
 
 # ----------------------------------------------------------------------------- task plan
@@ -150,7 +151,7 @@ def plan_tasks(cfg: SweepConfig) -> Plan:
             chunks.append((lo, min(lo + cfg.chunk_size, len(rows))))
     cols = np.array(rows, dtype=np.int64).reshape(-1, 6).T
     padded = tuple(cfg.sizes)
-    if cfg.method == "residues" and buckets_enabled():
+    if cfg.method == "residues" and buckets_enabled() and not cfg.langevin:
         counts = np.bincount(cols[4], minlength=len(cfg.sizes))
         if cfg.model == "mean_field":  # (the O(N) flux above FMM_ABOVE, as "auto")
             kinds = ["residues-fmm" if n > FMM_ABOVE else "residues" for n in cfg.sizes]
@@ -277,6 +278,197 @@ def _distributed_client():
     return client
 
 
+def _run_exact(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, mesh, *, own,
+               out, progress, fresh, rank, count, log) -> np.ndarray:
+    """Compute the chunks ``todo`` with the exact flux (residues, FMM, Lyapunov, transfer or
+    Landauer) through :func:`map_ensemble`, checkpointing after each; returns the seconds
+    spent per size."""
+    from ._ensemble import compile_ensemble, flux_fn, map_ensemble
+
+    fn = flux_fn("auto" if cfg.method == "residues" else cfg.method)  # O(N) above 4096
+    quantum = ()
+    if cfg.hbar > 0:  # Landauer: the quantum per-system program, ħ as an unbatched argument
+        from ._landauer import quantum_flux_fn
+
+        fn = quantum_flux_fn("auto")  # O(N) above 4096, as the classical flux_fn("auto")
+        quantum = (np.float64(cfg.hbar),)
+    work = lambda c: (c[1] - c[0]) * plan.padded[plan.size[c[0]]] ** 2  # noqa: E731
+    total = sum(work(c) for c in mine)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=total - sum(work(c) for c in todo), disable=not progress,
+               unit="N²", unit_scale=True, desc=f"sweep p{rank}" if count > 1 else "sweep",
+               bar_format="{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}] {postfix}",
+               file=sys.stderr)
+    seconds = np.zeros(len(cfg.sizes))  # compute time per size in this run (incl. compiling)
+    options = dict(chunk_size=cfg.chunk_size, batch_size=cfg.batch_size or None, devices=mesh)
+    # One program per size bucket, all compiled at once in threads: XLA compiles outside the
+    # GIL, so the compilations overlap on a machine with several cores.
+    table = _mass_table(cfg, plan, todo)
+    first = {}
+    for lo, hi in todo:
+        first.setdefault(plan.padded[plan.size[lo]], (lo, hi))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(first), os.cpu_count() or 1, 4)))
+    programs = {}
+    for bucket, (lo, hi) in first.items():
+        systems, args = _padded_chunk(cfg, plan, lo, hi, table)
+        programs[bucket] = pool.submit(compile_ensemble, fn, systems, *quantum, *args, **options)
+    try:
+        for lo, hi in todo:
+            n = cfg.sizes[plan.size[lo]]
+            bar.set_postfix_str(f"N = {n}")
+            tick = time.perf_counter()
+            programs[plan.padded[plan.size[lo]]].result()  # compiled (or raises its error)
+            systems, args = _padded_chunk(cfg, plan, lo, hi, table)
+            flux, err, ok = map_ensemble(fn, systems, *quantum, *args, **options)
+            sl = slice(lo, hi)
+            new = ~res.done[sl]
+            res.flux[sl] = np.where(new, flux[: hi - lo], res.flux[sl])
+            res.error[sl] = np.where(new, err[: hi - lo], res.error[sl])
+            res.converged[sl] = np.where(new, ok[: hi - lo].astype(bool), res.converged[sl])
+            res.done[sl] = True
+            atomic_write_bytes(own, res.to_bytes())
+            seconds[plan.size[lo]] += time.perf_counter() - tick
+            bar.update(work((lo, hi)))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+
+    return seconds
+
+
+# ----------------------------------------------------------------------------- Langevin tasks
+
+#: Steps per compiled call of a Langevin sweep's :func:`meanfield_jax.simulate` (its
+#: ``chunk_size``; the noise is drawn per call, so it is part of what fixes the numbers).
+STEPS_PER_CALL = 1000
+
+#: Seconds between a running Langevin task's own checkpoint writes (``OUT.task<t>.npz``).
+TASK_CHECKPOINT_S = 60.0
+
+
+def noise_key(seed: int, n: int, realization: int):
+    """The Langevin noise key of realization r at size N of a sweep with ``seed``:
+    ``fold_in(masses.realization_key(seed, N, r), 2)``, independent of the masses (drawn
+    from ``realization_key`` itself) and of random springs (``fold_in(…, 1)``). Shared by
+    every mass configuration, α, k0 and Ñ at (N, r): their curves are common-random-number
+    runs, and adding a value to a list leaves the other results unchanged."""
+    import jax
+
+    from . import masses as ms
+
+    return jax.random.fold_in(ms.realization_key(seed, n, realization), 2)
+
+
+def langevin_fields(cfg: SweepConfig) -> dict:
+    """The per-task observables of a Langevin sweep (name → per-task shape) that its
+    checkpoints (:class:`TaskResults` extras) and dataset hold."""
+    n_max = max(cfg.sizes)
+    fields = {name: () for name in ("flux_left", "flux_right", "flux_left_stderr",
+                                    "flux_right_stderr")}
+    fields.update(temperatures=(n_max,), temperatures_stderr=(n_max,))
+    if cfg.nonlinearity == "rotors":
+        fields.update({name: () for name in ("magnetisation", "magnetisation_stderr",
+                                             "magnetisation_sq", "magnetisation_sq_stderr")})
+    return fields
+
+
+def _langevin_system(cfg: SweepConfig, plan: Plan, t: int, table: dict):
+    """Task ``t``'s harmonic system (a :class:`MeanFieldChain` as the exact sweep's chains,
+    or its network), wrapped by ``nonlinear.fput`` / ``nonlinear.rotors``. O(N²) for
+    networks."""
+    from . import nonlinear
+    from ._model import MeanFieldChain
+
+    masses = table[int(plan.size[t]), int(plan.kind[t]), int(plan.rep[t])]
+    if cfg.model == "mean_field":
+        n_tilde = cfg.n_tilde[plan.nt[t]]
+        system = MeanFieldChain(
+            masses, k=cfg.k, k0=float(cfg.k0[plan.k0[t]]),
+            n_tilde=masses.size - 1.0 if isinstance(n_tilde, str) else float(n_tilde),
+            gamma=cfg.gamma, t_left=cfg.t_left, t_right=cfg.t_right, k_prime=cfg.k_prime)
+    else:
+        system = _network(cfg, plan, t, masses)
+    if cfg.nonlinearity == "fput":
+        return nonlinear.fput(system, beta=cfg.beta, lam=cfg.lam)
+    return nonlinear.rotors(system, field=cfg.field)
+
+
+def _run_langevin(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, mesh, *, own,
+                  out, progress, fresh, rank, count, log) -> np.ndarray:
+    """Simulate the unfinished tasks of the chunks ``todo``, one :func:`simulate` each
+    (trajectories vmapped; ``noise_key``), writing the sweep checkpoint after each task and,
+    while a task runs, its own checkpoint (``_io.task_checkpoint``) every
+    ``TASK_CHECKPOINT_S`` seconds, so an interrupted task resumes mid-run, bit for bit.
+    Every task's time step is checked (``check_time_step``) before any runs. Returns the
+    seconds spent per size."""
+    import jax
+
+    from ._langevin import check_time_step, simulate
+
+    tasks = [t for lo, hi in todo for t in range(lo, hi) if not res.done[t]]
+    table = _mass_table(cfg, plan, todo)
+    for t in tasks:  # validation first: nothing is computed with an unstable dt
+        try:
+            check_time_step(_langevin_system(cfg, plan, t, table), cfg.dt)
+        except ValueError as exc:
+            raise ValueError(f"sweep config: 'dt' {exc} (N = {cfg.sizes[plan.size[t]]}, "
+                             f"masses {cfg.masses[plan.kind[t]]}, k0 = "
+                             f"{cfg.k0[plan.k0[t]]}, Ñ = {cfg.n_tilde[plan.nt[t]]})") from None
+    for lo, hi in mine:  # the running checkpoints of finished (or discarded) tasks
+        for t in range(lo, hi):
+            path = task_checkpoint(out, t)
+            if (fresh or res.done[t]) and os.path.exists(path):
+                os.unlink(path)
+    work = lambda t: cfg.sizes[plan.size[t]] * cfg.n_steps * cfg.n_trajectories  # noqa: E731
+    total = sum(work(t) for lo, hi in mine for t in range(lo, hi))
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=total - sum(work(t) for t in tasks), disable=not progress,
+               unit="particle-step", unit_scale=True,
+               desc=f"sweep p{rank}" if count > 1 else "sweep",
+               bar_format="{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}] {postfix}",
+               file=sys.stderr)
+    seconds = np.zeros(len(cfg.sizes))
+    try:
+        with jax.default_device(mesh.devices.flat[0]):
+            for t in tasks:
+                n = cfg.sizes[plan.size[t]]
+                bar.set_postfix_str(f"N = {n}")
+                tick = time.perf_counter()
+                path = task_checkpoint(out, t)
+                r = simulate(_langevin_system(cfg, plan, t, table),
+                             noise_key(cfg.seed, n, int(plan.rep[t])), cfg.n_trajectories,
+                             cfg.dt, cfg.n_steps, cfg.burn_in, cfg.initial,
+                             t_initial=cfg.t_initial, chunk_size=STEPS_PER_CALL,
+                             checkpoint=path, checkpoint_interval=TASK_CHECKPOINT_S,
+                             progress=False, log=log, profiles=False)
+                _store_langevin(res, t, r)
+                atomic_write_bytes(own, res.to_bytes())
+                if os.path.exists(path):
+                    os.unlink(path)
+                seconds[plan.size[t]] += time.perf_counter() - tick
+                bar.update(work(t))
+    finally:
+        bar.close()
+    return seconds
+
+
+def _store_langevin(res: TaskResults, t: int, r) -> None:
+    """Task ``t``'s result: J = (J_L + J_R)/2 with the error (s_L + s_R)/2 (a bound on the
+    standard error of the mean of two correlated estimates), and every observable."""
+    res.flux[t] = 0.5 * (r.flux_left + r.flux_right)
+    res.error[t] = 0.5 * (r.flux_left_stderr + r.flux_right_stderr)
+    res.converged[t] = bool(np.isfinite(res.flux[t]))
+    for name, value in res.extra.items():
+        got = np.asarray(getattr(r, name), dtype=np.float64)
+        if got.ndim:
+            value[t, : got.size] = got
+        else:
+            value[t] = got
+    res.done[t] = True
+
+
 def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None = None,
               fresh: bool = False, distributed: bool = False, gather_timeout_s: float = 7 * 86400,
               log=None):
@@ -320,7 +512,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     """
     import jax
 
-    from ._ensemble import compile_ensemble, device_mesh, flux_fn, map_ensemble
+    from ._ensemble import device_mesh
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     start_time = time.perf_counter()
@@ -329,7 +521,8 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
         check_writable(out, "--out")
     plan = plan_tasks(cfg)
     chash = cfg.config_hash()
-    res = TaskResults(plan.n_tasks, _checkpoint_key(cfg, plan))
+    res = TaskResults(plan.n_tasks, _checkpoint_key(cfg, plan),
+                      langevin_fields(cfg) if cfg.langevin else None)
     own = process_checkpoint(out, rank, count)
     for path in checkpoint_paths(out):
         if fresh:
@@ -350,61 +543,16 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
             f"(checkpoints {out}.partial*.npz)")
 
     mesh = device_mesh(devices)
-    fn = flux_fn("auto" if cfg.method == "residues" else cfg.method)  # O(N) above 4096
-    quantum = ()
-    if cfg.hbar > 0:  # Landauer: the quantum per-system program, ħ as an unbatched argument
-        from ._landauer import quantum_flux_fn
-
-        fn = quantum_flux_fn("auto")  # O(N) above 4096, as the classical flux_fn("auto")
-        quantum = (np.float64(cfg.hbar),)
     mine = [c for j, c in enumerate(plan.chunks) if j % count == rank]
     todo = [c for c in mine if not res.done[c[0]:c[1]].all()]
-    work = lambda c: (c[1] - c[0]) * plan.padded[plan.size[c[0]]] ** 2  # noqa: E731
-    total = sum(work(c) for c in mine)
     if progress is None:
         progress = sys.stderr.isatty()
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=total - sum(work(c) for c in todo), disable=not progress,
-               unit="N²", unit_scale=True, desc=f"sweep p{rank}" if count > 1 else "sweep",
-               bar_format="{l_bar}{bar}| {percentage:3.0f}% [{elapsed}<{remaining}] {postfix}",
-               file=sys.stderr)
-    seconds = np.zeros(len(cfg.sizes))  # compute time per size in this run (incl. compiling)
-    options = dict(chunk_size=cfg.chunk_size, batch_size=cfg.batch_size or None, devices=mesh)
-    # One program per size bucket, all compiled at once in threads: XLA compiles outside the
-    # GIL, so the compilations overlap on a machine with several cores.
-    table = _mass_table(cfg, plan, todo)
-    first = {}
-    for lo, hi in todo:
-        first.setdefault(plan.padded[plan.size[lo]], (lo, hi))
-    pool = ThreadPoolExecutor(max_workers=max(1, min(len(first), os.cpu_count() or 1, 4)))
-    programs = {}
-    for bucket, (lo, hi) in first.items():
-        systems, args = _padded_chunk(cfg, plan, lo, hi, table)
-        programs[bucket] = pool.submit(compile_ensemble, fn, systems, *quantum, *args, **options)
-    try:
-        for lo, hi in todo:
-            n = cfg.sizes[plan.size[lo]]
-            bar.set_postfix_str(f"N = {n}")
-            tick = time.perf_counter()
-            programs[plan.padded[plan.size[lo]]].result()  # compiled (or raises its error)
-            systems, args = _padded_chunk(cfg, plan, lo, hi, table)
-            flux, err, ok = map_ensemble(fn, systems, *quantum, *args, **options)
-            sl = slice(lo, hi)
-            new = ~res.done[sl]
-            res.flux[sl] = np.where(new, flux[: hi - lo], res.flux[sl])
-            res.error[sl] = np.where(new, err[: hi - lo], res.error[sl])
-            res.converged[sl] = np.where(new, ok[: hi - lo].astype(bool), res.converged[sl])
-            res.done[sl] = True
-            atomic_write_bytes(own, res.to_bytes())
-            seconds[plan.size[lo]] += time.perf_counter() - tick
-            bar.update(work((lo, hi)))
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        bar.close()
+    run = _run_langevin if cfg.langevin else _run_exact
+    seconds = run(cfg, plan, res, mine, todo, mesh, own=own, out=out, progress=progress,
+                  fresh=fresh, rank=rank, count=count, log=log)
 
     info = {"devices": [str(d) for d in mesh.devices.flat], "process_count": count,
-            "seconds_per_size": seconds}
+            "seconds_per_size": seconds, "steps_per_call": STEPS_PER_CALL}
     if count > 1:
         client = _distributed_client()
         key = f"meanfield_jax/sweep/{chash}"
@@ -428,7 +576,10 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
         if missing:
             raise RuntimeError(f"sweep: {missing} chains were not computed")
         info["elapsed_s"] = time.perf_counter() - start_time
-        ds = sweep_dataset(cfg, plan.tasks(), plan.padded, res, info)
+        if cfg.langevin:
+            ds = langevin_sweep_dataset(cfg, plan.tasks(), res, info)
+        else:
+            ds = sweep_dataset(cfg, plan.tasks(), plan.padded, res, info)
         write_netcdf(ds, out)
     if count > 1:
         _distributed_client().wait_at_barrier(f"meanfield_jax/sweep/{chash}/written",

@@ -3,7 +3,12 @@
 A :class:`SweepConfig` is what ``meanfield-jax sweep`` runs (keys as in a TOML file or the
 ``--builtin`` tables, flags override keys). The key ``model`` chooses the system: the
 mean-field chain (default) or a network of ``meanfield_jax.networks`` (``power_law`` with
-its exponents ``alpha``, ``nearest_neighbour``, ``random_springs``). Every value is checked before any computation:
+its exponents ``alpha``, ``nearest_neighbour``, ``random_springs``). The key
+``nonlinearity`` (``"fput"`` with ``beta``, ``lam``; ``"rotors"`` with ``field``) wraps every
+system with ``meanfield_jax.nonlinear`` and runs it through the Langevin engine with the
+simulation keys ``dt``, ``n_steps``, ``burn_in``, ``n_trajectories``, ``initial``,
+``t_initial`` (the ``simulate`` command's names); absent or ``"none"``, the sweep is the
+exact harmonic one. Every value is checked before any computation:
 an unknown key, a missing ``sizes`` or a bad value is a ``ValueError`` naming the key
 (``meanfield_jax._configfile``'s convention). ``configs/fig4*.toml`` hold the same values as
 :data:`BUILTINS`.
@@ -19,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ._configfile import fail, number, read_toml
+from ._configfile import fail, number, plain, read_toml
 from .masses import KINDS as MASS_KINDS
 
 __all__ = [
@@ -31,6 +36,8 @@ __all__ = [
     "MASS_KINDS",
     "METHODS",
     "MODELS",
+    "NONLINEARITIES",
+    "LANGEVIN_KEYS",
     "n_tilde_label",
 ]
 
@@ -41,6 +48,16 @@ METHODS = ("residues", "lyapunov", "transfer")
 
 #: Systems of a sweep: ``MeanFieldChain`` or a constructor of ``meanfield_jax.networks``.
 MODELS = ("mean_field", "power_law", "nearest_neighbour", "random_springs")
+
+#: Potentials of a sweep: ``none`` (harmonic, exact solvers) or a model of
+#: ``meanfield_jax.nonlinear`` (Langevin engine).
+NONLINEARITIES = ("none", "fput", "rotors")
+
+#: The keys of a nonlinear (Langevin) sweep, each an error in an exact one; ``beta`` and
+#: ``lam`` only with ``fput``, ``field`` only with ``rotors``.
+LANGEVIN_KEYS = ("beta", "lam", "field", "dt", "n_steps", "burn_in", "n_trajectories",
+                 "initial", "t_initial")
+_OWN_KEYS = {"fput": ("beta", "lam"), "rotors": ("field",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +94,20 @@ class SweepConfig:
       fit_min_n, fit_max_n: size range of the power-law fit J ∝ N^−α.
       hbar: ħ ≥ 0; ħ > 0 sweeps the Landauer current with quantum baths (``heat_flux(...,
         hbar=ħ)``, method ``residues``); 0 (the default) the classical J.
+      nonlinearity: ``none`` (default: the harmonic systems, exact J), ``fput`` or
+        ``rotors``: every system wrapped by ``nonlinear.fput(system, beta=, lam=)`` or
+        ``nonlinear.rotors(system, field=)`` and simulated by ``simulate`` (Langevin, BAOAB;
+        the dataset's ``method`` is ``langevin``). ``method`` and ``hbar`` do not apply
+        there; rotors need ``k0 = 0`` and ``k_prime = 0`` (the field pins the angles).
+      beta, lam: FPUT β >= 0 (required with ``fput``) and quartic pinning λ >= 0.
+      field: the rotors' field h >= 0.
+      dt, n_steps, burn_in, n_trajectories: Langevin time step (dt·ω_max < 2, checked for
+        every system before the sweep starts), total steps per system (burn-in included),
+        steps discarded before averaging (default n_steps // 5) and independent
+        trajectories per system (>= 2; the standard errors are over them).
+      initial, t_initial: the trajectories' start, ``rest`` (q = v = 0; rotors aligned) or
+        ``thermal`` (the harmonic part's Gibbs state at ``t_initial``, default
+        (T_L + T_R)/2), as ``simulate``.
     """
 
     sizes: tuple[int, ...]
@@ -100,28 +131,50 @@ class SweepConfig:
     fit_min_n: float = 50.0
     fit_max_n: float = math.inf
     hbar: float = 0.0
+    nonlinearity: str = "none"
+    beta: float = 0.0
+    lam: float = 0.0
+    field: float = 0.0
+    dt: float = 0.05
+    n_steps: int = 100_000
+    burn_in: int = 20_000
+    n_trajectories: int = 32
+    initial: str = "rest"
+    t_initial: float | None = None
 
     # -- derived ------------------------------------------------------------------------------
     def physics(self) -> dict:
         """Everything that determines the numbers (hashed for checkpoints)."""
         keys = ("sizes", "masses", "delta", "m", "k", "k0", "n_tilde", "gamma", "t_left",
-                "t_right", "k_prime", "realizations", "seed", "method")
+                "t_right", "k_prime", "realizations", "seed")
+        if not self.langevin:  # the exact flux method (a Langevin sweep has none)
+            keys += ("method",)
         return {key: _jsonable(getattr(self, key)) for key in keys + self._model_keys()}
 
     def _model_keys(self) -> tuple[str, ...]:
         # absent for the mean-field chain: its hash, checkpoints and dataset attributes stay
         # those of sweeps written before networks existed
         quantum = ("hbar",) if self.hbar > 0 else ()  # classical sweeps keep their hash
+        langevin = ()
+        if self.langevin:  # exact sweeps keep their hash
+            langevin = ("nonlinearity", *_OWN_KEYS[self.nonlinearity], "dt", "n_steps",
+                        "burn_in", "n_trajectories", "initial")
+            if self.initial == "thermal":
+                langevin += ("t_initial",)
         if self.model == "mean_field":
-            return quantum
-        return (("model", "alpha") if self.model == "power_law" else ("model",)) + quantum
+            return quantum + langevin
+        return ((("model", "alpha") if self.model == "power_law" else ("model",)) + quantum
+                + langevin)
 
     def config_hash(self) -> str:
         text = json.dumps(self.physics(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        skip = {"model", "alpha", "hbar"} - set(self._model_keys())
+        skip = ({"model", "alpha", "hbar", "nonlinearity", *LANGEVIN_KEYS}
+                - set(self._model_keys()))
+        if self.langevin:  # keys of the exact sweep only
+            skip |= {"method", "batch_size"}
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.name not in skip}
 
@@ -130,6 +183,11 @@ class SweepConfig:
         if self.model == "random_springs":
             return self.masses
         return ("random",) if "random" in self.masses else ()
+
+    @property
+    def langevin(self) -> bool:
+        """A nonlinear sweep, run by the Langevin engine (``nonlinearity`` not ``none``)."""
+        return self.nonlinearity != "none"
 
     @property
     def max_realizations(self) -> int:
@@ -287,7 +345,73 @@ def make_config(mapping: dict | None = None, **overrides) -> SweepConfig:
     for key in ("fit_min_n", "fit_max_n"):
         if key in raw:
             out[key] = _number(key, raw[key], nonnegative=True, allow_inf=True)
+    out.update(_langevin_keys(raw, out))
     return SweepConfig(**out)
+
+
+def _langevin_keys(raw: dict, out: dict) -> dict:
+    """The validated nonlinearity and simulation keys (:class:`SweepConfig`); each is an
+    error in an exact sweep, and ``method`` / ``hbar`` / ``batch_size`` in a Langevin one."""
+    kind = raw.get("nonlinearity", "none")
+    if not isinstance(kind, str) or kind.lower() not in NONLINEARITIES:
+        _fail("nonlinearity", f"must be one of {NONLINEARITIES}, got {plain(kind)}")
+    kind = kind.lower()
+    for other, keys in _OWN_KEYS.items():
+        for key in keys:
+            if key in raw and kind != other:
+                _fail(key, f"is used only with nonlinearity = {other!r}, not {kind!r}")
+    if kind == "none":
+        for key in LANGEVIN_KEYS:
+            if key in raw:
+                _fail(key, "is a Langevin key: it applies only with nonlinearity = 'fput' or "
+                           "'rotors' (the harmonic sweep is exact)")
+        return {}
+    for key, why in (("method", "the flux method of the exact sweep"),
+                     ("batch_size", "the vmap width of the exact sweep"),
+                     ("hbar", "quantum baths are exact-sweep only")):
+        if key in raw:
+            _fail(key, f"does not apply with nonlinearity = {kind!r} ({why}; a nonlinear "
+                       "sweep runs the Langevin engine)")
+    new: dict[str, Any] = {"nonlinearity": kind}
+    if kind == "fput":
+        if "beta" not in raw:
+            _fail("beta", "is required with nonlinearity = 'fput' (beta = 0 and lam = 0: the "
+                          "harmonic chain on the Langevin engine)")
+        new["beta"] = _number("beta", raw["beta"], nonnegative=True)
+        new["lam"] = _number("lam", raw.get("lam", 0.0), nonnegative=True)
+    else:
+        new["field"] = _number("field", raw.get("field", 0.0), nonnegative=True)
+        k0 = out.get("k0", SweepConfig.k0)
+        if any(x != 0 for x in k0):
+            _fail("k0", f"must be [0] for rotors (the field pins the angles), got {list(k0)}")
+        if out.get("k_prime", 0.0) != 0:
+            _fail("k_prime", f"must be 0 for rotors (wall springs act on displacements), got "
+                             f"{out['k_prime']!r}")
+    if "dt" in raw:
+        new["dt"] = _number("dt", raw["dt"], positive=True)
+    if "n_steps" in raw:
+        new["n_steps"] = _number("n_steps", raw["n_steps"], integer=True, positive=True)
+    n_steps = new.get("n_steps", SweepConfig.n_steps)
+    if "burn_in" in raw:
+        new["burn_in"] = _number("burn_in", raw["burn_in"], integer=True, nonnegative=True)
+    else:
+        new["burn_in"] = n_steps // 5
+    if new["burn_in"] >= n_steps:
+        _fail("burn_in", f"must be < n_steps = {n_steps}, got {new['burn_in']}")
+    if "n_trajectories" in raw:
+        new["n_trajectories"] = _number("n_trajectories", raw["n_trajectories"], integer=True)
+        if new["n_trajectories"] < 2:
+            _fail("n_trajectories", f"must be >= 2 (standard errors need two), got "
+                                    f"{new['n_trajectories']}")
+    initial = raw.get("initial", SweepConfig.initial)
+    if initial not in ("rest", "thermal"):
+        _fail("initial", f"must be 'rest' or 'thermal', got {plain(initial)}")
+    new["initial"] = initial
+    if "t_initial" in raw:
+        if initial != "thermal":
+            _fail("t_initial", "is used only with initial = 'thermal'")
+        new["t_initial"] = _number("t_initial", raw["t_initial"], nonnegative=True)
+    return new
 
 
 def load_config(path: str, **overrides) -> SweepConfig:
