@@ -2,7 +2,8 @@
 
 Subcommands:
   flux       J, N·J/ΔT and the paper's asymptotic prediction (Eq. 25 or 30) for one chain.
-  sweep      disorder-averaged J(N) sweeps to netCDF (the pipeline: ``_sweep``).
+  sweep      disorder-averaged J(N) sweeps to netCDF (the pipeline: ``_sweep``): exact, or
+             Langevin for nonlinear chains (``nonlinearity``).
   plot       Fig. 4 from a sweep's netCDF file (``_plot``).
   simulate   Langevin ensemble simulation to netCDF (the pipeline: ``_simulation``).
   conductance  κ(T) with quantum baths over a temperature range to netCDF, with a log-log
@@ -146,7 +147,11 @@ def _config_from_args(args) -> SweepConfig:
                      k0=args.k0, n_tilde=args.n_tilde, gamma=args.gamma, t_left=args.t_left,
                      t_right=args.t_right, k_prime=args.k_prime, realizations=args.realizations,
                      seed=args.seed, chunk_size=args.chunk_size, batch_size=args.batch_size,
-                     method=args.method, fit_min_n=args.fit_min_n, fit_max_n=args.fit_max_n)
+                     method=args.method, fit_min_n=args.fit_min_n, fit_max_n=args.fit_max_n,
+                     nonlinearity=args.nonlinearity, beta=args.beta, lam=args.lam,
+                     field=args.field, dt=args.dt, n_steps=args.n_steps, burn_in=args.burn_in,
+                     n_trajectories=args.n_trajectories, initial=args.initial,
+                     t_initial=args.t_initial, steps_per_call=args.steps_per_call)
     if args.builtin and args.config:
         raise ValueError("give either CONFIG.toml or --builtin, not both")
     if args.builtin:
@@ -164,6 +169,9 @@ def _run_sweep(args) -> int:
         if cfg.model != "mean_field":
             raise ValueError(f"--plot draws Fig. 4 of mean-field sweeps, not model = "
                              f"{cfg.model!r} (scripts/alpha_figure.py plots networks)")
+        if cfg.langevin:
+            raise ValueError(f"--plot draws Fig. 4 of exact harmonic sweeps, not nonlinearity "
+                             f"= {cfg.nonlinearity!r} (read the dataset with xarray)")
     _interrupt.set_message(f"sweep interrupted; rerun the same command to resume "
                            f"(checkpoint {args.out}.partial*.npz)")
     if args.distributed or args.coordinator:
@@ -238,6 +246,19 @@ def _add_sweep_commands(subparsers, common) -> None:
     g.add_argument("--method", choices=METHODS)
     g.add_argument("--fit-min-n", type=float)
     g.add_argument("--fit-max-n", type=float)
+    n = p.add_argument_group("nonlinear sweeps (Langevin engine; config keys of the same names)")
+    n.add_argument("--nonlinearity", help="none (exact harmonic sweep), fput or rotors")
+    n.add_argument("--beta", type=float, help="FPUT β >= 0")
+    n.add_argument("--lam", type=float, help="FPUT quartic pinning λ >= 0")
+    n.add_argument("--field", type=float, help="rotors' field h >= 0")
+    n.add_argument("--dt", type=float, help="time step (0.05)")
+    n.add_argument("--n-steps", type=int, help="steps per system, burn-in included (100000)")
+    n.add_argument("--burn-in", type=int, help="steps discarded (n_steps // 5)")
+    n.add_argument("--n-trajectories", type=int, help="trajectories per system (32)")
+    n.add_argument("--initial", choices=["rest", "thermal"], help="start (rest)")
+    n.add_argument("--t-initial", type=float, help="temperature of the thermal start")
+    n.add_argument("--steps-per-call", type=int,
+                   help="steps per compiled call (min(1000, n_steps))")
     r = p.add_argument_group("execution")
     r.add_argument("--devices", type=int, help="use the first D local devices (default: all)")
     r.add_argument("--fresh", action="store_true", help="discard checkpoints, start over")

@@ -280,7 +280,6 @@ def langevin_sweep_dataset(cfg: SweepConfig, tasks, res: TaskResults, info: dict
         "config_hash": cfg.config_hash(),
         "method": "langevin",
         "integrator": "BAOAB",
-        "steps_per_call": info["steps_per_call"],
         "noise_key": "realization r at size N: jax.random.fold_in(masses.realization_key(seed, "
                      "N, r), 2), shared by every masses, alpha, k0 and n_tilde of (N, r)",
         "deterministic_masses": "identical/graded/alternating masses do not depend on the "

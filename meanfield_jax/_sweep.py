@@ -98,8 +98,7 @@ from ._io import (CheckpointMismatch, TaskResults, atomic_write_bytes, check_wri
 from ._sweep_config import SweepConfig
 from ._transport import FMM_ABOVE
 
-__all__ = ["run_sweep", "plan_tasks", "Plan", "noise_key", "langevin_fields",
-           "STEPS_PER_CALL"]
+__all__ = ["run_sweep", "plan_tasks", "Plan", "noise_key", "langevin_fields"]
 
 
 # ----------------------------------------------------------------------------- task plan
@@ -339,10 +338,6 @@ def _run_exact(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, mesh,
 
 # ----------------------------------------------------------------------------- Langevin tasks
 
-#: Steps per compiled call of a Langevin sweep's :func:`meanfield_jax.simulate` (its
-#: ``chunk_size``; the noise is drawn per call, so it is part of what fixes the numbers).
-STEPS_PER_CALL = 1000
-
 #: Seconds between a running Langevin task's own checkpoint writes (``OUT.task<t>.npz``).
 TASK_CHECKPOINT_S = 60.0
 
@@ -440,7 +435,7 @@ def _run_langevin(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, me
                 r = simulate(_langevin_system(cfg, plan, t, table),
                              noise_key(cfg.seed, n, int(plan.rep[t])), cfg.n_trajectories,
                              cfg.dt, cfg.n_steps, cfg.burn_in, cfg.initial,
-                             t_initial=cfg.t_initial, chunk_size=STEPS_PER_CALL,
+                             t_initial=cfg.t_initial, chunk_size=cfg.steps_per_call,
                              checkpoint=path, checkpoint_interval=TASK_CHECKPOINT_S,
                              progress=False, log=log, profiles=False)
                 _store_langevin(res, t, r)
@@ -552,7 +547,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
                   fresh=fresh, rank=rank, count=count, log=log)
 
     info = {"devices": [str(d) for d in mesh.devices.flat], "process_count": count,
-            "seconds_per_size": seconds, "steps_per_call": STEPS_PER_CALL}
+            "seconds_per_size": seconds}
     if count > 1:
         client = _distributed_client()
         key = f"meanfield_jax/sweep/{chash}"

@@ -56,7 +56,7 @@ NONLINEARITIES = ("none", "fput", "rotors")
 #: The keys of a nonlinear (Langevin) sweep, each an error in an exact one; ``beta`` and
 #: ``lam`` only with ``fput``, ``field`` only with ``rotors``.
 LANGEVIN_KEYS = ("beta", "lam", "field", "dt", "n_steps", "burn_in", "n_trajectories",
-                 "initial", "t_initial")
+                 "initial", "t_initial", "steps_per_call")
 _OWN_KEYS = {"fput": ("beta", "lam"), "rotors": ("field",)}
 
 
@@ -108,6 +108,9 @@ class SweepConfig:
       initial, t_initial: the trajectories' start, ``rest`` (q = v = 0; rotors aligned) or
         ``thermal`` (the harmonic part's Gibbs state at ``t_initial``, default
         (T_L + T_R)/2), as ``simulate``.
+      steps_per_call: Langevin steps per compiled call (``simulate``'s ``chunk_size``; the
+        noise is drawn per call, so it is part of what fixes the numbers; default
+        min(1000, n_steps)); a running system's own checkpoint is written between calls.
     """
 
     sizes: tuple[int, ...]
@@ -141,6 +144,7 @@ class SweepConfig:
     n_trajectories: int = 32
     initial: str = "rest"
     t_initial: float | None = None
+    steps_per_call: int = 1000
 
     # -- derived ------------------------------------------------------------------------------
     def physics(self) -> dict:
@@ -158,7 +162,7 @@ class SweepConfig:
         langevin = ()
         if self.langevin:  # exact sweeps keep their hash
             langevin = ("nonlinearity", *_OWN_KEYS[self.nonlinearity], "dt", "n_steps",
-                        "burn_in", "n_trajectories", "initial")
+                        "burn_in", "n_trajectories", "initial", "steps_per_call")
             if self.initial == "thermal":
                 langevin += ("t_initial",)
         if self.model == "mean_field":
@@ -403,6 +407,11 @@ def _langevin_keys(raw: dict, out: dict) -> dict:
         if new["n_trajectories"] < 2:
             _fail("n_trajectories", f"must be >= 2 (standard errors need two), got "
                                     f"{new['n_trajectories']}")
+    if "steps_per_call" in raw:
+        new["steps_per_call"] = _number("steps_per_call", raw["steps_per_call"], integer=True,
+                                        positive=True)
+    else:
+        new["steps_per_call"] = min(SweepConfig.steps_per_call, n_steps)
     initial = raw.get("initial", SweepConfig.initial)
     if initial not in ("rest", "thermal"):
         _fail("initial", f"must be 'rest' or 'thermal', got {plain(initial)}")
