@@ -188,12 +188,15 @@ def _run_sweep(args) -> int:
     print(f"wrote {args.out} ({ds.attrs['elapsed_s']:.1f} s, devices: {ds.attrs['devices']})")
     print(format_exponents(ds))
     bad = int((ds["converged"].values == 0).sum() - np.isnan(ds["flux"].values).sum())
+    what = "chains did not converge"
+    if "n_diverged" in ds.attrs:  # Langevin: the systems whose simulation blew up
+        bad = int(ds.attrs["n_diverged"])
+        what = "systems diverged (non-finite J: dt too large for the nonlinear forces?)"
     if args.plot:
         plot_fig4(ds, args.plot)
         print(f"wrote {args.plot}")
     if bad:
-        print(f"meanfield-jax: warning: {bad} chains did not converge (excluded from means)",
-              file=sys.stderr)
+        print(f"meanfield-jax: warning: {bad} {what} (excluded from means)", file=sys.stderr)
         return 1
     return 0
 

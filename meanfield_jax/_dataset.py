@@ -242,7 +242,8 @@ def langevin_sweep_dataset(cfg: SweepConfig, tasks, res: TaskResults, info: dict
         "flux_error": (dims, err, {"long_name": "statistical error of J over trajectories",
                                    "note": "(s_left + s_right)/2: a bound on the standard "
                                            "error of the mean of the two baths' estimates"}),
-        "converged": (dims, conv, {"long_name": "1 where the system was simulated"}),
+        "converged": (dims, conv, {"long_name": "1 where the system was simulated and J is "
+                                                "finite (0: diverged, or not simulated)"}),
         "flux_mean": (dims[:-1], mean, {"long_name": "mean of J over realizations"}),
         "flux_stderr": (dims[:-1], stderr,
                         {"long_name": "standard error of flux_mean",
@@ -288,6 +289,9 @@ def langevin_sweep_dataset(cfg: SweepConfig, tasks, res: TaskResults, info: dict
         "random_masses": "realization r uses masses.realization_key(seed, N, r); "
                          "the same masses for every k0 and n_tilde",
         "n_tilde_kac_means": _KAC_MEANS[cfg.model],
+        "n_diverged": int((res.done & ~res.converged).sum()),
+        "n_diverged_note": "systems whose simulation gave a non-finite J (converged = 0; "
+                           "excluded from the means)",
     }
     if cfg.model == "random_springs":
         attrs["deterministic_masses"] = ("random springs: every mass configuration has "

@@ -28,6 +28,25 @@ Models
   exactly decoupled; cost model O(N³)), else unpadded. Random springs depend on the
   realization for every mass configuration (key ``masses.realization_key(seed, N, r)``).
 
+Nonlinear sweeps (Langevin)
+  With ``nonlinearity = "fput"`` or ``"rotors"`` every task's system (built as above) is
+  wrapped by ``nonlinear.fput(system, beta=, lam=)`` / ``nonlinear.rotors(system, field=)``
+  and simulated by :func:`meanfield_jax.simulate` (BAOAB; trajectories vmapped, O(N), O(N log
+  N) or O(N²) per particle-step by the couplings' structure), one task after the other, on
+  this process's first device. The noise key of realization r at size N is
+  :func:`noise_key` ``= fold_in(masses.realization_key(seed, N, r), 2)``: every task can be
+  rerun alone with ``simulate`` and the same key (``chunk_size = steps_per_call``,
+  ``profiles=False``), bit for bit; β = λ = 0 runs the harmonic engine itself. Every
+  system's time step is checked before anything runs (``check_time_step``). The sweep
+  checkpoint is written after every task; a running task also writes its own
+  (``OUT.task<t>.npz``, every ``TASK_CHECKPOINT_S`` seconds), so an interrupted sweep resumes
+  inside the task it was running, and gives the uninterrupted dataset bit for bit. The
+  dataset (``_dataset.langevin_sweep_dataset``): J at both baths, T_n and their standard
+  errors over trajectories per realization, means over realizations, the fit J ∝ N^−α, and
+  ``method = "langevin"`` with the run settings in its attributes. Cost: Σ_tasks
+  n_steps × n_trajectories × (force cost) plus one compilation per step program (system
+  structure, step bucket of N, trajectories, steps_per_call).
+
 Size buckets
   With the residue method a size may run padded to a larger size of the sweep, so that
   the two share one compiled program (``_buckets``: inert padding, results equal to the
@@ -439,6 +458,11 @@ def _run_langevin(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, me
                              checkpoint=path, checkpoint_interval=TASK_CHECKPOINT_S,
                              progress=False, log=log, profiles=False)
                 _store_langevin(res, t, r)
+                if not res.converged[t]:
+                    log(f"warning: N = {n}, masses {cfg.masses[plan.kind[t]]}, k0 = "
+                        f"{cfg.k0[plan.k0[t]]}, Ñ = {cfg.n_tilde[plan.nt[t]]}, realization "
+                        f"{int(plan.rep[t])}: the simulation diverged (non-finite J; dt too "
+                        "large for the nonlinear forces?)")
                 atomic_write_bytes(own, res.to_bytes())
                 if os.path.exists(path):
                     os.unlink(path)
@@ -469,6 +493,10 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
               log=None):
     """Run (or resume) a sweep and write the dataset to ``out`` (netCDF) atomically.
 
+    Exact harmonic J (Eq. 16) by default; with ``cfg.nonlinearity`` ``"fput"`` or
+    ``"rotors"``, every system is simulated by the Langevin engine (module docstring,
+    "Nonlinear sweeps").
+
     Args:
       cfg: a :class:`SweepConfig`.
       out: path of the netCDF result; checkpoints go to ``out + ".partial*.npz"``.
@@ -484,12 +512,15 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
       the dataset (process 0; other processes return None).
 
     Raises:
-      ValueError: if ``out`` is not writable (before computing anything), or a checkpoint
-        belongs to a different configuration.
+      ValueError: if ``out`` is not writable (before computing anything), a checkpoint
+        belongs to a different configuration, or (nonlinear sweeps) ``dt`` is unstable for
+        some system (naming ``'dt'`` and the system; before computing anything).
       RuntimeError: if a process's results never arrive.
 
     Cost: Σ_tasks O(B²) (O(B) above 4096) flux evaluations (see the module docstring) plus
     one compilation per size bucket; checkpoints O(tasks) bytes after every chunk.
+    Nonlinear: Σ_tasks n_steps × n_trajectories × (O(N), O(N log N) or O(N²) force), one
+    compilation per step program; checkpoints after every task.
 
     >>> import os, tempfile
     >>> import meanfield_jax as mf

@@ -322,3 +322,13 @@ def test_cli_nonlinear_sweep(fput_result, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and key in err, err
     assert not (tmp_path / "x.nc").exists()
+    # a simulation that blows up (β x² ≫ 1/dt²: the harmonic dt check cannot see it) is
+    # reported, excluded from the means, and the exit status says so
+    assert _cli.main(["sweep", str(cfg), "--out", str(tmp_path / "d.nc"), "--beta", "1e4",
+                      "--t-left", "100", "--sizes", "4", "--masses", "identical", "--k0", "0",
+                      "--no-progress", "--no-compile-cache"]) == 1
+    err = capsys.readouterr().err
+    assert "N = 4, masses identical" in err and "1 systems diverged" in err, err
+    ds = xr.load_dataset(tmp_path / "d.nc", engine=netcdf_engine())
+    assert ds.attrs["n_diverged"] == 1 and int(ds["converged"].sum()) == 0
+    assert np.isnan(ds["flux_mean"]).all()
