@@ -12,6 +12,7 @@ from the constructors (``MeanFieldChain``, ``networks.power_law``, ``nonlinear.f
 from __future__ import annotations
 
 import os
+import time
 
 import jax
 import numpy as np
@@ -141,6 +142,16 @@ def test_harmonic_config_is_unchanged_by_the_new_keys():
     assert (d.n_steps, d.burn_in, d.lam, d.steps_per_call) == (100_000, 20_000, 0.0, 1000)
     d = make_config({**raw, "n_steps": 300})
     assert (d.burn_in, d.steps_per_call) == (60, 300)
+
+
+def test_example_config_is_a_valid_nonlinear_sweep():
+    from meanfield_jax._sweep import plan_tasks
+    from meanfield_jax._sweep_config import load_config
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg = load_config(os.path.join(root, "configs", "sweep_fput_example.toml"))
+    assert cfg.langevin and cfg.nonlinearity == "fput" and cfg.model == "power_law"
+    assert plan_tasks(cfg).n_tasks == len(cfg.alpha) * len(cfg.sizes)
 
 
 # ----------------------------------------------------------------------------- results
@@ -332,3 +343,53 @@ def test_cli_nonlinear_sweep(fput_result, tmp_path, capsys):
     ds = xr.load_dataset(tmp_path / "d.nc", engine=netcdf_engine())
     assert ds.attrs["n_diverged"] == 1 and int(ds["converged"].sum()) == 0
     assert np.isnan(ds["flux_mean"]).all()
+
+
+@pytest.mark.slow  # ~30 s of subprocess runs; in-process interruption and resume stays default
+@pytest.mark.usefixtures("sigint_reaches_children")
+def test_killed_nonlinear_sweeps_resume_to_the_same_dataset(tmp_path_factory, tmp_path):
+    """SIGKILL / SIGINT / SIGTERM to the ``meanfield-jax sweep`` process at random moments
+    of a nonlinear sweep; rerunning the same command until it ends gives the in-process
+    dataset bit for bit."""
+    import random
+    import signal
+    import subprocess
+
+    from test_sweep import _cli_cmd, _env, _mtime, _write_toml
+
+    cfg = {**FPUT, "n_steps": 6000, "burn_in": 1000}
+    ref = run_sweep(make_config(cfg), str(tmp_path / "ref.nc"), progress=False)
+    config = _write_toml(tmp_path / "nl.toml", cfg)
+    out = tmp_path / "nl.nc"
+    cmd = _cli_cmd("sweep", config, "--out", str(out), "--no-progress")
+    env = _env(str(tmp_path_factory.mktemp("xla_cache")))
+    rng = random.Random(28)
+    signals = [signal.SIGKILL, signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
+    interrupted = 0
+    for attempt in range(10):
+        before = _mtime(str(out) + ".partial.npz")
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        if attempt < len(signals):
+            try:  # signal once this process has finished a system (the sweep loop runs)
+                deadline = time.time() + 60
+                while (time.time() < deadline and proc.poll() is None
+                       and _mtime(str(out) + ".partial.npz") == before):
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0.0, 0.3))
+                if proc.poll() is None:
+                    proc.send_signal(signals[attempt])
+                    interrupted += 1
+            finally:
+                stdout, stderr = proc.communicate(timeout=120)
+            if signals[attempt] != signal.SIGKILL and proc.returncode != 0:
+                assert proc.returncode == 128 + signals[attempt], stderr[-2000:]
+                assert "resume" in stderr.splitlines()[-1] and "Traceback" not in stderr
+        else:
+            stdout, stderr = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, stderr[-3000:]
+    assert interrupted >= 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nl.nc", "nl.toml", "ref.nc"]
+    _same(xr.load_dataset(out, engine=netcdf_engine()), ref)
