@@ -40,7 +40,6 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
       res: the results of every task (all done).
       info: ``devices``, ``process_count``, ``seconds_per_size``, ``elapsed_s``.
     """
-    import jax
     import xarray as xr
 
     from . import analytic
@@ -98,34 +97,28 @@ def sweep_dataset(cfg: SweepConfig, tasks, padded, res: TaskResults, info: dict)
         "config_json": json.dumps(cfg.to_dict(), sort_keys=True),
         "config_hash": cfg.config_hash(),
         "method": cfg.method,
-        "meanfield_jax_version": __version__,
-        "jax_version": jax.__version__,
-        "numpy_version": np.__version__,
-        "devices": ", ".join(info["devices"]),
-        "process_count": info["process_count"],
         "deterministic_masses": "identical/graded/alternating masses do not depend on the "
                                 "realization: computed once, stored at realization 0 "
                                 "(other entries NaN, flux_stderr 0)",
         "random_masses": "realization r uses masses.realization_key(seed, N, r); "
                          "the same masses for every k0 and n_tilde",
         "n_tilde_kac_means": _KAC_MEANS[cfg.model],
-        "elapsed_s": info["elapsed_s"],
-        "seconds_per_size": np.asarray(info["seconds_per_size"]),
         "size_buckets": np.asarray(padded, dtype=np.int64),
         "size_buckets_note": "per N, the size of the compiled program that computed it "
                              "(inert padding, meanfield_jax._buckets); sizes with the same value "
                              "share one compiled program",
-        "seconds_per_size_note": "process 0's wall time per size in the last run, compilation "
-                                 "included (0 for sizes restored from checkpoints)",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if cfg.model == "random_springs":
-        attrs["deterministic_masses"] = ("random springs: every mass configuration has "
-                                         "realizations (springs from realization_key(seed, N, "
-                                         "r), independent of the masses drawn from it)")
+        attrs["deterministic_masses"] = _RANDOM_SPRINGS_NOTE
+    attrs.update(_run_attrs(info))
     attrs.update(_config_attrs(cfg))
     ds.attrs.update(attrs)
     return add_fits(ds, cfg.fit_min_n, cfg.fit_max_n)
+
+
+_RANDOM_SPRINGS_NOTE = ("random springs: every mass configuration has realizations (springs "
+                        "from realization_key(seed, N, r), independent of the masses drawn "
+                        "from it)")
 
 
 def _sweep_coords(cfg: SweepConfig) -> dict:
@@ -294,9 +287,7 @@ def langevin_sweep_dataset(cfg: SweepConfig, tasks, res: TaskResults, info: dict
                            "excluded from the means)",
     }
     if cfg.model == "random_springs":
-        attrs["deterministic_masses"] = ("random springs: every mass configuration has "
-                                         "realizations (springs from realization_key(seed, N, "
-                                         "r), independent of the masses drawn from it)")
+        attrs["deterministic_masses"] = _RANDOM_SPRINGS_NOTE
     attrs.update(_run_attrs(info))
     attrs.update(_config_attrs(cfg))
     ds.attrs.update(attrs)

@@ -34,7 +34,7 @@ Nonlinear sweeps (Langevin)
   and simulated by :func:`meanfield_jax.simulate` (BAOAB; trajectories vmapped, O(N), O(N log
   N) or O(N²) per particle-step by the couplings' structure), one task after the other, on
   this process's first device. The noise key of realization r at size N is
-  :func:`noise_key` ``= fold_in(masses.realization_key(seed, N, r), 2)``: every task can be
+  ``_noise_key`` ``= fold_in(masses.realization_key(seed, N, r), 2)``: every task can be
   rerun alone with ``simulate`` and the same key (``chunk_size = steps_per_call``,
   ``profiles=False``), bit for bit; β = λ = 0 runs the harmonic engine itself. Every
   system's time step is checked before anything runs (``check_time_step``). The sweep
@@ -117,7 +117,7 @@ from ._io import (CheckpointMismatch, TaskResults, atomic_write_bytes, check_wri
 from ._sweep_config import SweepConfig
 from ._transport import FMM_ABOVE
 
-__all__ = ["run_sweep", "plan_tasks", "Plan", "noise_key", "langevin_fields"]
+__all__ = ["run_sweep", "plan_tasks", "Plan"]
 
 
 # ----------------------------------------------------------------------------- task plan
@@ -361,7 +361,7 @@ def _run_exact(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, mesh,
 TASK_CHECKPOINT_S = 60.0
 
 
-def noise_key(seed: int, n: int, realization: int):
+def _noise_key(seed: int, n: int, realization: int):
     """The Langevin noise key of realization r at size N of a sweep with ``seed``:
     ``fold_in(masses.realization_key(seed, N, r), 2)``, independent of the masses (drawn
     from ``realization_key`` itself) and of random springs (``fold_in(…, 1)``). Shared by
@@ -374,7 +374,7 @@ def noise_key(seed: int, n: int, realization: int):
     return jax.random.fold_in(ms.realization_key(seed, n, realization), 2)
 
 
-def langevin_fields(cfg: SweepConfig) -> dict:
+def _langevin_fields(cfg: SweepConfig) -> dict:
     """The per-task observables of a Langevin sweep (name → per-task shape) that its
     checkpoints (:class:`TaskResults` extras) and dataset hold."""
     n_max = max(cfg.sizes)
@@ -411,7 +411,7 @@ def _langevin_system(cfg: SweepConfig, plan: Plan, t: int, table: dict):
 def _run_langevin(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, mesh, *, own,
                   out, progress, fresh, rank, count, log) -> np.ndarray:
     """Simulate the unfinished tasks of the chunks ``todo``, one :func:`simulate` each
-    (trajectories vmapped; ``noise_key``), writing the sweep checkpoint after each task and,
+    (trajectories vmapped; ``_noise_key``), writing the sweep checkpoint after each task and,
     while a task runs, its own checkpoint (``_io.task_checkpoint``) every
     ``TASK_CHECKPOINT_S`` seconds, so an interrupted task resumes mid-run, bit for bit.
     Every task's time step is checked (``check_time_step``) before any runs. Returns the
@@ -452,7 +452,7 @@ def _run_langevin(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, me
                 tick = time.perf_counter()
                 path = task_checkpoint(out, t)
                 r = simulate(_langevin_system(cfg, plan, t, table),
-                             noise_key(cfg.seed, n, int(plan.rep[t])), cfg.n_trajectories,
+                             _noise_key(cfg.seed, n, int(plan.rep[t])), cfg.n_trajectories,
                              cfg.dt, cfg.n_steps, cfg.burn_in, cfg.initial,
                              t_initial=cfg.t_initial, chunk_size=cfg.steps_per_call,
                              checkpoint=path, checkpoint_interval=TASK_CHECKPOINT_S,
@@ -548,7 +548,7 @@ def run_sweep(cfg: SweepConfig, out: str, *, devices=None, progress: bool | None
     plan = plan_tasks(cfg)
     chash = cfg.config_hash()
     res = TaskResults(plan.n_tasks, _checkpoint_key(cfg, plan),
-                      langevin_fields(cfg) if cfg.langevin else None)
+                      _langevin_fields(cfg) if cfg.langevin else None)
     own = process_checkpoint(out, rank, count)
     for path in checkpoint_paths(out):
         if fresh:

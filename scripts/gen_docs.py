@@ -112,7 +112,9 @@ def config_page() -> str:
         out.append(f"| {names} | {_md(defaults)} | {_md(meaning)} |")
     out += ["", "Allowed values: `model` ∈ " + ", ".join(f"`{m}`" for m in _sweep_config.MODELS)
             + "; `masses` ⊂ " + ", ".join(f"`{m}`" for m in _sweep_config.MASS_KINDS)
-            + "; `method` ∈ " + ", ".join(f"`{m}`" for m in _sweep_config.METHODS) + ".", "",
+            + "; `method` ∈ " + ", ".join(f"`{m}`" for m in _sweep_config.METHODS)
+            + "; `nonlinearity` ∈ " + ", ".join(f"`{m}`" for m in _sweep_config.NONLINEARITIES)
+            + ".", "",
             "### Built-in sweeps (`--builtin NAME`)", ""]
     for name, values in _sweep_config.BUILTINS.items():
         body = "\n".join(f"{k} = {_toml(v)}" for k, v in values.items())
