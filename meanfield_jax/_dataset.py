@@ -151,6 +151,8 @@ def _config_attrs(cfg: SweepConfig) -> dict:
             attrs[key] = np.asarray(value) if not isinstance(value[0], str) else ", ".join(value)
         elif value is None:  # netCDF has no None (t_initial unset: (T_L + T_R)/2)
             attrs[key] = "default"
+        elif isinstance(value, bool):  # nor booleans
+            attrs[key] = int(value)
         else:
             attrs[key] = value
     return attrs
@@ -176,6 +178,11 @@ _LANGEVIN_LONG_NAMES = {
     "flux_right_stderr": "standard error of flux_right over trajectories",
     "temperatures": "kinetic temperature T_n = m_n <v_n^2> (k_B = 1; NaN beyond N)",
     "temperatures_stderr": "standard error of T_n over trajectories",
+    "positions_sq": "<q_n^2> (NaN beyond N)",
+    "positions_sq_stderr": "standard error of <q_n^2> over trajectories",
+    "energies": "energy profile <e_n> (kinetic + half of each pair's potential + on-site; "
+                "NaN beyond N)",
+    "energies_stderr": "standard error of <e_n> over trajectories",
     "magnetisation": "<|m|>, m = (1/N) sum exp(i theta_n)",
     "magnetisation_stderr": "standard error of <|m|> over trajectories",
     "magnetisation_sq": "<|m|^2>",
@@ -199,9 +206,10 @@ def langevin_sweep_dataset(cfg: SweepConfig, tasks, res: TaskResults, info: dict
     Dimensions as :func:`sweep_dataset`'s (``particle`` added for T_n, 1 … max N, NaN
     beyond each N). Per realization: ``flux`` = (J_L + J_R)/2, ``flux_error`` = (s_L +
     s_R)/2 (a bound on its standard error over trajectories: exact if the two baths'
-    estimates are fully correlated), ``converged`` (1 where computed), ``flux_left``,
-    ``flux_right``, ``temperatures`` and their standard errors over trajectories (rotors:
-    the magnetisation too). Over realizations: ``flux_mean``, ``flux_stderr`` (sample
+    estimates are fully correlated), ``converged`` (1 where simulated with a finite J),
+    ``flux_left``, ``flux_right``, ``temperatures`` and their standard errors over
+    trajectories (rotors: the magnetisation too; with ``profiles``: ``positions_sq`` and
+    ``energies``). Over realizations: ``flux_mean``, ``flux_stderr`` (sample
     standard error over R >= 2 realizations, else the realization's ``flux_error``),
     ``temperatures_mean``, ``temperatures_mean_stderr``, ``n_realizations``; the fit
     J ∝ N^−α (:func:`add_fits`). Attributes: the configuration, ``method = "langevin"``,
@@ -246,9 +254,11 @@ def langevin_sweep_dataset(cfg: SweepConfig, tasks, res: TaskResults, info: dict
     pdims = dims + ("particle",)
     for name, value in res.extra.items():
         per_site = value.ndim == 2
+        long_name = _LANGEVIN_LONG_NAMES[name]
+        if cfg.nonlinearity == "rotors":
+            long_name = long_name.replace("<q_n^2>", "<cos theta_n>")
         variables[name] = (pdims if per_site else dims,
-                           grid(value, (n_max,) if per_site else ()),
-                           {"long_name": _LANGEVIN_LONG_NAMES[name]})
+                           grid(value, (n_max,) if per_site else ()), {"long_name": long_name})
     temps = np.where(conv.astype(bool)[..., None], variables["temperatures"][1], np.nan)
     t_mean, t_err = _realization_mean(np.moveaxis(temps, -1, -2),
                                       np.moveaxis(variables["temperatures_stderr"][1], -1, -2),

@@ -36,7 +36,7 @@ Nonlinear sweeps (Langevin)
   this process's first device. The noise key of realization r at size N is
   ``_noise_key`` ``= fold_in(masses.realization_key(seed, N, r), 2)``: every task can be
   rerun alone with ``simulate`` and the same key (``chunk_size = steps_per_call``,
-  ``profiles=False``), bit for bit; β = λ = 0 runs the harmonic engine itself. Every
+  ``profiles``), bit for bit; β = λ = 0 runs the harmonic engine itself. Every
   system's time step is checked before anything runs (``check_time_step``). The sweep
   checkpoint is written after every task; a running task also writes its own
   (``OUT.task<t>.npz``, every ``TASK_CHECKPOINT_S`` seconds), so an interrupted sweep resumes
@@ -381,6 +381,9 @@ def _langevin_fields(cfg: SweepConfig) -> dict:
     fields = {name: () for name in ("flux_left", "flux_right", "flux_left_stderr",
                                     "flux_right_stderr")}
     fields.update(temperatures=(n_max,), temperatures_stderr=(n_max,))
+    if cfg.profiles:
+        fields.update({name: (n_max,) for name in ("positions_sq", "positions_sq_stderr",
+                                                   "energies", "energies_stderr")})
     if cfg.nonlinearity == "rotors":
         fields.update({name: () for name in ("magnetisation", "magnetisation_stderr",
                                              "magnetisation_sq", "magnetisation_sq_stderr")})
@@ -456,7 +459,7 @@ def _run_langevin(cfg: SweepConfig, plan: Plan, res: TaskResults, mine, todo, me
                              cfg.dt, cfg.n_steps, cfg.burn_in, cfg.initial,
                              t_initial=cfg.t_initial, chunk_size=cfg.steps_per_call,
                              checkpoint=path, checkpoint_interval=TASK_CHECKPOINT_S,
-                             progress=False, log=log, profiles=False)
+                             progress=False, log=log, profiles=cfg.profiles)
                 _store_langevin(res, t, r)
                 if not res.converged[t]:
                     log(f"warning: N = {n}, masses {cfg.masses[plan.kind[t]]}, k0 = "

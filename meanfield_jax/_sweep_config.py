@@ -56,7 +56,7 @@ NONLINEARITIES = ("none", "fput", "rotors")
 #: The keys of a nonlinear (Langevin) sweep, each an error in an exact one; ``beta`` and
 #: ``lam`` only with ``fput``, ``field`` only with ``rotors``.
 LANGEVIN_KEYS = ("beta", "lam", "field", "dt", "n_steps", "burn_in", "n_trajectories",
-                 "initial", "t_initial", "steps_per_call")
+                 "initial", "t_initial", "steps_per_call", "profiles")
 _OWN_KEYS = {"fput": ("beta", "lam"), "rotors": ("field",)}
 
 
@@ -111,6 +111,9 @@ class SweepConfig:
       steps_per_call: Langevin steps per compiled call (``simulate``'s ``chunk_size``; the
         noise is drawn per call, so it is part of what fixes the numbers; default
         min(1000, n_steps)); a running system's own checkpoint is written between calls.
+      profiles: also keep the per-site profiles ⟨q_n²⟩ (rotors ⟨cos θ_n⟩) and the energy
+        ⟨e_n⟩ (``simulate(..., profiles=True)``: one more force-sized evaluation per step;
+        default false).
     """
 
     sizes: tuple[int, ...]
@@ -145,6 +148,7 @@ class SweepConfig:
     initial: str = "rest"
     t_initial: float | None = None
     steps_per_call: int = 1000
+    profiles: bool = False
 
     # -- derived ------------------------------------------------------------------------------
     def physics(self) -> dict:
@@ -162,7 +166,8 @@ class SweepConfig:
         langevin = ()
         if self.langevin:  # exact sweeps keep their hash
             langevin = ("nonlinearity", *_OWN_KEYS[self.nonlinearity], "dt", "n_steps",
-                        "burn_in", "n_trajectories", "initial", "steps_per_call")
+                        "burn_in", "n_trajectories", "initial", "steps_per_call",
+                        "profiles")
             if self.initial == "thermal":
                 langevin += ("t_initial",)
         if self.model == "mean_field":
@@ -412,6 +417,10 @@ def _langevin_keys(raw: dict, out: dict) -> dict:
                                         positive=True)
     else:
         new["steps_per_call"] = min(SweepConfig.steps_per_call, n_steps)
+    if "profiles" in raw:
+        if not isinstance(raw["profiles"], (bool, np.bool_)):
+            _fail("profiles", f"must be true or false, got {plain(raw['profiles'])}")
+        new["profiles"] = bool(raw["profiles"])
     initial = raw.get("initial", SweepConfig.initial)
     if initial not in ("rest", "thermal"):
         _fail("initial", f"must be 'rest' or 'thermal', got {plain(initial)}")

@@ -45,7 +45,8 @@ def _key(seed, n, r):  # the documented noise key, written out independently of 
 def _simulate(system, cfg, n, r, **kw):
     return mf.simulate(system, _key(cfg["seed"], n, r), cfg["n_trajectories"], cfg["dt"],
                        cfg["n_steps"], cfg["burn_in"], cfg.get("initial", "rest"),
-                       chunk_size=cfg["steps_per_call"], profiles=False, progress=False, **kw)
+                       chunk_size=cfg["steps_per_call"], profiles=cfg.get("profiles", False),
+                       progress=False, **kw)
 
 
 def _same(a, b, names=VALUES):
@@ -104,6 +105,9 @@ def fput_result(tmp_path_factory):
     (dict(initial="hot"), "initial"),
     (dict(t_initial=1.0), "t_initial"),           # only with initial = "thermal"
     (dict(initial="thermal", t_initial=-1.0), "t_initial"),
+    (dict(profiles="yes"), "profiles"),
+    (dict(profiles=1), "profiles"),
+    (dict(steps_per_call=0), "steps_per_call"),
 ])
 def test_invalid_nonlinear_config_names_the_key(change, key):
     raw = {**FPUT, **change}
@@ -230,9 +234,9 @@ def test_harmonic_limit_agrees_with_the_exact_flux_and_temperatures(tmp_path):
     assert (np.abs(z) < 3).all(), z
 
 
-def test_rotor_sweep_has_the_magnetisation_and_equals_simulate(tmp_path):
+def test_rotor_sweep_has_the_magnetisation_and_profiles_and_equals_simulate(tmp_path):
     cfg = {**FPUT, "nonlinearity": "rotors", "field": 0.2, "k0": [0.0], "sizes": [5],
-           "masses": ["graded"]}
+           "masses": ["graded"], "profiles": True}
     del cfg["beta"], cfg["lam"]
     ds = run_sweep(make_config(cfg), str(tmp_path / "r.nc"), progress=False)
     assert ds.attrs["nonlinearity"] == "rotors" and ds.attrs["field"] == 0.2
@@ -243,6 +247,10 @@ def test_rotor_sweep_has_the_magnetisation_and_equals_simulate(tmp_path):
     _assert_task(ds, res, dict(masses="graded", k0=0.0, n_tilde="kac", N=5, realization=0))
     for name in ("magnetisation", "magnetisation_sq", "magnetisation_stderr"):
         assert float(point[name]) == getattr(res, name), name
+    for name in ("positions_sq", "positions_sq_stderr", "energies", "energies_stderr"):
+        np.testing.assert_array_equal(point[name].values[:5], getattr(res, name), err_msg=name)
+    assert "cos theta_n" in ds["positions_sq"].attrs["long_name"]
+    assert ds.attrs["profiles"] == 1  # netCDF has no booleans
 
 
 # ----------------------------------------------------------------------------- resume
