@@ -250,8 +250,11 @@ def collective_roots(c: PoleChain, gap_zeros, gap_valid):
 #   by the contour integral (1/4π)∮T dω around it (= the sum of its two residue terms), by
 #   the trapezoidal rule on a circle of radius √(d_pair·d_other), which converges like
 #   (d_pair/d_other)^(M/2) and never needs the split (module ``_contour``, shared with the
-#   network solver). T(ω) = −4γ²κ̄²/(Q(ω)Q(−ω)) is
-#   evaluated on the circle, well away from its zeros.
+#   network solver). T(ω) = −4γ²κ̄²/(Q(ω)Q(−ω)) is evaluated on the circle, well away
+#   from its zeros. A candidate pair (up to _contour.CANDIDATE_RATIO) gets both forms and
+#   keeps the one with the smaller bound (_contour.circle_chosen). With exactly equal end
+#   masses the close pair is a zero of A and a zero of R (the mirror section above): two
+#   simple zeros, never a pair.
 # * Ill-conditioned single zeros. The error of t_p from the position error is
 #   |t_p'(ω_p)|·|δω_p|; it enters the error estimate, so that a result spoiled by
 #   cancellation among the collective terms (extreme γ, k, k0) says so instead of looking
