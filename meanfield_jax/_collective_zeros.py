@@ -77,13 +77,25 @@ def _polynomial_roots(coeffs, iterations=300):
     return z
 
 
-def _q_and_derivative(c: PoleChain, z):
-    """(Q(z), Q'(z), ω_u − z, ω_u + z): Q = A_1 A_N Σ_n ε_n/A_n (see _green) in direct
-    form (origin 0), with the distances to the distinct bulk frequencies ω_u. O(N).
+class _QParts(NamedTuple):
+    """The factors of Q = e_1 A_N + e_N A_1 + A_1 A_N Σ_b at z, with their z-derivatives."""
 
-    Q = −κ̄ D/ω has the zeros of D except the momentum-conserving zero mode at ω = 0, and
-    no cancellation near ω = 0, where the collective (Lorentzian) poles of width ~1/N sit.
-    """
+    e1: jax.Array
+    de1: jax.Array
+    en: jax.Array
+    den: jax.Array
+    a1: jax.Array  # A_1
+    da1: jax.Array
+    an: jax.Array  # A_N
+    dan: jax.Array
+    bulk: jax.Array  # Σ_b = Σ_n ε_n/A_n over the distinct bulk frequencies
+    dbulk: jax.Array
+    d: jax.Array  # ω_u − z
+    s: jax.Array  # ω_u + z
+
+
+def _q_parts(c: PoleChain, z) -> _QParts:
+    """The factors of Q at z in direct form (origin 0). O(N)."""
     sigma_end = c.k0 + c.k_prime
     sz = jnp.where(z == 0, 1.0, z)  # z = 0 only reached with σ = 0 (the zero mode)
     pin_end = sigma_end / sz
@@ -103,22 +115,101 @@ def _q_and_derivative(c: PoleChain, z):
     deb = dpin_bulk - c.mb
     r = c.weight * eb / alpha
     dr = c.weight * (deb * alpha - eb * dalpha) / alpha**2
-    bulk, dbulk = blocked_sum(r), blocked_sum(dr)
-    q = e1 * big_an + en * big_a1 + big_a1 * big_an * bulk
-    dq = (de1 * big_an + e1 * dn + den * big_a1 + en * d1
-          + (d1 * big_an + big_a1 * dn) * bulk + big_a1 * big_an * dbulk)
-    return q, dq, d, s
+    return _QParts(e1, de1, en, den, big_a1, d1, big_an, dn, blocked_sum(r), blocked_sum(dr),
+                   d, s)
+
+
+def _q_and_derivative(c: PoleChain, z):
+    """(Q(z), Q'(z), ω_u − z, ω_u + z): Q = A_1 A_N Σ_n ε_n/A_n (see _green) in direct
+    form (origin 0), with the distances to the distinct bulk frequencies ω_u. O(N).
+
+    Q = −κ̄ D/ω has the zeros of D except the momentum-conserving zero mode at ω = 0, and
+    no cancellation near ω = 0, where the collective (Lorentzian) poles of width ~1/N sit.
+    """
+    p = _q_parts(c, z)
+    q = p.e1 * p.an + p.en * p.a1 + p.a1 * p.an * p.bulk
+    return q, _q_derivative(p), p.d, p.s
+
+
+def _q_derivative(p: _QParts):
+    return (p.de1 * p.an + p.e1 * p.dan + p.den * p.a1 + p.en * p.da1
+            + (p.da1 * p.an + p.a1 * p.dan) * p.bulk + p.a1 * p.an * p.dbulk)
+
+
+# Mirror-symmetric ends (m_1 = m_N). The ends' factors are then bitwise equal (A_1 = A_N =
+# A, e_1 = e_N = e), so Q = A·R with R = 2e + A Σ_b, exactly and in floating point, and
+# G_1N = −1/D = −½[1/A − h/S] with D = A·S, S = 2 + A h = −z R/κ̄: the end-antisymmetric
+# modes (zeros of A) and the end-symmetric ones (zeros of S) decouple. Weak damping or weak
+# coupling puts one of each a relative 1e-8 apart, where Q' = A'R + A R' varies by O(1) of
+# itself, so the generic term (a function of Q'(z)) loses digits in proportion to
+# |z|/separation under the zero's rounding error. Each zero is a simple zero of its own
+# factor, and the residue of T at it is smooth in the position when D' is taken in the
+# factored form: D'_f = 2A' at a zero of A (S = 2 there), and at a zero of S (A = −2/h)
+# D'_f = A S' = −2A' + 4h'/h², with h = −(2 + zΣ_b)/κ̄ free of cancellation (the Q form).
+# The residue term (``residue_term``, in the Q form: Q'_f = −κ̄ D'_f/z) then keeps full
+# relative accuracy, the position error comes from the rounding noise of the zero's own
+# factor (``_q_noise``), and the two zeros are not a near-degenerate pair (``_contour``).
+
+def _is_antisymmetric(p: _QParts):
+    """Is z a zero of A rather than of R (the smaller Newton step: |A R'| < |A' R|)?"""
+    big_r = p.e1 + p.en + p.a1 * p.bulk
+    d_r = p.de1 + p.den + p.da1 * p.bulk + p.a1 * p.dbulk
+    return jnp.abs(p.a1 * d_r) < jnp.abs(p.da1 * big_r)
+
+
+def _factored_q_derivative(c: PoleChain, p: _QParts, z):
+    """Q' of mirror-symmetric ends in the better-conditioned of its forms at a zero z
+    (section comment above). At a zero of A: −κ̄/z·2A' (R = 2e = −2κ̄/z there; e itself
+    cancels at strong damping). At a zero of S: A R' (= Q', through A sensitive to z near a
+    zero of A: relative rate |A'|/|A|) or −κ̄/z·(−2A' + 4h'/h²) (smooth, but its two terms
+    may cancel), whichever loses fewer digits. Returns (Q', the relative rounding of the
+    chosen form in units of ε: its cancellation ratio, 1 where no form cancels)."""
+    sz = jnp.where(z == 0, 1.0, z)
+    two_zb = 2.0 + z * p.bulk  # −κ̄ h
+    dh_over_h2 = -c.kappa_bar * (p.bulk + z * p.dbulk) / two_zb**2  # h'/h²
+    d_factored = -2.0 * p.da1 + 4.0 * dh_over_h2
+    cancellation = (2.0 * jnp.abs(p.da1) + 4.0 * jnp.abs(dh_over_h2)) / jnp.abs(d_factored)
+    a_sensitivity = jnp.abs(p.da1) * jnp.abs(z) / jnp.abs(p.a1)
+    use_factored = a_sensitivity > cancellation
+    symmetric = jnp.where(use_factored, -c.kappa_bar / sz * d_factored, _q_derivative(p))
+    antisymmetric = _is_antisymmetric(p)
+    dq = jnp.where(antisymmetric, -2.0 * c.kappa_bar * p.da1 / sz, symmetric)
+    return dq, jnp.where(use_factored & ~antisymmetric, cancellation, 1.0)
+
+
+def mirror_end_weight(c: PoleChain, z):
+    """a² + γ²z² (a = a_1 = a_N), the end factor of T_n's bath weights
+    (``_poles.temperature_weights``), at a collective zero z of a chain with mirror-symmetric
+    ends, in its smooth form (section comment above): a² + γ²z² = A(A − 2iγz), which is 0 at
+    a zero of A and (−2/h)(−2/h − 2iγz) at a zero of S (A = −2/h there), where A itself is
+    as sensitive to z as Q' is. Valid only where ``mirror_symmetric``. O(N)."""
+    p = _q_parts(c, z)
+    minus_two_over_h = 2.0 * c.kappa_bar / (2.0 + z * p.bulk)  # −2/h, h = −(2 + zΣ_b)/κ̄
+    symmetric = minus_two_over_h * (minus_two_over_h - 2.0j * c.gamma * z)
+    return jnp.where(_is_antisymmetric(p), 0.0, symmetric)
+
+
+def mirror_symmetric(c: PoleChain):
+    """m_1 = m_N exactly: the ends' factors are bitwise equal (section comment above)."""
+    return c.m1 == c.mn
 
 
 def _collective_term(c: PoleChain, z, with_dq=False):
     """Residue contribution t_p at a zero z of Q (equal to term_from_sums, in the Q form);
-    ``with_dq``: (t_p, Q'(z))."""
-    q, dq, d, s = _q_and_derivative(c, z)
+    ``with_dq``: (t_p, Q'(z), the relative rounding of Q' in units of ε). For
+    mirror-symmetric ends Q' is the factored Q'_f (section comment above): the term then
+    keeps full relative accuracy under the zero's rounding error (|t'|·δω ~ ε|t|, where Q'
+    itself gives ~ε|t|·|z|/separation)."""
+    p = _q_parts(c, z)
+    mirror = mirror_symmetric(c)
+    dq_f, cancellation = _factored_q_derivative(c, p, z)
+    dq = jnp.where(mirror, dq_f, _q_derivative(p))
+    cancellation = jnp.where(mirror, cancellation, 1.0)
     ends = c.ends(z)
-    h = c.inv_b + blocked_sum(c.weight / (c.mb * d * s))
+    h = c.inv_b + blocked_sum(c.weight / (c.mb * p.d * p.s))
     term = residue_term(ends, c.gamma, z, h, dq, lambda: -c.gamma * c.kappa_bar,
-                         lambda: c.gamma * c.kappa_bar)
-    return (term, dq) if with_dq else term
+                        lambda: c.gamma * c.kappa_bar)
+    return (term, dq, cancellation) if with_dq else term
 
 
 def collective_roots(c: PoleChain, gap_zeros, gap_valid):
@@ -159,8 +250,11 @@ def collective_roots(c: PoleChain, gap_zeros, gap_valid):
 #   by the contour integral (1/4π)∮T dω around it (= the sum of its two residue terms), by
 #   the trapezoidal rule on a circle of radius √(d_pair·d_other), which converges like
 #   (d_pair/d_other)^(M/2) and never needs the split (module ``_contour``, shared with the
-#   network solver). T(ω) = −4γ²κ̄²/(Q(ω)Q(−ω)) is
-#   evaluated on the circle, well away from its zeros.
+#   network solver). T(ω) = −4γ²κ̄²/(Q(ω)Q(−ω)) is evaluated on the circle, well away
+#   from its zeros. A candidate pair (up to _contour.CANDIDATE_RATIO) gets both forms and
+#   keeps the one with the smaller bound (_contour.circle_chosen). With exactly equal end
+#   masses the close pair is a zero of A and a zero of R (the mirror section above): two
+#   simple zeros, never a pair.
 # * Ill-conditioned single zeros. The error of t_p from the position error is
 #   |t_p'(ω_p)|·|δω_p|; it enters the error estimate, so that a result spoiled by
 #   cancellation among the collective terms (extreme γ, k, k0) says so instead of looking
@@ -192,9 +286,17 @@ def _q_noise(c: PoleChain, z):
     noise_bulk = jnp.sum(jnp.abs(r)) + jnp.sum(c.weight * (jnp.abs(c.k0 / sz) + c.mb * az)
                                                / jnp.abs(alpha))
     a1, an = jnp.abs(big_a1), jnp.abs(big_an)
-    return NOISE * (noise_e1 * an + jnp.abs(e1) * noise_an + noise_en * a1
-                     + jnp.abs(en) * noise_a1 + noise_a1 * an * bulk + a1 * noise_an * bulk
-                     + a1 * an * noise_bulk)
+    generic = (noise_e1 * an + jnp.abs(e1) * noise_an + noise_en * a1
+               + jnp.abs(en) * noise_a1 + noise_a1 * an * bulk + a1 * noise_an * bulk
+               + a1 * an * noise_bulk)
+    # mirror-symmetric ends: Q = A·R, R = 2e + A Σ_b, in floating point too (the section
+    # comment above _mirror_symmetric), so the noise of A enters as δA·(R + A Σ_b) and that
+    # of R (its own summands' noise and its sum's rounding) as A·δR
+    big_r = jnp.abs(e1 + en + big_a1 * jnp.sum(r))
+    noise_r = (noise_e1 + noise_en + jnp.abs(e1) + jnp.abs(en) + noise_a1 * bulk
+               + a1 * noise_bulk + a1 * bulk)
+    mirror = a1 * (noise_r + big_r) + noise_a1 * (big_r + a1 * bulk)
+    return NOISE * jnp.where(mirror_symmetric(c), mirror, generic)
 
 
 def _transmittance_q_form(c: PoleChain, z):
@@ -219,17 +321,21 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
     p = coll.shape[0]
     zf = jax.lax.stop_gradient(coll)
     live = mask
-    pairs = _contour.near_pairs(zf, live, other_poles)
-    lead, follower = pairs.lead, pairs.follower
+    # mirror-symmetric ends: a zero of A and a zero of R are no pair (section comment above)
+    antisymmetric = mirror_symmetric(c_fixed) & jax.vmap(
+        lambda z: _is_antisymmetric(_q_parts(c_fixed, z)))(jnp.where(live, zf, 1.0))
+    pairs = _contour.near_pairs(zf, live, other_poles, family=antisymmetric)
+    follower = pairs.follower
 
     # single zeros: residue term and the first-order effect of the position error
     def single(z, step, noise):
         # one evaluation of the term gives it, its z-derivative and Q' (smaller program)
-        (term, dq), (dterm, _) = jax.jvp(lambda x: _collective_term(c, x, with_dq=True),
-                                         (z,), (jnp.ones_like(z),))
-        dterm, dq = jax.lax.stop_gradient((dterm, dq))
+        (term, dq, cancellation), (dterm, _, _) = jax.jvp(
+            lambda x: _collective_term(c, x, with_dq=True), (z,), (jnp.ones_like(z),))
+        dterm, dq, cancellation = jax.lax.stop_gradient((dterm, dq, cancellation))
         delta = jnp.maximum(noise / jnp.abs(dq), step)
-        return term, jnp.abs(dterm) * delta + NOISE * jnp.abs(jax.lax.stop_gradient(term))
+        return term, (jnp.abs(dterm) * delta
+                      + NOISE * cancellation * jnp.abs(jax.lax.stop_gradient(term)))
 
     # pairs: trapezoidal rule on a circle around the pair (_contour); rows that are not a
     # pair's lead get a pole-free circle too, so that no NaN reaches the gradients of the
@@ -253,12 +359,16 @@ def _collective_rule(c: PoleChain, c_fixed: PoleChain, coll, mask, other_poles, 
     w_c, circle_err = _contour.circle_rule(t_vals, t_rel, pairs.radius, unit)
 
     first = jnp.arange(m) == 0
-    nodes = jnp.where(lead[:, None], nodes_c, coll[:, None])
-    weights = jnp.where(lead[:, None], w_c,
-                        jnp.where(first[None, :] & live[:, None] & ~follower[:, None],
+    term_err = jnp.where(live, term_err, 0.0)
+    chosen = _contour.circle_chosen(pairs.lead, pairs.strict, circle_err,
+                                    term_err + term_err[pairs.partner])
+    dropped = follower & chosen[pairs.partner]
+    nodes = jnp.where(chosen[:, None], nodes_c, coll[:, None])
+    weights = jnp.where(chosen[:, None], w_c,
+                        jnp.where(first[None, :] & live[:, None] & ~dropped[:, None],
                                   terms[:, None], 0.0))
-    error = jnp.where(lead, circle_err, jnp.where(live & ~follower, term_err, 0.0))
-    return nodes, weights, error, pairs.clustered
+    error = jnp.where(chosen, circle_err, jnp.where(live & ~dropped, term_err, 0.0))
+    return nodes, weights, error, chosen | dropped
 
 
 class ChainPoles(NamedTuple):

@@ -23,12 +23,18 @@ import numpy as np
 
 from . import _config  # noqa: F401
 
-__all__ = ["CIRCLE_POINTS", "CLUSTER_RATIO", "NearPairs", "circle_nodes", "circle_rule",
+__all__ = ["CANDIDATE_RATIO", "CIRCLE_POINTS", "CLUSTER_RATIO", "NearPairs", "circle_nodes", "circle_rule",
            "near_pairs"]
 
 #: A mutual-nearest pair of poles is near-degenerate when its separation is below this
-#: fraction of its distance to every other pole of T.
+#: fraction of its distance to every other pole of T: its residue terms are then taken by
+#: the circle rule, always.
 CLUSTER_RATIO = 1e-2
+#: Up to this fraction a pair is a candidate: the solver forms both its residue terms and
+#: the circle rule, with their error bounds, and keeps the smaller bound (both are bounds;
+#: a pair just above CLUSTER_RATIO has cancelling residues whose rounding bound is large,
+#: one well above it a circle rule whose M/2-point estimate converges slowly).
+CANDIDATE_RATIO = 1e-1
 #: Nodes of the trapezoidal rule on the circle (the M/2-point rule gives its error).
 CIRCLE_POINTS = 32
 _NOISE = 8.0 * float(np.finfo(np.float64).eps)  # per summand of a running error bound
@@ -37,8 +43,10 @@ _NOISE = 8.0 * float(np.finfo(np.float64).eps)  # per summand of a running error
 class NearPairs(NamedTuple):
     """Near-degenerate pairs among P poles (all (P,) arrays).
 
-    clustered: the pole belongs to a pair; lead: the pair's first pole (its row carries the
-    circle rule), follower: the second (its term is dropped); partner: the nearest other
+    clustered: the pole belongs to a pair (a candidate: separation below CANDIDATE_RATIO
+    times d_other); strict: below CLUSTER_RATIO (the circle rule is then always used); lead:
+    the pair's first pole (its row carries the circle rule), follower: the second (its term
+    is dropped where the rule is used); partner: the nearest other
     live pole; centre, radius: the circle of the pair (lead rows), and for every other row
     a circle around the pole alone that encloses no other pole (so that evaluating T on it
     gives no NaN that could reach gradients); d_near: the distance to the partner; d_other:
@@ -46,6 +54,7 @@ class NearPairs(NamedTuple):
     """
 
     clustered: jax.Array
+    strict: jax.Array
     lead: jax.Array
     follower: jax.Array
     partner: jax.Array
@@ -55,15 +64,18 @@ class NearPairs(NamedTuple):
     d_other: jax.Array
 
 
-def near_pairs(z, live, other_poles) -> NearPairs:
+def near_pairs(z, live, other_poles, family=None) -> NearPairs:
     """The near-degenerate pairs among the poles ``z`` (P,) of T in the upper half plane
     that ``live`` marks. The other poles of T are the conjugates of the live ``z`` (T(ω) =
     T(−ω) has its mirror poles in the lower half plane) and ``other_poles`` (any further
-    poles not in ``z``; may be empty). Geometry only: call it on gradient-stopped poles.
-    O(P² + P·len(other_poles))."""
+    poles not in ``z``; may be empty). ``family`` (P,) bool, optional: poles of different
+    families are zeros of different exact factors of T's denominator (a symmetry: their
+    residues are each well conditioned) and never form a pair. Geometry only: call it on
+    gradient-stopped poles. O(P² + P·len(other_poles))."""
     p = z.shape[0]
     diff = jnp.abs(z[:, None] - z[None, :])
-    pair_ok = live[:, None] & live[None, :] & ~jnp.eye(p, dtype=bool)
+    both_live = live[:, None] & live[None, :] & ~jnp.eye(p, dtype=bool)
+    pair_ok = both_live if family is None else both_live & (family[:, None] == family[None, :])
     d_pair = jnp.where(pair_ok, diff, jnp.inf)
     partner = jnp.argmin(d_pair, axis=1)
     d_near = jnp.min(d_pair, axis=1)
@@ -72,19 +84,22 @@ def near_pairs(z, live, other_poles) -> NearPairs:
     d_ext = jnp.minimum(jnp.min(own, axis=1), jnp.min(jnp.abs(z[:, None] - other_poles[None, :]),
                                                       axis=1, initial=jnp.inf))
     # distance of the pair {i, partner} to everything else
-    third = jnp.where(pair_ok & (jnp.arange(p)[None, :] != partner[:, None]), diff, jnp.inf)
+    third = jnp.where(both_live & (jnp.arange(p)[None, :] != partner[:, None]), diff, jnp.inf)
     d_third = jnp.minimum(jnp.min(third, axis=1), jnp.min(third[partner], axis=1))
     d_other = jnp.minimum(jnp.minimum(d_ext, d_ext[partner]), d_third)
     mutual = partner[partner] == jnp.arange(p)
-    clustered = live & mutual & (d_near < CLUSTER_RATIO * d_other)
+    clustered = live & mutual & (d_near < CANDIDATE_RATIO * d_other)
+    strict = clustered & (d_near < CLUSTER_RATIO * d_other)
     lead = clustered & (jnp.arange(p) < partner)
     follower = clustered & ~lead
     centre = jnp.where(lead, 0.5 * (z + z[partner]), z)
     radius = jnp.where(lead, jnp.sqrt(d_near * jnp.where(jnp.isfinite(d_other), d_other,
                                                          1e3 * d_near)),
-                       0.5 * jnp.minimum(d_near, d_ext))
+                       0.5 * jnp.minimum(jnp.min(jnp.where(both_live, diff, jnp.inf), axis=1),
+                                         d_ext))
     radius = jnp.where(jnp.isfinite(radius) & (radius > 0), radius, 0.5 * jnp.abs(z) + 1.0)
-    return NearPairs(clustered, lead, follower, partner, centre, radius, d_near, d_other)
+    return NearPairs(clustered, strict, lead, follower, partner, centre, radius, d_near,
+                     d_other)
 
 
 def circle_nodes(pairs: NearPairs, m: int = CIRCLE_POINTS):
@@ -115,3 +130,11 @@ def circle_rule(t_values, t_rel, radius, unit):
     error = (jnp.abs(full - half) + jnp.sum(jnp.abs(w_fixed) * t_rel, axis=1)
              + _NOISE * jnp.sum(jnp.abs(w_fixed), axis=1))
     return w_c, error
+
+
+def circle_chosen(lead, strict, rule_error, pair_residue_error):
+    """True where a pair's sum is taken by the circle rule: at a strict pair's lead always;
+    at a candidate's lead where the rule's error bound is below the bound of its two
+    residue terms together (both are bounds: the smaller is kept). The lead's follower then
+    drops its term."""
+    return lead & (strict | (rule_error < pair_residue_error))

@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _config
-from ._collective_zeros import ChainPoles, poles_from_gaps
+from ._collective_zeros import ChainPoles, mirror_end_weight, mirror_symmetric, poles_from_gaps
 from ._gap_zeros import gap_roots
 from ._green import bulk_frequencies
 from ._pole_chain import PoleChain
@@ -205,8 +205,15 @@ def temperature_weights(c: PoleChain, t_left, t_right, omega):
 def collective_factors(chain, c: PoleChain, poles: ChainPoles):
     """(nodes, factors) of the collective quadrature rule in T_n's sum (origin 0)."""
     nodes = jnp.ravel(poles.collective_nodes)
-    factors = (jnp.ravel(poles.collective_weights) / chain.gamma
-               * temperature_weights(c, chain.t_left, chain.t_right, nodes))
+    bath = temperature_weights(c, chain.t_left, chain.t_right, nodes)
+    # mirror-symmetric ends: at a zero (not a circle node) the smooth form of the factor
+    at_zero = jnp.ravel(jnp.broadcast_to(~poles.collective_clustered[:, None],
+                                         poles.collective_nodes.shape))
+    mirror = mirror_symmetric(c) & at_zero
+    safe = jnp.where(mirror, nodes, 1.0j)
+    smooth = (chain.t_left + chain.t_right) * jax.vmap(lambda z: mirror_end_weight(c, z))(safe)
+    bath = jnp.where(mirror, smooth, bath)
+    factors = jnp.ravel(poles.collective_weights) / chain.gamma * bath
     return nodes, factors
 
 

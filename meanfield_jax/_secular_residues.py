@@ -64,6 +64,13 @@ def _term(md, gamma, h, sigma, tau):
     return jnp.where(use_trace, form1, form2)
 
 
+def _term_error(md_fixed, gamma_fixed, h, sigma, tau, delta):
+    """|t_p′|δ_p + 4ε|t_p|: the residue term's bound for a position error δ_p."""
+    val, dval = jax.jvp(lambda x: _term(md_fixed, gamma_fixed, h, sigma, x), (tau,),
+                        (jnp.ones_like(tau),))
+    return jnp.abs(dval) * delta + 4.0 * EPS * jnp.abs(val)
+
+
 def _terms_with_error(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
     """Residue terms t_p (live) and their error bounds |t_p′|δ_p (fixed data)."""
     p = poles.omega.shape[0]
@@ -71,15 +78,10 @@ def _terms_with_error(md, gamma, poles: NetworkPoles, md_fixed, gamma_fixed):
     terms = _config.map_in_batches(lambda a: _term(md, gamma, *a),
                                    (poles.home, poles.sigma, poles.tau), batch)
 
-    def err(args):
-        h, s, t, delta = args
-        val, dval = jax.jvp(lambda x: _term(md_fixed, gamma_fixed, h, s, x), (t,),
-                            (jnp.ones_like(t),))
-        return jnp.abs(dval) * delta + 4.0 * EPS * jnp.abs(val)
-
     delta = jnp.maximum(poles.step, poles.noise)
     errors = _config.map_in_batches(
-        err, (poles.home, poles.sigma, jax.lax.stop_gradient(poles.tau), delta), batch)
+        lambda a: _term_error(md_fixed, gamma_fixed, *a),
+        (poles.home, poles.sigma, jax.lax.stop_gradient(poles.tau), delta), batch)
     terms = jnp.where(poles.active, terms, 0.0)
     errors = jnp.where(poles.active, errors, 0.0)
     return terms, errors
@@ -119,14 +121,34 @@ class _PairCircles(NamedTuple):
     residue_tau: jax.Array  # (P,) τ for the residue terms: the pairs' moved above every pole
 
 
-def _pair_circles(poles: NetworkPoles) -> _PairCircles:
-    """Pair geometry (``_contour``) on the gradient-stopped zeros. O(P²)."""
+def _pair_circles(md_fixed, gamma_fixed, poles: NetworkPoles) -> _PairCircles:
+    """Pair geometry (``_contour``) on the gradient-stopped zeros, and the pairs whose sum
+    the circle rule takes: strict pairs always, candidates where its bound is the smaller
+    (``_contour.circle_chosen``; the residue bounds of the candidates' two zeros are formed
+    here for that, O(_MAX_PAIRS·N)). O(P²)."""
     zf = jax.lax.stop_gradient(poles.omega)
     p = zf.shape[0]
     pairs = _contour.near_pairs(zf, poles.active, jnp.zeros((0,), zf.dtype))
+    # the strict leads first, then the candidates
+    priority = jnp.where(pairs.lead & pairs.strict, 0, jnp.where(pairs.lead, 1, 2))
+    rows = jnp.argsort(priority, stable=True)[:min(p, _MAX_PAIRS)]
+    circles = _circles_of(pairs, poles, zf, rows, pairs.lead[rows])
+    rule_error = _pair_weights(md_fixed, gamma_fixed, poles, circles, md_fixed, gamma_fixed)[1]
+    residue_rows = jnp.concatenate([rows, pairs.partner[rows]])
+    delta = jnp.maximum(poles.step, poles.noise)[residue_rows]
+    residue_error = jax.vmap(lambda h, s, t, d: _term_error(md_fixed, gamma_fixed, h, s, t, d))(
+        poles.home[residue_rows], poles.sigma[residue_rows], poles.tau[residue_rows], delta)
+    k = rows.shape[0]
+    # candidate pairs are at least CLUSTER_RATIO apart: their residue terms are finite
+    chosen = _contour.circle_chosen(pairs.lead[rows], pairs.strict[rows], rule_error,
+                                    residue_error[:k] + residue_error[k:])
+    return _circles_of(pairs, poles, zf, rows, chosen)
+
+
+def _circles_of(pairs, poles: NetworkPoles, zf, rows, used) -> _PairCircles:
+    """The circles of ``rows`` whose rule is ``used`` (the rest: pole-free circles)."""
+    p = zf.shape[0]
     _, unit = _contour.circle_nodes(pairs)
-    rows = jnp.argsort(~pairs.lead, stable=True)[:min(p, _MAX_PAIRS)]  # the leads first
-    used = pairs.lead[rows]
     # A pair's circle: radius D/8 (D its distance to the other poles of T) rather than the
     # geometric mean √(dD): the M- and M/2-point rules still converge like (1/8)^M and
     # (4d/D)^M (the estimate, M/2 = 16: ≤ 1e-14 for d < D/100), and the integrands are
@@ -184,7 +206,7 @@ def _solved(network, poles, md, n):
     gamma_fixed = jax.lax.stop_gradient(network.gamma)
     if poles is None:
         poles = network_poles(md_fixed, gamma_fixed, md, network.gamma)
-    return md, md_fixed, gamma_fixed, poles, _pair_circles(poles)
+    return md, md_fixed, gamma_fixed, poles, _pair_circles(md_fixed, gamma_fixed, poles)
 
 
 def _sum_rule(network, poles: NetworkPoles, circles: _PairCircles, n):
