@@ -41,7 +41,15 @@ from ._model import (
 )
 from ._poles import chain_pole_sum
 from ._poles_fast import chain_pole_sum_fast
-from ._quantum import CONVERGED_RTOL, conductance, kinetic_temperatures, quantum_flux
+from ._green import chain_transmittance
+from ._quantum import (
+    CONVERGED_RTOL,
+    conductance,
+    conductance_low_temperature,
+    kinetic_temperatures,
+    quantum_flux,
+)
+from ._secular import network_modes, secular_transmittance
 from ._secular_residues import network_pole_sum, temperature_site_weights
 
 __all__ = ["ConductanceResult", "checked_hbar", "quantum_flux_fn", "quantum_flux_with_error",
@@ -154,19 +162,36 @@ def _network_flux(network, hbar, n=None):
                                     network.t_right))
 
 
+def _chain_kappa(chain, pole_sum, hbar, temperatures, n):
+    result = conductance(pole_sum, hbar, temperatures)
+    return ConductanceResult(*conductance_low_temperature(
+        jax.vmap(lambda w: chain_transmittance(chain, w, n)), pole_sum, hbar, temperatures,
+        result))
+
+
 @_config.jit
 def _chain_conductance(chain, hbar, temperatures, n=None):
-    return ConductanceResult(*conductance(chain_pole_sum(chain, n), hbar, temperatures))
+    return _chain_kappa(chain, chain_pole_sum(chain, n), hbar, temperatures, n)
 
 
 @_config.jit
 def _chain_conductance_fmm(chain, hbar, temperatures, n=None):
-    return ConductanceResult(*conductance(chain_pole_sum_fast(chain, n), hbar, temperatures))
+    return _chain_kappa(chain, chain_pole_sum_fast(chain, n), hbar, temperatures, n)
 
 
 @_config.jit(compiler_options=False)
 def _network_conductance(network, hbar, temperatures, n=None):
-    return ConductanceResult(*conductance(network_pole_sum(network, n), hbar, temperatures))
+    pole_sum = network_pole_sum(network, n)
+    result = conductance(pole_sum, hbar, temperatures)
+
+    def transmittance(omega):  # only run when a temperature needs it (lax.cond)
+        modes = network_modes(network, n)
+        flat = jnp.ravel(omega)
+        out = jax.vmap(lambda w: secular_transmittance(modes, network.gamma, w))(flat)
+        return out.reshape(jnp.shape(omega))
+
+    return ConductanceResult(*conductance_low_temperature(transmittance, pole_sum, hbar,
+                                                          temperatures, result))
 
 
 def _run(system, method, chain_program, fmm_program, network_program, *args):
