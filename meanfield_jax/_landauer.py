@@ -315,9 +315,14 @@ def thermal_conductance_with_error(system, temperature, *, hbar, method: str = "
     (κ₀ = πT/(6ħ), the quantum of thermal conductance; T(0) = 1 for an unpinned connected
     system), κ ∝ T³ for pinned systems, κ → J/ΔT (classical) as T → ∞.
 
+    Far below the lowest pole (T ≪ ħ min|ω_p|, pinned systems), where the pole sum
+    cancels, a temperature whose residue bound fails takes a Gauss–Laguerre rule in
+    x = ħω/T over T(ω) evaluated directly where that bound is smaller (``_quantum``).
+
     Cost: the flux's poles (O(N²) for chains up to N = 4096, O(N) above; O(N³) for
-    networks) plus O(N) per temperature. Accuracy: 1e-10 relative against tanh-sinh
-    quadrature over 30-digit dense solves (tests/test_quantum.py).
+    networks) plus O(N) per temperature (O(112 N) per low temperature). Accuracy: 1e-10
+    relative against tanh-sinh quadrature over 30-digit dense solves
+    (tests/test_quantum.py).
 
     Args:
       system: a MeanFieldChain or HarmonicNetwork (its bath temperatures are not used).
