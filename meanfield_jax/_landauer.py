@@ -41,7 +41,16 @@ from ._model import (
 )
 from ._poles import chain_pole_sum
 from ._poles_fast import chain_pole_sum_fast
-from ._quantum import CONVERGED_RTOL, conductance, kinetic_temperatures, quantum_flux
+from ._green import chain_transmittance
+from ._quantum import (
+    CONVERGED_RTOL,
+    conductance,
+    conductance_low_temperature,
+    flux_low_temperature,
+    kinetic_temperatures,
+    quantum_flux,
+)
+from ._secular import network_modes, secular_transmittance
 from ._secular_residues import network_pole_sum, temperature_site_weights
 
 __all__ = ["ConductanceResult", "checked_hbar", "quantum_flux_fn", "quantum_flux_with_error",
@@ -121,21 +130,50 @@ def _decoupled(system):
     return bath_components(system.stiffness) is not None
 
 
+def _transmittance_fn(system, n):
+    """ω (1-D) ↦ T(ω) of the system, for the low-temperature rule (``_quantum``): the
+    chain's O(N) form, or the network's secular form (its eigh inside the rule's lax.cond,
+    so it runs only when a temperature needs it)."""
+    if isinstance(system, MeanFieldChain):
+        return jax.vmap(lambda w: chain_transmittance(system, w, n))
+
+    def network(omega):
+        modes = network_modes(system, n)
+        return jax.vmap(lambda w: secular_transmittance(modes, system.gamma, w))(omega)
+
+    return network
+
+
+def _flux(system, pole_sum, hbar, n):
+    """The Landauer J from a solver's PoleSum (Binet weights; Gauss–Laguerre far below
+    the lowest pole where that bound is smaller)."""
+    t_left, t_right = system.t_left, system.t_right
+    result = quantum_flux(pole_sum, hbar, t_left, t_right)
+    return FluxResult(*flux_low_temperature(_transmittance_fn(system, n), pole_sum, hbar,
+                                            t_left, t_right, result))
+
+
+def _kappa(system, pole_sum, hbar, temperatures, n):
+    """κ(T) from a solver's PoleSum (as :func:`_flux`)."""
+    result = conductance(pole_sum, hbar, temperatures)
+    return ConductanceResult(*conductance_low_temperature(
+        _transmittance_fn(system, n), pole_sum, hbar, temperatures, result))
+
+
 @_config.jit
 def _chain_flux(chain, hbar, n=None):
-    return FluxResult(*quantum_flux(chain_pole_sum(chain, n), hbar, chain.t_left, chain.t_right))
+    return _flux(chain, chain_pole_sum(chain, n), hbar, n)
 
 
 def _chain_flux_quadratic(chain, hbar, n):
-    return FluxResult(*quantum_flux(chain_pole_sum(chain, n), hbar, chain.t_left, chain.t_right))
+    return _flux(chain, chain_pole_sum(chain, n), hbar, n)
 
 
 @jax.custom_jvp
 def _chain_flux_linear(chain, hbar, n):
     """The O(N) path's J; its derivatives (and, when differentiated, its values) are the
     O(N²) path's, as for the classical O(N) flux (``_poles_fast``)."""
-    return FluxResult(*quantum_flux(chain_pole_sum_fast(chain, n), hbar, chain.t_left,
-                                    chain.t_right))
+    return _flux(chain, chain_pole_sum_fast(chain, n), hbar, n)
 
 
 @_chain_flux_linear.defjvp
@@ -150,23 +188,22 @@ def _chain_flux_fmm(chain, hbar, n=None):
 
 @_config.jit(compiler_options=False)  # eigh, Aberth sweeps: faster with XLA's defaults
 def _network_flux(network, hbar, n=None):
-    return FluxResult(*quantum_flux(network_pole_sum(network, n), hbar, network.t_left,
-                                    network.t_right))
+    return _flux(network, network_pole_sum(network, n), hbar, n)
 
 
 @_config.jit
 def _chain_conductance(chain, hbar, temperatures, n=None):
-    return ConductanceResult(*conductance(chain_pole_sum(chain, n), hbar, temperatures))
+    return _kappa(chain, chain_pole_sum(chain, n), hbar, temperatures, n)
 
 
 @_config.jit
 def _chain_conductance_fmm(chain, hbar, temperatures, n=None):
-    return ConductanceResult(*conductance(chain_pole_sum_fast(chain, n), hbar, temperatures))
+    return _kappa(chain, chain_pole_sum_fast(chain, n), hbar, temperatures, n)
 
 
 @_config.jit(compiler_options=False)
 def _network_conductance(network, hbar, temperatures, n=None):
-    return ConductanceResult(*conductance(network_pole_sum(network, n), hbar, temperatures))
+    return _kappa(network, network_pole_sum(network, n), hbar, temperatures, n)
 
 
 def _run(system, method, chain_program, fmm_program, network_program, *args):
@@ -187,8 +224,7 @@ def _quantum_flux_one(system, hbar, n=None):
     """One system's Landauer J by residues (chain O(N²) path or secular network solver)."""
     if isinstance(system, MeanFieldChain):
         return _chain_flux_quadratic(system, hbar, n)
-    return FluxResult(*quantum_flux(network_pole_sum(system, n), hbar, system.t_left,
-                                    system.t_right))
+    return _flux(system, network_pole_sum(system, n), hbar, n)
 
 
 def _quantum_flux_fmm_one(system, hbar, n=None):
@@ -279,9 +315,14 @@ def thermal_conductance_with_error(system, temperature, *, hbar, method: str = "
     (κ₀ = πT/(6ħ), the quantum of thermal conductance; T(0) = 1 for an unpinned connected
     system), κ ∝ T³ for pinned systems, κ → J/ΔT (classical) as T → ∞.
 
+    Far below the lowest pole (T ≪ ħ min|ω_p|, pinned systems), where the pole sum
+    cancels, a temperature whose residue bound fails takes a Gauss–Laguerre rule in
+    x = ħω/T over T(ω) evaluated directly where that bound is smaller (``_quantum``).
+
     Cost: the flux's poles (O(N²) for chains up to N = 4096, O(N) above; O(N³) for
-    networks) plus O(N) per temperature. Accuracy: 1e-10 relative against tanh-sinh
-    quadrature over 30-digit dense solves (tests/test_quantum.py).
+    networks) plus O(N) per temperature (O(112 N) per low temperature). Accuracy: 1e-10
+    relative against tanh-sinh quadrature over 30-digit dense solves
+    (tests/test_quantum.py).
 
     Args:
       system: a MeanFieldChain or HarmonicNetwork (its bath temperatures are not used).

@@ -49,7 +49,8 @@ import numpy as np
 from . import _config
 from ._special import binet_factor, trigamma_factor
 
-__all__ = ["PoleSum", "bath_weight", "conductance", "conductance_weight", "quantum_alpha",
+__all__ = ["PoleSum", "bath_weight", "conductance", "conductance_low_temperature",
+           "conductance_weight", "flux_low_temperature", "quantum_alpha",
            "quantum_flux"]
 
 
@@ -186,6 +187,98 @@ def conductance(pole_sum: PoleSum, hbar, temperatures):
     if temperatures.shape[0] <= batch:
         return jax.vmap(one)(temperatures)
     return _config.map_in_batches(one, temperatures, batch)
+
+
+# --------------------------------------------------- low temperatures: Gauss–Laguerre
+#
+# Far below the lowest pole (T ≪ ħ min|ω_p|, e.g. a pinned chain: κ ∝ T³) the Binet sums
+# are sums of polynomial terms that cancel to a result orders of magnitude below them, and
+# their bound says so. There the integrand is smooth where the thermal weight lives: with
+# x = ħω/T,
+#
+#     ∫_0^∞ (dω/2π) ħω T(ω) n_T(ω) = T²/(2πħ) ∫_0^∞ e^{−x} x/(1 − e^{−x}) T(xT/ħ) dx,
+#     κ(T) = ∫_0^∞ (dω/2π) ħω T(ω) ∂n_T/∂T = T/(2πħ) ∫_0^∞ e^{−x} x²/(1 − e^{−x})² T(xT/ħ) dx,
+#
+# whose only singularities within |x| < X_p = ħ min|ω_p|/T are the Bose factor's at ±2πik:
+# Gauss–Laguerre with 64 nodes, its error estimated by the 48-node rule, plus a bound of
+# everything beyond X = 0.9 X_p (T ≤ 1 there): ∫_X^∞ e^{−x}x^p/(1 − e^{−x})^p dx ≤
+# (X + 1)e^{−X}/(1 − e^{−X}) (p = 1) or (X² + 2X + 2)e^{−X}/(1 − e^{−X})² (p = 2), and the
+# rules' own nodes beyond X. T(ω) is evaluated directly, O(N) per node, to the solvers'
+# relative rounding bound. Each temperature whose residue bound fails and whose Laguerre
+# bound is smaller takes the Laguerre value.
+
+_LAGUERRE = tuple(np.polynomial.laguerre.laggauss(m) for m in (64, 48))
+#: The Laguerre rule is tried where the residue bound fails and X_p ≥ this.
+_LAGUERRE_MIN_X = 20.0
+
+
+def _laguerre(transmittance, pole_sum: PoleSum, hbar, temperature, power):
+    """(∫, error bound) of the section's integral with x^p/(1 − e^{−x})^p, p = ``power``
+    (1: one bath's current, 2: κ), at one temperature (0 for T = 0)."""
+    (x64, w64), (x48, w48) = _LAGUERRE
+    x = jnp.asarray(np.concatenate([x64, x48]))
+    w = jnp.asarray(np.concatenate([w64, w48]))
+    h = jnp.where(hbar > 0, hbar, 1.0)
+    t = jnp.where(temperature > 0, temperature, 1.0)
+    bose = (x / -jnp.expm1(-x)) ** power
+    f = bose * transmittance(x * t / h)
+    q64, q48 = jnp.sum(w[:64] * f[:64]), jnp.sum(w[64:] * f[64:])
+    live = pole_sum.weights != 0
+    x_pole = h * jnp.min(jnp.where(live, jnp.abs(pole_sum.points), jnp.inf)) / t
+    cut = 0.9 * x_pole
+    tail = jnp.where(power == 1, (cut + 1.0) * jnp.exp(-cut) / -jnp.expm1(-cut),
+                     (cut**2 + 2.0 * cut + 2.0) * jnp.exp(-cut) / jnp.expm1(-cut) ** 2)
+    beyond = jnp.maximum(jnp.sum(jnp.where(x[:64] > cut, w[:64] * bose[:64], 0.0)),
+                         jnp.sum(jnp.where(x[64:] > cut, w[64:] * bose[64:], 0.0)))
+    magnitude = jnp.sum(w[:64] * jnp.abs(f[:64]))
+    scale = t ** (3 - power) / (2.0 * np.pi * h)  # T²/(2πħ) for a current, T/(2πħ) for κ
+    error = scale * (jnp.abs(q64 - q48) + tail + beyond
+                     + (pole_sum.rounding_rtol + WEIGHT_RTOL) * magnitude)
+    error = jnp.where((x_pole >= _LAGUERRE_MIN_X) & jnp.isfinite(error), error, jnp.inf)
+    hot = temperature > 0
+    return jnp.where(hot, scale * q64, 0.0), jnp.where(hot, error, 0.0)
+
+
+def _replace_where_better(result, tried, laguerre):
+    """``result`` (value, error, converged) with the entries where ``tried`` and the
+    Laguerre bound is smaller replaced; ``laguerre``: () ↦ (value, error), run only if some
+    entry is tried (lax.cond)."""
+    value, error, converged = result
+
+    def skip():
+        return jnp.zeros_like(value), jnp.full_like(error, jnp.inf)
+
+    low, low_error = jax.lax.cond(jnp.any(tried), laguerre, skip)
+    use = tried & (low_error < error)
+    return (jnp.where(use, low, value), jnp.where(use, low_error, error),
+            converged | (use & jnp.isfinite(low)
+                         & (low_error <= CONVERGED_RTOL * jnp.abs(low))))
+
+
+def conductance_low_temperature(transmittance, pole_sum: PoleSum, hbar, temperatures, result):
+    """``result`` = (κ, error, converged) of :func:`conductance` with the Gauss–Laguerre
+    rule where it does better (section comment above). ``transmittance``: a 1-D array of
+    ω ↦ T(ω) of the same system. O(112 evaluations of T) per temperature, run only if some
+    temperature's residue bound failed."""
+    temperatures = jnp.asarray(temperatures, dtype=jnp.float64)
+    tried = ~result[2] & (temperatures > 0) & (hbar > 0) & pole_sum.ok & pole_sum.coupled
+    return _replace_where_better(result, tried, lambda: jax.vmap(
+        lambda t: _laguerre(transmittance, pole_sum, hbar, t, 2))(temperatures))
+
+
+def flux_low_temperature(transmittance, pole_sum: PoleSum, hbar, t_left, t_right, result):
+    """``result`` = (J, error, converged) of :func:`quantum_flux` with the Gauss–Laguerre
+    rule for each bath where it does better (section comment above). O(112 evaluations of T
+    per bath), run only if the residue bound failed."""
+    tried = (~result[2] & (hbar > 0) & pole_sum.ok & pole_sum.coupled
+             & (jnp.maximum(t_left, t_right) > 0))
+
+    def laguerre():
+        left, e_left = _laguerre(transmittance, pole_sum, hbar, t_left, 1)
+        right, e_right = _laguerre(transmittance, pole_sum, hbar, t_right, 1)
+        return left - right, e_left + e_right
+
+    return _replace_where_better(result, tried, laguerre)
 
 
 # ------------------------------------------------------------ quantum kinetic temperatures
