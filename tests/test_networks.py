@@ -91,6 +91,23 @@ def test_power_law_alpha_zero_is_the_mean_field_chain(kind, k0, k_prime, gamma):
                                rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [300, 1000])
+@pytest.mark.parametrize("n_tilde", ["kac", 1.0])
+def test_power_law_alpha_zero_converged_at_large_n(n, n_tilde):
+    """Issue 27: the mean-field chain as a network (random masses δ = 0.1, weak coupling,
+    pinned) equals MeanFieldChain to 1e-12 and is converged. At N = 300, Kac, its two
+    overdamped zeros 0.1401i and 0.1363i (0.027 of their distance to the other poles: a
+    candidate pair) had residues ±3.5e-4 cancelling to a bound of 1.4e-8 of J."""
+    masses = 1.0 + 0.1 * np.random.default_rng(n).uniform(-1.0, 1.0, n)
+    chain = mf.MeanFieldChain(masses, k=0.1, k0=0.02, n_tilde=n_tilde)
+    net = networks.power_law(masses, 0.0, k=0.1, k0=0.02, n_tilde=n_tilde)
+    r_chain, r_net = mf.heat_flux_with_error(chain), mf.heat_flux_with_error(net)
+    assert bool(r_chain.converged) and bool(r_net.converged)
+    assert float(r_net.flux) == pytest.approx(float(r_chain.flux), rel=1e-12)
+    assert float(r_net.error_estimate) <= 1e-10 * abs(float(r_net.flux))
+
+
 @pytest.mark.parametrize("n", [pytest.param(2, marks=pytest.mark.slow), N,
                                pytest.param(40, marks=pytest.mark.slow)])
 # the last three: strong damping, where the two end modes ω ≈ iγ/m form a near-degenerate
