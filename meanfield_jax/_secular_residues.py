@@ -472,6 +472,10 @@ def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_rea
     spread = jnp.maximum(hi - f, f - lo)
     # both amplitudes consistent with 0 (exactly 0 included): any f in [0, 1]
     spread = jnp.where(deflated & (a1 <= eta1) & (an <= etan), jnp.maximum(f, 1.0 - f), spread)
+    # reflection symmetry (``network_modes``): |b_1| = |b_N| exactly for a mode of exact
+    # parity and R_11 = R_NN for a group, so f = 1/2 whatever eigh's error in the amplitudes
+    exact = md.symmetric & ((md.parity != 0) | ~single)
+    spread = jnp.where(exact, 0.0, spread)
     dt = t_left - t_right
     value = jnp.where(deflated, t_right + dt * f, 0.0)
     error = jnp.where(kept | deflated, jnp.abs(dt) * spread, 0.0)
@@ -565,7 +569,12 @@ def temperatures_by_secular(network, flux=None, n=None):
     real = jnp.arange(size) < n_real
     temps, err = jnp.where(real, temps, 0.0), jnp.where(real, err, 0.0)
     scale = jnp.maximum(t_l, t_r)
-    converged = flux.converged & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
+    # the flux's checks (poles found, sum rule), not its relative bound on J: J enters T_n
+    # only through T_1 and T_N, whose errors m err_J/γ are in ``err`` and judged with the rest
+    sum_rule_error, allowed = _sum_rule(network, poles, circles, n)
+    checks = ((sum_rule_error < allowed) & (poles.aberth_rel <= 1e-8)
+              & jnp.isfinite(flux.value))
+    converged = checks & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
         jnp.isfinite(temps))
     return ResidueResult(temps, err, converged)
 
