@@ -40,6 +40,13 @@ def _check_against_oracle(net, rtol_j=1e-9, atol_t=1e-8):
     # the error estimate never lies (the oracle is accurate to ~1e-15 relative)
     assert abs(float(flux.flux) - expected["flux"]) <= float(flux.error_estimate) + 1e-14 * abs(
         expected["flux"])
+    # nor does T_n's, at every site, up to the oracle's own uncertainty (its last refinement
+    # correction: long-double level where the refinement converged)
+    corrections = expected["correction_norms"]
+    slack = 2.0 * (corrections[-1] if corrections else 0.0) + 1e-14 * max(
+        float(net.t_left), float(net.t_right))
+    diff = np.abs(np.asarray(temps.temperatures) - expected["temperatures"])
+    assert np.all(diff <= np.asarray(temps.error_estimate) + slack), (diff.max(), slack)
 
 
 # One size (N = 9) for most tests: each new N compiles the solver again (~5 s on 2 cores).
