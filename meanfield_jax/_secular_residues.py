@@ -30,8 +30,8 @@ from ._secular import (
 from ._quantum import PoleSum
 from ._solver_base import CONVERGED_RTOL, EPS, ResidueResult, batch_size, safe_div
 
-__all__ = ["DECOUPLED", "NetworkFluxDiagnostics", "SiteWeights", "flux_by_secular", "network_pole_sum",
-           "temperature_site_weights", "temperatures_by_secular"]
+__all__ = ["DECOUPLED", "NetworkFluxDiagnostics", "SiteWeights", "flux_by_secular",
+           "network_pole_sum", "temperature_site_weights", "temperatures_by_secular"]
 
 _MAX_PAIRS = 4  # near-degenerate pairs per network that J takes by the circle rule
 

@@ -37,8 +37,9 @@ def from_springs(masses, springs, *, k0=0.0, gamma=1.0, t_left=1.0, t_right=0.0,
 
     K = diag(k0 + Σ_{j≠i} k_ij) − [k_ij], each row's sum taken in ascending order (so a
     reflection-symmetric network, k_ij = k_{N+1−i,N+1−j} and m_i = m_{N+1−i}, gets an
-    exactly symmetric K, which the solvers use: ``local_temperatures``). O(N² log N). Concrete springs are checked (finite,
-    symmetric, non-negative); traced ones are trusted.
+    exactly symmetric K, which the solvers use: ``local_temperatures``). O(N² log N).
+    Concrete springs are checked (finite, symmetric, non-negative); traced ones are
+    trusted.
 
     Args:
       masses: length-N array of masses > 0, N >= 2.

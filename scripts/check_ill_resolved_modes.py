@@ -23,6 +23,7 @@ jax.config.update("jax_enable_x64", True)
 
 import meanfield_jax as mf  # noqa: E402
 from meanfield_jax import networks  # noqa: E402
+from meanfield_jax._transport import TRANSFER_FROM, resolve_method  # noqa: E402
 
 
 def _ints(text):
@@ -58,15 +59,15 @@ def main():
             steady = mf.local_temperatures_with_error(net)
             seconds = time.perf_counter() - start
             line = (f"nearest_neighbour N={n:5d} delta={delta}: method="
-                    f"{mf.resolve_method(net, 'auto')} converged={bool(steady.converged)} "
+                    f"{resolve_method(net, 'auto')} converged={bool(steady.converged)} "
                     f"max estimate {np.max(steady.error_estimate):.1e} ({seconds:.1f} s)")
-            if n < mf.TRANSFER_FROM:
+            if n < TRANSFER_FROM:
                 rest = mf.local_temperatures_with_error(net, decoupled="rest")
                 transfer = mf.local_temperatures_with_error(net, method="transfer")
+                gap = steady.temperatures - rest.temperatures - steady.unresolved
                 line += (f"; max |unresolved| {np.max(np.abs(steady.unresolved)):.2f}, "
-                         f"max |steady - rest - unresolved| "
-                         f"{np.max(np.abs(steady.temperatures - rest.temperatures - steady.unresolved)):.1e}"
-                         f", max |steady - transfer| "
+                         f"max |steady - rest - unresolved| {np.max(np.abs(gap)):.1e}, "
+                         f"max |steady - transfer| "
                          f"{np.max(np.abs(steady.temperatures - transfer.temperatures)):.1e}")
             print(line, flush=True)
 
