@@ -76,11 +76,17 @@ class TemperatureResult(NamedTuple):
         ulp apart share one bulk frequency (their difference mode, decoupled to rounding,
         is thermalised in the exact steady state after ~1e30 time units: T_n is not
         resolved; J is unaffected).
+      unresolved: (N,) the share of each T_n carried by modes whose coupling to the baths
+        float64 cannot resolve, T_n(``decoupled="steady"``) − T_n(``"rest"``): which
+        sites depend on that convention and by how much (network ``"residues"``; zeros
+        for ``"transfer"``, which resolves every mode). None where the method does not
+        report it (chains, ``"lyapunov"``, quantum baths).
     """
 
     temperatures: jax.Array
     error_estimate: jax.Array
     converged: jax.Array
+    unresolved: jax.Array | None = None
 
 
 @jax.custom_batching.custom_vmap

@@ -299,7 +299,7 @@ def quantum_temperatures_with_error(system, method, hbar, what) -> TemperatureRe
     if not buckets_enabled():
         return _network_temperatures(network, hbar)
     padded, n = pad_network(network)
-    temps, err, ok = _network_temperatures(padded, hbar, n)
+    temps, err, ok, _ = _network_temperatures(padded, hbar, n)
     return TemperatureResult(temps[..., :network.n], err[..., :network.n], ok)
 
 

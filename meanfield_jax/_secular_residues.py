@@ -30,8 +30,8 @@ from ._secular import (
 from ._quantum import PoleSum
 from ._solver_base import CONVERGED_RTOL, EPS, ResidueResult, batch_size, safe_div
 
-__all__ = ["NetworkFluxDiagnostics", "SiteWeights", "flux_by_secular", "network_pole_sum",
-           "temperature_site_weights", "temperatures_by_secular"]
+__all__ = ["DECOUPLED", "NetworkFluxDiagnostics", "SiteWeights", "flux_by_secular",
+           "network_pole_sum", "temperature_site_weights", "temperatures_by_secular"]
 
 _MAX_PAIRS = 4  # near-degenerate pairs per network that J takes by the circle rule
 
@@ -435,7 +435,16 @@ def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_rea
     both consistent with 0 (deep in a long disordered chain, or decoupled by a symmetry)
     gets the error of an unknown T_j between the baths. Modes decoupled exactly within a
     degenerate group carry nothing and no error (convention: at rest).
-    ``k_tilde``: K̃ (:func:`k_tilde`). Returns (value, error), per particle. Called on
+    The same first-order mode errors δφ = Φ·coupling bound what ``eigh``'s error does to
+    T_n through the interior of the modes, at every site: T_n = m_n (U P Uᵀ)_nn with the
+    modes' velocity covariance 0 ≤ P ≤ T_max I and U Uᵀ = M⁻¹ give
+    |δT_n| ≤ 2 T_max ‖δφ_n‖ (estimate: twice that). Measured need: random springs,
+    N = 300, errors of 1.2e-12 at sites whose residue-sum estimate was smaller.
+
+    ``k_tilde``: K̃ (:func:`k_tilde`). Returns (value, error of the coupled modes and of
+    eigh's mode error, error of the deflated modes), per particle: ``value`` and the last
+    are the deflated modes' (steady-state convention; :func:`temperatures_by_secular`).
+    Called on
     gradient-stopped modes: the weak share enters T_n without a derivative (eigh's
     derivative is singular for degenerate groups; the share is nonzero only where modes
     were deflated, i.e. localized far from both baths).
@@ -450,9 +459,23 @@ def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_rea
     phi = md.u * jnp.sqrt(masses)[:, None]
     residual = k_tilde @ phi - phi * lam[None, :]
     coupling = (phi.T @ residual) * inv_gap  # (k, j): φ_kᵀ r_j / (λ_j − λ_k)
+    # every site: the modes' first-order error δφ = Φ·coupling moves T_n = m_n (U P Uᵀ)_nn
+    # by 2 m_n (δU P Uᵀ)_nn, and 0 ≤ P ≤ T_max I (the steady covariance is below the
+    # equilibrium one at the hotter bath), U Uᵀ = M⁻¹: |δT_n| ≤ 2 T_max ‖δφ_n‖ (twice
+    # that as the estimate, as η above)
+    t_max = jnp.maximum(jnp.abs(t_left), jnp.abs(t_right))
+    delta_phi = phi @ coupling
+    eigvec_error = 4.0 * t_max * jnp.sqrt(jnp.sum(delta_phi * delta_phi, axis=1))
     u1, un = md.u[0], md.u[n_real - 1]  # raw amplitudes (md.b1, md.bn are deflated)
     eta1 = 2.0 * jnp.abs(u1 @ coupling) + 4.0 * EPS * jnp.abs(u1)
     etan = 2.0 * jnp.abs(un @ coupling) + 4.0 * EPS * jnp.abs(un)
+    # twisted factorisation (nearest-neighbour networks): relative accuracy. The rounding
+    # of K̃'s entries (ε each) is amplified along a localised mode's decay path (pivots
+    # near its centre are small): measured 1.6e-12 (δ = 0.1) and 1.1e-11 (δ = 0.8) at
+    # N = 300 against 180–300-digit inverse iteration; estimate 512(N + 4)ε (3.5e-11)
+    rel_acc = 512.0 * (n_real + 4) * EPS
+    eta1 = jnp.where(md.accurate_ends, rel_acc * jnp.abs(u1), eta1)
+    etan = jnp.where(md.accurate_ends, rel_acc * jnp.abs(un), etan)
     count = jax.ops.segment_sum(jnp.ones(size), md.group, num_segments=size,
                                 indices_are_sorted=True)
     rank = md.rank[md.group]
@@ -494,22 +517,51 @@ def _weak_modes(md: NetworkModes, k_tilde, gamma, t_left, t_right, masses, n_rea
     spread = jnp.maximum(hi - f, f - lo)
     # both amplitudes consistent with 0 (exactly 0 included): any f in [0, 1]
     spread = jnp.where(deflated & (a1 <= eta1) & (an <= etan), jnp.maximum(f, 1.0 - f), spread)
+    # reflection symmetry (``network_modes``): |b_1| = |b_N| exactly for a mode of exact
+    # parity and R_11 = R_NN for a group, so f = 1/2 whatever eigh's error in the amplitudes
+    exact = md.symmetric & ((md.parity != 0) | ~single)
+    spread = jnp.where(exact, 0.0, spread)
     dt = t_left - t_right
     value = jnp.where(deflated, t_right + dt * f, 0.0)
-    error = jnp.where(kept | deflated, jnp.abs(dt) * spread, 0.0)
+    error = jnp.where(kept, jnp.abs(dt) * spread, 0.0)
+    error_deflated = jnp.where(deflated, jnp.abs(dt) * spread, 0.0)
     share = masses[:, None] * md.u * md.u
-    return share @ value, share @ error
+    return share @ value, share @ error + eigvec_error, share @ error_deflated
 
 
-def temperatures_by_secular(network, flux=None, n=None):
+DECOUPLED = ("steady", "rest")
+
+
+def temperatures_by_secular(network, flux=None, n=None, decoupled: str = "steady"):
     """Local temperatures T_n (Eq. 31 for networks) by residues over the secular poles.
 
     O(N³): the eigendecomposition and one product U·W per chunk of poles (GEMM).
     End particles from the energy balance J = γ(T_L − T_1)/m_1 = γ(T_N − T_R)/m_N.
     ``n``: the true N of a padded network (:func:`network_modes`; the padded particles'
     entries are 0 and not part of the status). ``flux``: the network's flux ResidueResult
-    (computed if None). Returns a ResidueResult: temperatures (N,), error_estimate (N,),
-    converged."""
+    (computed if None).
+
+    ``decoupled`` (static): what the modes whose coupling float64 cannot resolve (bath
+    amplitudes below the deflation threshold of :func:`network_modes`: no pole of theirs
+    is resolved, their width γb² is below the rounding of F) carry.
+
+    * ``"steady"``: the infinite-time steady state. Each such mode sits at its
+      weak-coupling temperature T_j = (T_L b_1j² + T_R b_Nj²)/(b_1j² + b_Nj²)
+      (:func:`_weak_modes`), with the uncertainty of b_Nj/b_1j in the estimate (none
+      for a reflection-symmetric network, where T_j = (T_L + T_R)/2 exactly).
+    * ``"rest"``: the particular solution from rest (the paper's, Sec. II): such modes
+      carry no energy, as they do up to times ~1/(γ b²) ≳ 1e26/γ (the state any finite
+      simulation or experiment sees); the estimate then has no term of theirs.
+
+    Modes decoupled exactly (rank-0 directions of a degenerate group: no steady state
+    exists, the energy they start with stays) are at rest in both conventions.
+
+    Returns a ResidueResult: temperatures (N,), error_estimate (N,), converged, and as
+    diagnostics the (N,) array ``unresolved``: the deflated modes' share of T_n in the
+    steady state, T_n("steady") − T_n("rest"), i.e. which sites depend on modes float64
+    cannot resolve and by how much."""
+    if decoupled not in DECOUPLED:
+        raise ValueError(f"decoupled must be one of {DECOUPLED}, got {decoupled!r}")
     flux = flux_by_secular(network, n=n) if flux is None else flux
     md, poles = flux.diagnostics.modes, flux.diagnostics.poles
     md_fixed = jax.tree_util.tree_map(jax.lax.stop_gradient, md)
@@ -574,9 +626,12 @@ def temperatures_by_secular(network, flux=None, n=None):
     temps = 2.0 * gamma * m * acc.real
     err = 2.0 * gamma * m * (jax.lax.stop_gradient(acc_err) + 16.0 * (size + 4) * EPS * acc_abs)
     kt = jax.lax.stop_gradient(k_tilde(network, n)[0])
-    weak, weak_err = _weak_modes(md_fixed, kt, jax.lax.stop_gradient(gamma), t_l, t_r,
-                                 jax.lax.stop_gradient(m), n_real)
-    temps, err = temps + weak, err + weak_err
+    weak, weak_err, deflated_err = _weak_modes(md_fixed, kt, jax.lax.stop_gradient(gamma),
+                                               t_l, t_r, jax.lax.stop_gradient(m), n_real)
+    if decoupled == "steady":
+        temps, err = temps + weak, err + weak_err + deflated_err
+    else:
+        err = err + weak_err
     j = flux.value
     last = n_real - 1
     t1 = t_l - m[0] * j / gamma
@@ -587,9 +642,15 @@ def temperatures_by_secular(network, flux=None, n=None):
     real = jnp.arange(size) < n_real
     temps, err = jnp.where(real, temps, 0.0), jnp.where(real, err, 0.0)
     scale = jnp.maximum(t_l, t_r)
-    converged = flux.converged & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
+    # the flux's checks (poles found, sum rule), not its relative bound on J: J enters T_n
+    # only through T_1 and T_N, whose errors m err_J/γ are in ``err`` and judged with the rest
+    sum_rule_error, allowed = _sum_rule(network, poles, circles, n)
+    checks = ((sum_rule_error < allowed) & (poles.aberth_rel <= 1e-8)
+              & jnp.isfinite(flux.value))
+    converged = checks & jnp.all(err <= CONVERGED_RTOL * scale) & jnp.all(
         jnp.isfinite(temps))
-    return ResidueResult(temps, err, converged)
+    unresolved = jnp.where(real, weak, 0.0).at[0].set(0.0).at[last].set(0.0)
+    return ResidueResult(temps, err, converged, unresolved)
 
 
 class SiteWeights(NamedTuple):
@@ -661,8 +722,10 @@ def temperature_site_weights(network, n=None) -> SiteWeights:
     node_w = jnp.stack(pair_w, axis=-1)  # (K·M, N, 2)
     node_e = jnp.stack(pair_e, axis=-1)
     kt = jax.lax.stop_gradient(k_tilde(network, n)[0])
-    weak, weak_err = _weak_modes(md_fixed, kt, gamma_fixed, network.t_left, network.t_right,
-                                 jax.lax.stop_gradient(m), n_real)
+    weak, weak_err, deflated_err = _weak_modes(md_fixed, kt, gamma_fixed, network.t_left,
+                                               network.t_right, jax.lax.stop_gradient(m),
+                                               n_real)
+    weak_err = weak_err + deflated_err
     real = (jnp.arange(size) < n_real)[None, :, None]
     return SiteWeights(jnp.concatenate([points, pair_z]),
                        jnp.where(real, jnp.concatenate([weights, node_w]), 0.0),

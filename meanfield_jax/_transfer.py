@@ -66,6 +66,7 @@ import scipy.linalg
 from . import _config
 from ._failure import FluxResult, TemperatureResult
 from ._model import checked_masses, checked_scalar, is_concrete
+from ._secular import twisted_end_amplitudes
 
 __all__ = [
     "TridiagonalChain",
@@ -486,68 +487,10 @@ def end_amplitudes(chain: TridiagonalChain):
 
 @_config.jit
 def _twisted(a, b, lam):
-    """Twisted factorisation per eigenvalue (see :func:`end_amplitudes`): refined λ, log|φ_1|,
-    log|φ_N| of the unit eigenvector φ, and sign(φ_N/φ_1). Vectorised over λ."""
-    b2 = b * b
-    n = a.shape[0]
-    tiny = 1e-300
-
-    def pivots(lam):
-        def fwd(d, x):
-            ai, bprev2 = x
-            d = ai - lam - bprev2 / d
-            d = jnp.where(d == 0, tiny, d)
-            return d, d
-
-        d0 = a[0] - lam
-        d0 = jnp.where(d0 == 0, tiny, d0)
-        _, dp = jax.lax.scan(fwd, d0, (a[1:], b2))
-        dplus = jnp.concatenate([d0[None], dp])
-
-        def bwd(d, x):
-            ai, bnext2 = x
-            d = ai - lam - bnext2 / d
-            d = jnp.where(d == 0, tiny, d)
-            return d, d
-
-        dn = a[-1] - lam
-        dn = jnp.where(dn == 0, tiny, dn)
-        _, dm = jax.lax.scan(bwd, dn, (a[:-1][::-1], b2[::-1]))
-        dminus = jnp.concatenate([dm[::-1], dn[None]])
-        gam = dplus + dminus - (a - lam)
-        return dplus, dminus, gam
-
-    def one(lam):
-        def vector(lam):
-            dplus, dminus, gam = pivots(lam)
-            r = jnp.argmin(jnp.abs(gam))
-            idx = jnp.arange(n)
-            # log|z_i/z_{i+1}| = log|b_i/d⁺_i| (i < r), log|z_i/z_{i−1}| = log|b_{i−1}/d⁻_i| (i > r)
-            lb = jnp.log(jnp.abs(b))
-            up = jnp.concatenate([lb - jnp.log(jnp.abs(dplus[:-1])), jnp.zeros(1)])
-            down = jnp.concatenate([jnp.zeros(1), lb - jnp.log(jnp.abs(dminus[1:]))])
-            sg_up = jnp.concatenate([-jnp.sign(b) * jnp.sign(dplus[:-1]), jnp.ones(1)])
-            sg_dn = jnp.concatenate([jnp.ones(1), -jnp.sign(b) * jnp.sign(dminus[1:])])
-            up = jnp.where(idx < r, up, 0.0)
-            down = jnp.where(idx > r, down, 0.0)
-            sg_up = jnp.where(idx < r, sg_up, 1.0)
-            sg_dn = jnp.where(idx > r, sg_dn, 1.0)
-            # log|z_i| = Σ_{i ≤ l < r} up_l (i < r), Σ_{r < l ≤ i} down_l (i > r)
-            log_z = jnp.where(idx < r, jnp.cumsum(up[::-1])[::-1], 0.0) + jnp.where(
-                idx > r, jnp.cumsum(down), 0.0)
-            sign = jnp.where(idx < r, jnp.cumprod(sg_up[::-1])[::-1], 1.0) * jnp.where(
-                idx > r, jnp.cumprod(sg_dn), 1.0)
-            z = sign * jnp.exp(log_z)  # |z| ≤ ~1 near the twist; tiny entries underflow
-            norm2 = jnp.sum(z * z)
-            return gam[r], norm2, log_z, sign
-
-        g, norm2, _, _ = vector(lam)
-        lam = lam + g / norm2  # Rayleigh quotient step: γ_r / ‖z‖² (z_r = 1)
-        _, norm2, log_z, sign = vector(lam)
-        half_log = 0.5 * jnp.log(norm2)
-        return lam, log_z[0] - half_log, log_z[-1] - half_log, sign[0] * sign[-1]
-
-    return jax.lax.map(one, lam, batch_size=64)
+    """Twisted factorisation per eigenvalue (``_secular.twisted_end_amplitudes``, see
+    :func:`end_amplitudes`): refined λ, log|φ_1|, log|φ_N| of the unit eigenvector φ, and
+    sign(φ_N/φ_1). Vectorised over λ."""
+    return twisted_end_amplitudes(a, b, lam, a.shape[0] - 1)
 
 
 # ------------------------------------------------------------------------- T_n

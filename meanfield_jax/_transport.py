@@ -20,6 +20,8 @@ N instead; an integer p >= 2 selects p buckets per octave (less padding, more co
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -46,7 +48,7 @@ from ._model import (
 from ._poles import flux_by_residues, temperatures_by_residues
 from ._poles_fast import flux_by_residues_fast, temperatures_by_residues_fast
 from ._secular import network_modes, secular_transmittance
-from ._secular_residues import flux_by_secular, temperatures_by_secular
+from ._secular_residues import DECOUPLED, flux_by_secular, temperatures_by_secular
 from ._transfer import (
     flux_transfer,
     from_network,
@@ -372,18 +374,19 @@ def _secular_flux_data(network, n=None):
     return flux_by_secular(network, n=n)
 
 
-@_config.jit(compiler_options=False)
-def _temperatures_from_flux(network, flux, n=None):
-    return TemperatureResult(*temperatures_by_secular(network, flux=flux, n=n)[:3])
+@functools.partial(_config.jit, compiler_options=False, static_argnames="decoupled")
+def _temperatures_from_flux(network, flux, n=None, decoupled="steady"):
+    out = temperatures_by_secular(network, flux=flux, n=n, decoupled=decoupled)
+    return TemperatureResult(out.value, out.error_estimate, out.converged, out.diagnostics)
 
 
-def temperatures_secular(network, n=None):
+def temperatures_secular(network, n=None, decoupled="steady"):
     """The secular T_n as a TemperatureResult: two programs, the flux (poles, modes) and
     T_n from them. One program fused the two, and at LLVM level 0 with the loop emitters
     (the test suite's flags) the fused flux's error estimate came out inf for an ordered
     chain with a near-degenerate pair (N = 9, k = 0.02, γ = 3); kept apart, both agree
     with the flux program's."""
-    return _temperatures_from_flux(network, _secular_flux_data(network, n), n)
+    return _temperatures_from_flux(network, _secular_flux_data(network, n), n, decoupled)
 
 
 def _network_bucketed(program, network):
@@ -568,11 +571,18 @@ def _temperatures_bucketed(program, system):
     """Chain temperatures through the program of the system's size bucket, trimmed to N."""
     if not buckets_enabled():
         return program(system)
-    temps, err, ok = program(*pad_chain(system))
+    temps, err, ok, _ = program(*pad_chain(system))
     return TemperatureResult(trim_particles(temps, system.n), trim_particles(err, system.n), ok)
 
 
-def _temperatures_with_error(system, method, what):
+def _checked_decoupled(decoupled):
+    if decoupled not in DECOUPLED:
+        raise ValueError(f"decoupled must be one of {DECOUPLED}, got {decoupled!r}")
+    return decoupled
+
+
+def _temperatures_with_error(system, method, what, decoupled="steady"):
+    decoupled = _checked_decoupled(decoupled)
     method = _resolve_method(system, method, what)
     if method == "transfer":
         _concrete_chain(system, method)
@@ -583,18 +593,22 @@ def _temperatures_with_error(system, method, what):
     left = _left_component(system)
     if left is not None:  # decoupled baths: each component at its own bath's temperature
         temps = jnp.where(jnp.asarray(left), system.t_left, system.t_right)
-        return TemperatureResult(temps, jnp.zeros(system.n), jnp.asarray(True)), method
+        zeros = jnp.zeros(system.n)
+        return TemperatureResult(temps, zeros, jnp.asarray(True), zeros), method
     if method == "residues":
-        temps, err, ok = _network_bucketed(temperatures_secular, system)
-        return TemperatureResult(temps[..., :system.n], err[..., :system.n], ok), method
+        program = functools.partial(temperatures_secular, decoupled=decoupled)
+        temps, err, ok, unresolved = _network_bucketed(program, system)
+        return TemperatureResult(temps[..., :system.n], err[..., :system.n], ok,
+                                 unresolved[..., :system.n]), method
     if method == "transfer":
-        temps, err, ok = temperatures_transfer(_concrete_chain(system, method))
-        return TemperatureResult(jnp.asarray(temps), jnp.asarray(err), jnp.asarray(ok)), method
+        temps, err, ok, _ = temperatures_transfer(_concrete_chain(system, method))
+        return TemperatureResult(jnp.asarray(temps), jnp.asarray(err), jnp.asarray(ok),
+                                 jnp.zeros(system.n)), method
     return temperatures_lyapunov(system), method
 
 
-def local_temperatures_with_error(system, method: str = "auto", *, hbar=0.0
-                                  ) -> TemperatureResult:
+def local_temperatures_with_error(system, method: str = "auto", *, hbar=0.0,
+                                  decoupled: str = "steady") -> TemperatureResult:
     """Local temperatures T_n = m_n⟨q̇_n²⟩ (Eq. 31) with error estimates and a status.
 
     Args:
@@ -647,13 +661,42 @@ def local_temperatures_with_error(system, method: str = "auto", *, hbar=0.0
     exactly: every particle at the temperature of the bath in its component (T_L for
     particle 1's, T_R for particle N's), error 0. Checked on concrete inputs only.
 
+    Modes float64 cannot resolve (``decoupled``). A mode whose end amplitudes b_1j, b_Nj
+    are below ~8Nε (a mode localised deep inside a long disordered chain, or near the
+    band top of an ordered long-range chain) relaxes in a time ~1/(γ b²), 1e26/γ and
+    more, and its pole is below the rounding of every float64 method. Two well-defined
+    answers exist, and ``decoupled`` picks one:
+
+    * ``"steady"`` (default): the infinite-time steady state, Eq. (31) as an integral.
+      Each such mode is at its weak-coupling temperature
+      T_j = (T_L b_1j² + T_R b_Nj²)/(b_1j² + b_Nj²), which needs the ratio b_Nj/b_1j: exact
+      for a reflection-symmetric network (masses and K invariant under i → N + 1 − i, bit
+      for bit: T_j = (T_L + T_R)/2 for every mode), otherwise known to eigh's accuracy,
+      and what is unknown of it is in ``error_estimate`` (so such sites may be flagged).
+      The default because it is what the solvers returned before the keyword existed
+      (weakly coupled modes at their weak-coupling temperatures) and it is Eq. (31)'s
+      value.
+    * ``"rest"``: the particular solution from rest (paper, Sec. II): such modes carry no
+      energy, as they do at every time t ≪ 1/(γ b²) after starting from rest (what a
+      simulation sees); exact, no term of theirs in the estimate.
+
+    Modes decoupled exactly (zero amplitude at both baths, e.g. the N − 3 bulk modes of
+    identical masses) have no steady state and are at rest in both conventions: for
+    chains (``"residues"``, ``"residues-fmm"``) those are the only decoupled modes, so
+    ``decoupled`` changes nothing there; ``"transfer"`` resolves every mode's coupling
+    (no mode is unresolved: both conventions agree); ``"lyapunov"`` keeps modes damped
+    below 1e-11 of the spectrum at rest whatever ``decoupled`` says; quantum baths leave
+    such modes out and bound their classical share in the estimate. The result's
+    ``unresolved`` (network ``"residues"``) is T_n("steady") − T_n("rest") per site.
+
     Returns:
-      TemperatureResult(temperatures (N,), error_estimate (N,), converged); never raises
-      for non-convergence.
+      TemperatureResult(temperatures (N,), error_estimate (N,), converged, unresolved);
+      never raises for non-convergence.
 
     Raises:
       ValueError, TypeError: as :func:`heat_flux_with_error` (bad ``method`` or system, a
-        batch without ``jax.vmap``, a component coupled to neither bath).
+        batch without ``jax.vmap``, a component coupled to neither bath), and for
+        ``decoupled`` not ``"steady"`` or ``"rest"``.
 
     >>> import meanfield_jax as mf
     >>> K = [[1.0, -1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 0.5]]  # {1, 2} and {3}: decoupled
@@ -662,12 +705,15 @@ def local_temperatures_with_error(system, method: str = "auto", *, hbar=0.0
     ([2.0, 2.0, 0.0], True)
     """
     h = checked_hbar(hbar)
+    _checked_decoupled(decoupled)
     if h is not None:
         return quantum_temperatures_with_error(system, method, h, "local_temperatures_with_error")
-    return _temperatures_with_error(system, method, "local_temperatures_with_error")[0]
+    return _temperatures_with_error(system, method, "local_temperatures_with_error",
+                                    decoupled)[0]
 
 
-def local_temperatures(system, method: str = "auto", *, hbar=0.0, throw: bool = True):
+def local_temperatures(system, method: str = "auto", *, hbar=0.0, throw: bool = True,
+                       decoupled: str = "steady"):
     """Local temperatures T_n = m_n⟨q̇_n²⟩ of Eq. (31), shape (N,).
 
     See :func:`local_temperatures_with_error` for methods, cost and accuracy.
@@ -676,6 +722,8 @@ def local_temperatures(system, method: str = "auto", *, hbar=0.0, throw: bool = 
       system: MeanFieldChain or HarmonicNetwork (one system; ``jax.vmap`` over a batch).
       method: as in :func:`local_temperatures_with_error` (default ``"auto"``).
       throw: raise on non-convergence (default); ``False`` skips the check.
+      decoupled: ``"steady"`` (default) or ``"rest"``: what modes whose coupling float64
+        cannot resolve carry (:func:`local_temperatures_with_error`).
 
     Returns:
       float64 array of shape (N,), k_B = 1.
@@ -693,11 +741,13 @@ def local_temperatures(system, method: str = "auto", *, hbar=0.0, throw: bool = 
     [1.475, 0.055556, 0.055556]
     """
     h = checked_hbar(hbar)
+    _checked_decoupled(decoupled)
     if h is not None:
         result = quantum_temperatures_with_error(system, method, h, "local_temperatures")
         method = f"{method}, hbar > 0"
     else:
-        result, method = _temperatures_with_error(system, method, "local_temperatures")
+        result, method = _temperatures_with_error(system, method, "local_temperatures",
+                                                  decoupled)
     if throw:
         result = _raise_unless_converged(result, "local_temperatures", method)
     return result.temperatures

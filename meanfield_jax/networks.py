@@ -35,8 +35,11 @@ def from_springs(masses, springs, *, k0=0.0, gamma=1.0, t_left=1.0, t_right=0.0,
                  k_prime=0.0) -> HarmonicNetwork:
     """A network from a symmetric (N, N) matrix of springs k_ij ≥ 0 (diagonal ignored).
 
-    K = diag(k0 + Σ_{j≠i} k_ij) − [k_ij]. O(N²). Concrete springs are checked (finite,
-    symmetric, non-negative); traced ones are trusted.
+    K = diag(k0 + Σ_{j≠i} k_ij) − [k_ij], each row's sum taken in ascending order (so a
+    reflection-symmetric network, k_ij = k_{N+1−i,N+1−j} and m_i = m_{N+1−i}, gets an
+    exactly symmetric K, which the solvers use: ``local_temperatures``). O(N² log N).
+    Concrete springs are checked (finite, symmetric, non-negative); traced ones are
+    trusted.
 
     Args:
       masses: length-N array of masses > 0, N >= 2.
@@ -71,7 +74,10 @@ def from_springs(masses, springs, *, k0=0.0, gamma=1.0, t_left=1.0, t_right=0.0,
             raise ValueError("springs must be a symmetric matrix")
     springs = jnp.asarray(springs, dtype=jnp.float64) * (1.0 - jnp.eye(n))
     k0 = checked_scalar("k0", k0, nonnegative=True)
-    stiffness = jnp.diag(k0 + jnp.sum(springs, axis=1)) - springs
+    # each row summed in ascending order: rows that are permutations of each other (the
+    # mirror rows of a reflection-symmetric network) get bit-identical diagonals, so the
+    # solvers' exact symmetry check (``_secular.reflection_symmetric``) sees the symmetry
+    stiffness = jnp.diag(k0 + jnp.sum(jnp.sort(springs, axis=1), axis=1)) - springs
     leaves = (masses, stiffness, checked_scalar("gamma", gamma, positive=True),
               checked_scalar("t_left", t_left, nonnegative=True),
               checked_scalar("t_right", t_right, nonnegative=True),

@@ -40,6 +40,13 @@ def _check_against_oracle(net, rtol_j=1e-9, atol_t=1e-8):
     # the error estimate never lies (the oracle is accurate to ~1e-15 relative)
     assert abs(float(flux.flux) - expected["flux"]) <= float(flux.error_estimate) + 1e-14 * abs(
         expected["flux"])
+    # nor does T_n's, at every site, up to the oracle's own uncertainty (its last refinement
+    # correction: long-double level where the refinement converged)
+    corrections = expected["correction_norms"]
+    slack = 2.0 * (corrections[-1] if corrections else 0.0) + 1e-14 * max(
+        float(net.t_left), float(net.t_right))
+    diff = np.abs(np.asarray(temps.temperatures) - expected["temperatures"])
+    assert np.all(diff <= np.asarray(temps.error_estimate) + slack), (diff.max(), slack)
 
 
 # One size (N = 9) for most tests: each new N compiles the solver again (~5 s on 2 cores).
@@ -351,9 +358,10 @@ def test_localized_modes_temperatures_against_mp(seed, k_prime):
     mode localized so far from both baths that its amplitudes there fall below the
     deflation threshold: it has no pole in the residue sum, yet carries its weak-coupling
     temperature (T_R + ΔT b₁²/(b₁² + b_N²)) to its share of T_n (up to 90% at a site).
-    T_n against a 50-digit Lyapunov solution: within the error estimate at every site, and
-    to 1e-9 where converged (seed 12: converged; seeds 0, 6: amplitudes only partly
-    resolved by eigh, flagged)."""
+    T_n against a 50-digit Lyapunov solution: within the error estimate at every site,
+    converged and to 1e-9 (seeds 0, 6 were flagged while the amplitudes came from eigh,
+    accurate to ~1e-16 absolute only; the twisted factorisation of nearest-neighbour
+    networks gives them to full relative accuracy)."""
     from reference_mp import network_steady_state_mp
     from meanfield_jax._secular import network_modes
 
@@ -369,7 +377,5 @@ def test_localized_modes_temperatures_against_mp(seed, k_prime):
     diff = np.abs(np.asarray(result.temperatures) - expected)
     err = np.asarray(result.error_estimate)
     assert np.all(diff <= err + 1e-14), (diff.max(), err[np.argmax(diff - err)])
-    if seed == 12:
-        assert bool(result.converged)
-    if bool(result.converged):
-        assert diff.max() <= 1e-9
+    assert bool(result.converged)
+    assert diff.max() <= 1e-9
