@@ -157,6 +157,18 @@ def _is_antisymmetric(p: _QParts):
     return jnp.abs(p.a1 * d_r) < jnp.abs(p.da1 * big_r)
 
 
+def _a_sensitivity(p: _QParts, z):
+    """|A'||z|/|A|: how many digits A loses under a relative change of z (large near a
+    zero of A)."""
+    return jnp.abs(p.da1) * jnp.abs(z) / jnp.abs(p.a1)
+
+
+def _h_cancellation(p: _QParts, z):
+    """(2 + |zΣ_b|)/|2 + zΣ_b|: the cancellation of h = −(2 + zΣ_b)/κ̄ (large near a bulk
+    frequency, where Σ_b has a near pole)."""
+    return (2.0 + jnp.abs(z * p.bulk)) / jnp.abs(2.0 + z * p.bulk)
+
+
 def _factored_q_derivative(c: PoleChain, p: _QParts, z):
     """Q' of mirror-symmetric ends in the better-conditioned of its forms at a zero z
     (section comment above). At a zero of A: −κ̄/z·2A' (R = 2e = −2κ̄/z there; e itself
@@ -168,9 +180,10 @@ def _factored_q_derivative(c: PoleChain, p: _QParts, z):
     two_zb = 2.0 + z * p.bulk  # −κ̄ h
     dh_over_h2 = -c.kappa_bar * (p.bulk + z * p.dbulk) / two_zb**2  # h'/h²
     d_factored = -2.0 * p.da1 + 4.0 * dh_over_h2
-    cancellation = (2.0 * jnp.abs(p.da1) + 4.0 * jnp.abs(dh_over_h2)) / jnp.abs(d_factored)
-    a_sensitivity = jnp.abs(p.da1) * jnp.abs(z) / jnp.abs(p.a1)
-    use_factored = a_sensitivity > cancellation
+    cancellation = jnp.maximum(
+        (2.0 * jnp.abs(p.da1) + 4.0 * jnp.abs(dh_over_h2)) / jnp.abs(d_factored),
+        2.0 * _h_cancellation(p, z))  # h enters squared
+    use_factored = _a_sensitivity(p, z) > cancellation
     symmetric = jnp.where(use_factored, -c.kappa_bar / sz * d_factored, _q_derivative(p))
     antisymmetric = _is_antisymmetric(p)
     dq = jnp.where(antisymmetric, -2.0 * c.kappa_bar * p.da1 / sz, symmetric)
@@ -182,11 +195,15 @@ def mirror_end_weight(c: PoleChain, z):
     (``_poles.temperature_weights``), at a collective zero z of a chain with mirror-symmetric
     ends, in its smooth form (section comment above): a² + γ²z² = A(A − 2iγz), which is 0 at
     a zero of A and (−2/h)(−2/h − 2iγz) at a zero of S (A = −2/h there), where A itself is
-    as sensitive to z as Q' is. Valid only where ``mirror_symmetric``. O(N)."""
+    as sensitive to z as Q' is — where that form loses fewer digits than A(A − 2iγz) itself
+    (h cancels near a bulk frequency). Returns (the weight, whether to use it instead of
+    the generic form). Valid only where ``mirror_symmetric``. O(N)."""
     p = _q_parts(c, z)
     minus_two_over_h = 2.0 * c.kappa_bar / (2.0 + z * p.bulk)  # −2/h, h = −(2 + zΣ_b)/κ̄
     symmetric = minus_two_over_h * (minus_two_over_h - 2.0j * c.gamma * z)
-    return jnp.where(_is_antisymmetric(p), 0.0, symmetric)
+    antisymmetric = _is_antisymmetric(p)
+    use = antisymmetric | (_a_sensitivity(p, z) > 2.0 * _h_cancellation(p, z))
+    return jnp.where(antisymmetric, 0.0, symmetric), use
 
 
 def mirror_symmetric(c: PoleChain):

@@ -211,8 +211,8 @@ def collective_factors(chain, c: PoleChain, poles: ChainPoles):
                                          poles.collective_nodes.shape))
     mirror = mirror_symmetric(c) & at_zero
     safe = jnp.where(mirror, nodes, 1.0j)
-    smooth = (chain.t_left + chain.t_right) * jax.vmap(lambda z: mirror_end_weight(c, z))(safe)
-    bath = jnp.where(mirror, smooth, bath)
+    smooth, use = jax.vmap(lambda z: mirror_end_weight(c, z))(safe)
+    bath = jnp.where(mirror & use, (chain.t_left + chain.t_right) * smooth, bath)
     factors = jnp.ravel(poles.collective_weights) / chain.gamma * bath
     return nodes, factors
 
