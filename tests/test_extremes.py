@@ -249,3 +249,31 @@ def test_identical_masses_tight_bounds(n, gamma, k0, n_tilde):
 @pytest.mark.parametrize("n, gamma, k0, n_tilde", [c for c in _IDENTICAL_BOX if c[0] == 1000])
 def test_identical_masses_tight_bounds_n1000(n, gamma, k0, n_tilde):
     _identical_case(n, gamma, k0, n_tilde)
+
+
+# Issue 27 regression: identical masses (mirror-symmetric ends) whose T_n went below its
+# estimate in a 521-draw box sample once the end factor took its smooth mirror form where h
+# cancels (near a bulk frequency): 2.4e-8 off with an estimate of 8.8e-12 at N = 3.
+_MIRROR_T_CASES = [
+ (3, 0.11404523074832104, {'k': 0.001316354706021452, 'k0': 0.002088232855858525, 'n_tilde': 'kac', 'gamma': 332.61624102880603, 'k_prime': 0.870978560876854}),
+ (3, 3.811196944273325, {'k': 0.040444015070699835, 'k0': 300.3517591652238, 'n_tilde': 1.0, 'gamma': 55.81394014835182, 'k_prime': 2796.4609916486374}),
+ (4, 28.26421575805187, {'k': 0.03499657817855487, 'k0': 0.0, 'n_tilde': 'kac', 'gamma': 0.011585665903325007, 'k_prime': 239.6985478206566}),
+ (7, 1.111349350971201, {'k': 0.0003098999502306181, 'k0': 0.00017768128640035803, 'n_tilde': 'kac', 'gamma': 10.951415089745797, 'k_prime': 0.20682402382824294}),
+ (7, 8.697652428235891, {'k': 0.05216151982193184, 'k0': 4.9399897548866845, 'n_tilde': 'kac', 'gamma': 108431.26701846044, 'k_prime': 27.66283696864382}),
+ (8, 95.8178976472744, {'k': 0.00018216570259367302, 'k0': 0.03146627931343487, 'n_tilde': 'kac', 'gamma': 0.4795468615940276, 'k_prime': 0.4366564354882588}),
+ (10, 0.07963789773044086, {'k': 0.13560627915639284, 'k0': 0.0, 'n_tilde': 1.0, 'gamma': 33653.62862627742, 'k_prime': 7767.540871541432}),
+ (10, 0.11764955980118727, {'k': 8.445680042735445, 'k0': 18.662003506701325, 'n_tilde': 'kac', 'gamma': 10559.516355459484, 'k_prime': 1495.5403779455298}),
+]
+
+
+@pytest.mark.parametrize("n, m, params", _MIRROR_T_CASES)
+def test_identical_masses_temperatures_within_estimate(n, m, params):
+    chain = mf.MeanFieldChain(np.full(n, m), t_left=1.0, t_right=0.0, **params)
+    result = mf.local_temperatures_with_error(chain)
+    flux = identical_masses_flux_residues(n, m, params["k"], params["k0"], params["n_tilde"],
+                                          params["gamma"], 1.0, 0.0, params["k_prime"], dps=50)
+    want = np.full(n, 1.0 / (2 * (n - 2)))
+    want[0], want[-1] = 1.0 - m * flux / params["gamma"], m * flux / params["gamma"]
+    assert bool(result.converged)
+    diff = np.abs(np.asarray(result.temperatures) - want)
+    assert np.all(diff <= np.asarray(result.error_estimate) + 8 * _EPS), diff
