@@ -130,50 +130,50 @@ def _decoupled(system):
     return bath_components(system.stiffness) is not None
 
 
-def _transmittance_fn(system, n):
-    """ω (1-D) ↦ T(ω) of the system, for the low-temperature rule (``_quantum``): the
-    chain's O(N) form, or the network's secular form (its eigh inside the rule's lax.cond,
-    so it runs only when a temperature needs it)."""
+def _pole_sum_and_transmittance(system, n, pole_sum_fn=chain_pole_sum):
+    """(the system's PoleSum, ω (1-D) ↦ T(ω) for the low-temperature rule of ``_quantum``):
+    the chain's solver (``pole_sum_fn``) and O(N) form, or the network's secular solver and
+    secular form over the same modes (one eigh)."""
     if isinstance(system, MeanFieldChain):
-        return jax.vmap(lambda w: chain_transmittance(system, w, n))
-
-    def network(omega):
-        modes = network_modes(system, n)
-        return jax.vmap(lambda w: secular_transmittance(modes, system.gamma, w))(omega)
-
-    return network
+        return (pole_sum_fn(system, n),
+                jax.vmap(lambda w: chain_transmittance(system, w, n)))
+    modes = network_modes(system, n)
+    return (network_pole_sum(system, n, modes),
+            jax.vmap(lambda w: secular_transmittance(modes, system.gamma, w)))
 
 
-def _flux(system, pole_sum, hbar, n):
-    """The Landauer J from a solver's PoleSum (Binet weights; Gauss–Laguerre far below
+def _flux(system, hbar, n, pole_sum_fn=chain_pole_sum):
+    """The Landauer J from the solver's PoleSum (Binet weights; Gauss–Laguerre far below
     the lowest pole where that bound is smaller)."""
+    pole_sum, transmittance = _pole_sum_and_transmittance(system, n, pole_sum_fn)
     t_left, t_right = system.t_left, system.t_right
     result = quantum_flux(pole_sum, hbar, t_left, t_right)
-    return FluxResult(*flux_low_temperature(_transmittance_fn(system, n), pole_sum, hbar,
-                                            t_left, t_right, result))
+    return FluxResult(*flux_low_temperature(transmittance, pole_sum, hbar, t_left, t_right,
+                                            result))
 
 
-def _kappa(system, pole_sum, hbar, temperatures, n):
-    """κ(T) from a solver's PoleSum (as :func:`_flux`)."""
+def _kappa(system, hbar, temperatures, n, pole_sum_fn=chain_pole_sum):
+    """κ(T) from the solver's PoleSum (as :func:`_flux`)."""
+    pole_sum, transmittance = _pole_sum_and_transmittance(system, n, pole_sum_fn)
     result = conductance(pole_sum, hbar, temperatures)
-    return ConductanceResult(*conductance_low_temperature(
-        _transmittance_fn(system, n), pole_sum, hbar, temperatures, result))
+    return ConductanceResult(*conductance_low_temperature(transmittance, pole_sum, hbar,
+                                                          temperatures, result))
 
 
 @_config.jit
 def _chain_flux(chain, hbar, n=None):
-    return _flux(chain, chain_pole_sum(chain, n), hbar, n)
+    return _flux(chain, hbar, n)
 
 
 def _chain_flux_quadratic(chain, hbar, n):
-    return _flux(chain, chain_pole_sum(chain, n), hbar, n)
+    return _flux(chain, hbar, n)
 
 
 @jax.custom_jvp
 def _chain_flux_linear(chain, hbar, n):
     """The O(N) path's J; its derivatives (and, when differentiated, its values) are the
     O(N²) path's, as for the classical O(N) flux (``_poles_fast``)."""
-    return _flux(chain, chain_pole_sum_fast(chain, n), hbar, n)
+    return _flux(chain, hbar, n, chain_pole_sum_fast)
 
 
 @_chain_flux_linear.defjvp
@@ -188,22 +188,22 @@ def _chain_flux_fmm(chain, hbar, n=None):
 
 @_config.jit(compiler_options=False)  # eigh, Aberth sweeps: faster with XLA's defaults
 def _network_flux(network, hbar, n=None):
-    return _flux(network, network_pole_sum(network, n), hbar, n)
+    return _flux(network, hbar, n)
 
 
 @_config.jit
 def _chain_conductance(chain, hbar, temperatures, n=None):
-    return _kappa(chain, chain_pole_sum(chain, n), hbar, temperatures, n)
+    return _kappa(chain, hbar, temperatures, n)
 
 
 @_config.jit
 def _chain_conductance_fmm(chain, hbar, temperatures, n=None):
-    return _kappa(chain, chain_pole_sum_fast(chain, n), hbar, temperatures, n)
+    return _kappa(chain, hbar, temperatures, n, chain_pole_sum_fast)
 
 
 @_config.jit(compiler_options=False)
 def _network_conductance(network, hbar, temperatures, n=None):
-    return _kappa(network, network_pole_sum(network, n), hbar, temperatures, n)
+    return _kappa(network, hbar, temperatures, n)
 
 
 def _run(system, method, chain_program, fmm_program, network_program, *args):
@@ -224,7 +224,7 @@ def _quantum_flux_one(system, hbar, n=None):
     """One system's Landauer J by residues (chain O(N²) path or secular network solver)."""
     if isinstance(system, MeanFieldChain):
         return _chain_flux_quadratic(system, hbar, n)
-    return _flux(system, network_pole_sum(system, n), hbar, n)
+    return _flux(system, hbar, n)
 
 
 def _quantum_flux_fmm_one(system, hbar, n=None):

@@ -226,11 +226,12 @@ def _sum_rule(network, poles: NetworkPoles, circles: _PairCircles, n):
     return sum_rule_error, jnp.maximum(1e-8, pair_slack / trace)
 
 
-def network_pole_sum(network, n=None) -> PoleSum:
+def network_pole_sum(network, n=None, md: NetworkModes | None = None) -> PoleSum:
     """The network's flux as a :class:`~meanfield_jax._quantum.PoleSum`: every pole with
     its residue term, each near-degenerate pair's circle nodes with their weights; the
-    errors and checks of :func:`flux_by_secular`. O(N³) (eigh) + O(N²)."""
-    md, md_fixed, gamma_fixed, poles, circles = _solved(network, None, None, n)
+    errors and checks of :func:`flux_by_secular`. O(N³) (eigh) + O(N²); ``md``: the
+    network's modes if the caller has them (:func:`network_modes`)."""
+    md, md_fixed, gamma_fixed, poles, circles = _solved(network, None, md, n)
     lead, follower = circles.lead, circles.follower
     terms, errors = _terms_with_error(md, network.gamma, poles._replace(tau=circles.residue_tau),
                                       md_fixed, gamma_fixed)
