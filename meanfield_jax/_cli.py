@@ -51,6 +51,18 @@ def _n_tilde(text):
 # ----------------------------------------------------------------------------- flux
 
 
+def _add_chain_arguments(p, *, k, k0):
+    """The mean-field chain's options (``flux`` and ``conductance``), with their defaults of
+    k and k0."""
+    p.add_argument("--m", type=float, default=1.0, help="mean mass m (1)")
+    p.add_argument("--delta", type=float, default=0.1, help="disorder amplitude δ (0.1)")
+    p.add_argument("--k", type=float, default=k, help=f"coupling k ({k:g})")
+    p.add_argument("--k0", type=float, default=k0, help=f"pinning k0 ({k0:g})")
+    p.add_argument("--n-tilde", type=_n_tilde, default="kac", help="'kac' (Ñ = N−1) or a number")
+    p.add_argument("--gamma", type=float, default=1.0, help="bath friction γ (1)")
+    p.add_argument("--k-prime", type=float, default=0.0, help="wall springs k' (0)")
+
+
 def _add_flux_command(subparsers, common):
     p = subparsers.add_parser(
         "flux", parents=[common], help="exact heat flux of one mean-field chain",
@@ -62,15 +74,9 @@ def _add_flux_command(subparsers, common):
                         "graded m−δ…m+δ, random uniform in m ± δ (realization 0 of "
                         "--seed), "
                         "alternating m−δ, m+δ, …")
-    p.add_argument("--m", type=float, default=1.0, help="mean mass m (1)")
-    p.add_argument("--delta", type=float, default=0.1, help="disorder amplitude δ (0.1)")
-    p.add_argument("--k", type=float, default=0.1, help="coupling k (0.1)")
-    p.add_argument("--k0", type=float, default=0.02, help="pinning k0 (0.02)")
-    p.add_argument("--n-tilde", type=_n_tilde, default="kac", help="'kac' (Ñ = N−1) or a number")
-    p.add_argument("--gamma", type=float, default=1.0, help="bath friction γ (1)")
+    _add_chain_arguments(p, k=0.1, k0=0.02)
     p.add_argument("--t-left", type=float, default=1.0, help="T_L (1)")
     p.add_argument("--t-right", type=float, default=0.0, help="T_R (0)")
-    p.add_argument("--k-prime", type=float, default=0.0, help="wall springs k' (0)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of random masses (0): the masses of realization 0 of a sweep "
                         "with this seed")
@@ -386,13 +392,7 @@ def _add_conductance_command(subparsers, common):
     p.add_argument("--n", type=_positive_int, default=100, help="number of particles N (100)")
     p.add_argument("--masses", choices=list(masses.KINDS), default="random",
                    help="mass configuration (random), as for 'flux'")
-    p.add_argument("--m", type=float, default=1.0, help="mean mass m (1)")
-    p.add_argument("--delta", type=float, default=0.1, help="disorder amplitude δ (0.1)")
-    p.add_argument("--k", type=float, default=1.0, help="coupling k (1)")
-    p.add_argument("--k0", type=float, default=0.0, help="pinning k0 (0)")
-    p.add_argument("--n-tilde", type=_n_tilde, default="kac", help="'kac' (Ñ = N−1) or a number")
-    p.add_argument("--gamma", type=float, default=1.0, help="bath friction γ (1)")
-    p.add_argument("--k-prime", type=float, default=0.0, help="wall springs k' (0)")
+    _add_chain_arguments(p, k=1.0, k0=0.0)
     p.add_argument("--seed", type=int, default=0, help="seed of random masses (0)")
     p.set_defaults(func=_run_conductance)
 
